@@ -1,0 +1,196 @@
+//go:build linux
+
+package lesson
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Program is a lesson's body. It defines its flags on l.Flags, calls l.Parse, and
+// returns nil on success. Anything it creates it registers with l.Cleanup.
+type Program func(l *Lesson, args []string) error
+
+// Lesson is one run of a lesson program.
+type Lesson struct {
+	Name  string        // the program's name, such as "02-shmget"
+	Flags *flag.FlagSet // -step is already defined; add the lesson's own
+	In    io.Reader     // where -step reads Enter from
+	Out   io.Writer     // narration
+	Err   io.Writer     // the one-line error, if any
+
+	usage string
+	step  bool
+	steps int
+	input *bufio.Reader
+
+	mu       sync.Mutex
+	cleanups []cleanup
+}
+
+type cleanup struct {
+	what string
+	fn   func() error
+}
+
+// Exit statuses.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130 // 128 + SIGINT, as shells report it
+	ExitTerminated  = 143 // 128 + SIGTERM
+)
+
+// Main runs program as the process's main function with the command-line
+// arguments and the standard streams, and exits with its status. usage is the text
+// -h prints above the flag list: the synopsis and what the program shows.
+func Main(name, usage string, program Program) {
+	os.Exit(Run(name, usage, program, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Run runs program once and returns the exit status. Tests call it to run a lesson
+// in-process; Main calls it for real.
+//
+// While it runs, SIGINT and SIGTERM run the cleanups and exit the process
+// (status 130 or 143), even if the program is blocked in a system call.
+func Run(name, usage string, program Program, args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
+	l := &Lesson{Name: name, In: stdin, Out: stdout, Err: stderr, usage: usage}
+	l.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
+	l.Flags.SetOutput(io.Discard) // Parse reports errors itself, in one line
+	l.Flags.BoolVar(&l.step, "step", false, "pause before each step until Enter is pressed, to look around from another terminal")
+
+	stop := l.exitOnSignal()
+	defer stop()
+	defer func() {
+		if p := recover(); p != nil {
+			// A panic is a bug in the lesson, but the learner still gets one line
+			// and a clean machine rather than a trace and a leaked segment.
+			l.runCleanups()
+			fmt.Fprintf(stderr, "%s: internal error: %v\n", name, p)
+			status = ExitFailed
+		}
+	}()
+
+	err := program(l, args)
+	l.runCleanups()
+	return l.report(err)
+}
+
+// report prints err in one line and picks the exit status.
+func (l *Lesson) report(err error) int {
+	var usageErr *UsageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		l.printUsage(l.Out)
+		return ExitOK
+	case errors.As(err, &usageErr):
+		fmt.Fprintf(l.Err, "%s: %v (run with -h for usage)\n", l.Name, err)
+		return ExitUsage
+	default:
+		fmt.Fprintf(l.Err, "%s: %s\n", l.Name, oneLine(err.Error()))
+		return ExitFailed
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Parse parses args with l.Flags. It returns flag.ErrHelp for -h (Run then prints
+// the usage and exits 0) and a *UsageError for anything else wrong.
+func (l *Lesson) Parse(args []string) error {
+	err := l.Flags.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if err != nil {
+		return &UsageError{Msg: err.Error()}
+	}
+	return nil
+}
+
+func (l *Lesson) printUsage(w io.Writer) {
+	fmt.Fprintln(w, strings.TrimSpace(l.usage))
+	fmt.Fprintln(w, "\nFlags:")
+	l.Flags.SetOutput(w)
+	l.Flags.PrintDefaults()
+	l.Flags.SetOutput(io.Discard)
+}
+
+// UsageError is a mistake on the command line: exit status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a *UsageError with a formatted message.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Cleanup registers fn to undo something the lesson created, described by what
+// (for example "remove segment 32769"). Cleanups run in reverse order when the
+// program ends, however it ends; each runs once.
+func (l *Lesson) Cleanup(what string, fn func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cleanups = append(l.cleanups, cleanup{what, fn})
+}
+
+// runCleanups runs every registered cleanup, newest first, and forgets them.
+func (l *Lesson) runCleanups() {
+	for {
+		l.mu.Lock()
+		if len(l.cleanups) == 0 {
+			l.mu.Unlock()
+			return
+		}
+		c := l.cleanups[len(l.cleanups)-1]
+		l.cleanups = l.cleanups[:len(l.cleanups)-1]
+		l.mu.Unlock()
+		if err := c.fn(); err != nil {
+			fmt.Fprintf(l.Err, "%s: cleanup (%s): %v\n", l.Name, c.what, err)
+		}
+	}
+}
+
+// exitOnSignal makes SIGINT and SIGTERM run the cleanups and exit. The returned
+// function stops listening.
+func (l *Lesson) exitOnSignal() (stop func()) {
+	signals := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-signals:
+			fmt.Fprintf(l.Err, "\n%s: %v: cleaning up and exiting\n", l.Name, sig)
+			l.runCleanups()
+			if sig == syscall.SIGTERM {
+				os.Exit(ExitTerminated)
+			}
+			os.Exit(ExitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(done)
+	}
+}
+
+// Entry returns program as a function from arguments to exit status that uses the
+// process's standard streams: what ipctest.Main runs when a test starts the lesson
+// as a separate process.
+func Entry(name, usage string, program Program) func(args []string) int {
+	return func(args []string) int {
+		return Run(name, usage, program, args, os.Stdin, os.Stdout, os.Stderr)
+	}
+}

@@ -1,0 +1,121 @@
+//go:build linux
+
+package reexec
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// Command returns a command that runs this program's executable again with args.
+// The child inherits the environment; standard streams are the caller's to set.
+func Command(args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding my own executable: %w", err)
+	}
+	return exec.Command(exe, args...), nil
+}
+
+// CommandAs is Command for a child that runs with the given user and group ids,
+// which only root may ask for (credentials(7)). The executable that `go run` and
+// `go test` build lives in a directory only its owner can enter, so the first call
+// copies it to a directory everyone can read; Cleanup removes that copy.
+func CommandAs(uid, gid uint32, args ...string) (*exec.Cmd, error) {
+	exe, err := sharedExecutable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = os.TempDir() // the child may not be allowed into our working directory
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
+	}
+	return cmd, nil
+}
+
+var shared struct {
+	once sync.Once
+	dir  string
+	exe  string
+	err  error
+}
+
+// sharedExecutable copies this program's executable into a fresh directory with
+// mode 0755, once per process.
+func sharedExecutable() (string, error) {
+	shared.once.Do(func() {
+		shared.exe, shared.dir, shared.err = copyExecutable()
+	})
+	return shared.exe, shared.err
+}
+
+func copyExecutable() (exe, dir string, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", "", fmt.Errorf("finding my own executable: %w", err)
+	}
+	dir, err = os.MkdirTemp("", "shm-course-exe-")
+	if err != nil {
+		return "", "", err
+	}
+	exe = filepath.Join(dir, filepath.Base(self))
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	if err := copyFile(self, exe, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", "", fmt.Errorf("copying my executable for another user: %w", err)
+	}
+	return exe, dir, nil
+}
+
+func copyFile(from, to string, mode os.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(to, mode) // umask may have taken bits away
+}
+
+// Cleanup removes the copy of the executable that CommandAs made, if any.
+func Cleanup() {
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// Nobody returns the user and group ids of the unprivileged user "nobody", from
+// /etc/passwd, or 65534 (its usual ids) where that has no such user.
+func Nobody() (uid, gid uint32) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return 65534, 65534
+	}
+	id, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	group, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return 65534, 65534
+	}
+	return uint32(id), uint32(group)
+}
