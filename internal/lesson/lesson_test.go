@@ -45,8 +45,7 @@ func demo(l *Lesson, args []string) error {
 		_, err := unix.SysvShmGet(unix.IPC_PRIVATE, 0, unix.IPC_CREAT|0o600)
 		return Failed("shmget(IPC_PRIVATE, 0, IPC_CREAT|0600)", err, "size 0 cannot create a segment")
 	case "panic":
-		var m map[string]int
-		m["boom"]++
+		panic("boom")
 	case "block":
 		time.Sleep(time.Minute)
 	}
@@ -74,7 +73,7 @@ func TestRunExitStatusesAndMessages(t *testing.T) {
 		{"unknown flag", []string{"-nope"}, ExitUsage, "", "demo: flag provided but not defined: -nope (run with -h for usage)\n"},
 		{"failed call", []string{"-fail", "call"}, ExitFailed, "",
 			"demo: shmget(IPC_PRIVATE, 0, IPC_CREAT|0600): EINVAL (invalid argument): size 0 cannot create a segment\n"},
-		{"panic", []string{"-fail", "panic"}, ExitFailed, "", "demo: internal error: assignment to entry in nil map\n"},
+		{"panic", []string{"-fail", "panic"}, ExitFailed, "", "demo: internal error: boom\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
