@@ -1,0 +1,218 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
+)
+
+// The roles this program plays as a second process, started by the lesson with
+// reexec.Command(role, id...). The role is the first argument, so ps shows it.
+const (
+	roleAttacher       = "attacher"        // attach, read the message, write a reply
+	roleReadOnlyWriter = "readonly-writer" // attach SHM_RDONLY and write, unprotected
+	roleOtherUser      = "other-user"      // try to attach, running as another user
+)
+
+var roles map[string]lesson.Program
+
+func init() {
+	roles = map[string]lesson.Program{
+		roleAttacher:       runAttacher,
+		roleReadOnlyWriter: runReadOnlyWriter,
+		roleOtherUser:      runOtherUser,
+	}
+}
+
+// runAttacher is the second process: it attaches the segment by id, reads the
+// parent's message through the header's offsets, writes its reply, and stays
+// attached until the parent closes its standard input.
+func runAttacher(l *lesson.Lesson, args []string) error {
+	ids, err := roleIDs(args, 1)
+	if err != nil {
+		return err
+	}
+	id := ids[0]
+	l.Say("pid %d, started with segment id %d on its command line", os.Getpid(), id)
+	b, err := attach(l, id, 0)
+	if err != nil {
+		return err
+	}
+	l.Result("mapped at %#x", addr(b))
+	h, err := headerIn(b)
+	if err != nil {
+		return err
+	}
+	if err := h.check(); err != nil {
+		return err
+	}
+	l.Result("header: magic %#x, version %d; message at offset %d: %q", h.Magic, h.Version, h.MsgOff, message(b, h))
+	writeReply(b, h, fmt.Sprintf("hello back from pid %d", os.Getpid()))
+	l.Say("reply written at offset %d; staying attached until the parent has looked", h.ReplyOff)
+	_, _ = io.Copy(io.Discard, l.In) // the parent closes our stdin when it is done
+	l.Call("shmdt(%#x)", addr(b))
+	if err := unix.SysvShmDetach(b); err != nil {
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+	}
+	return nil
+}
+
+// runReadOnlyWriter writes through a read-only attachment without
+// SetPanicOnFault: the Go runtime ends the process (exit status 2).
+func runReadOnlyWriter(l *lesson.Lesson, args []string) error {
+	ids, err := roleIDs(args, 1)
+	if err != nil {
+		return err
+	}
+	b, err := attach(l, ids[0], unix.SHM_RDONLY)
+	if err != nil {
+		return err
+	}
+	l.Result("mapped read-only at %#x; now ro[0] = 'X', with no SetPanicOnFault", addr(b))
+	b[0] = 'X'
+	return errors.New("the write to a read-only attachment did not fault")
+}
+
+// runOtherUser tries three attaches as another user (started with
+// reexec.CommandAs): a 0600 segment read-only, a 0644 one read-only and read-write.
+func runOtherUser(l *lesson.Lesson, args []string) error {
+	ids, err := roleIDs(args, 2)
+	if err != nil {
+		return err
+	}
+	private, open := ids[0], ids[1]
+	l.Say("running as uid %d, gid %d", os.Geteuid(), os.Getegid())
+	tryAttach(l, private, 0, unix.SHM_RDONLY, "mode 0600, read-only")
+	tryAttach(l, open, 0, unix.SHM_RDONLY, "mode 0644, read-only")
+	tryAttach(l, open, 0, 0, "mode 0644, read-write")
+	return nil
+}
+
+// roleIDs parses the n segment ids a role is given.
+func roleIDs(args []string, n int) ([]int, error) {
+	if len(args) != n {
+		return nil, lesson.Usagef("this role takes %d segment id(s), got %q", n, args)
+	}
+	ids := make([]int, n)
+	for i, a := range args {
+		id, err := parseID(a)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// faultError is a memory fault that SetPanicOnFault turned into a panic.
+type faultError struct {
+	addr uintptr // the address the faulting instruction touched
+	msg  string
+}
+
+func (e *faultError) Error() string { return fmt.Sprintf("%s (address %#x)", e.msg, e.addr) }
+
+// writeRecovering stores v in b[0] with debug.SetPanicOnFault(true), so that a
+// fault (a write to a read-only mapping) becomes a panic, which it recovers and
+// returns as a *faultError. Any other panic goes on.
+func writeRecovering(b []byte, v byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // on now, restored on return
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		// The runtime's fault panics are runtime.Errors with the faulting address.
+		if re, ok := p.(interface {
+			runtime.Error
+			Addr() uintptr
+		}); ok {
+			err = &faultError{addr: re.Addr(), msg: re.Error()}
+			return
+		}
+		panic(p)
+	}()
+	b[0] = v
+	return nil
+}
+
+// peer is another process running this program in a role. Its narration is
+// relayed into ours, each line marked with its pid, so that one terminal tells
+// the whole story.
+type peer struct {
+	l     *lesson.Lesson
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines *bufio.Scanner
+}
+
+func startPeer(l *lesson.Lesson, cmd *exec.Cmd) (*peer, error) {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = l.Err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return &peer{l: l, cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}, nil
+}
+
+func (p *peer) relay(line string) {
+	fmt.Fprintf(p.l.Out, "   [pid %d] %s\n", p.cmd.Process.Pid, strings.TrimLeft(line, " "))
+}
+
+// until relays the peer's lines until one contains marker, and returns that line.
+func (p *peer) until(marker string) (string, error) {
+	for p.lines.Scan() {
+		line := p.lines.Text()
+		p.relay(line)
+		if strings.Contains(line, marker) {
+			return line, nil
+		}
+	}
+	_ = p.finish()
+	return "", fmt.Errorf("the child (pid %d) ended without saying %q", p.cmd.Process.Pid, marker)
+}
+
+// finish closes the peer's standard input (its signal to go on), relays the rest
+// of its output and waits for it to end. A non-zero exit is an *exitError.
+func (p *peer) finish() error {
+	_ = p.stdin.Close()
+	for p.lines.Scan() {
+		p.relay(p.lines.Text())
+	}
+	err := p.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return &exitError{status: exit.ExitCode(), state: exit.String()}
+	}
+	return err
+}
+
+// exitError is a child that ended with a non-zero status.
+type exitError struct {
+	status int
+	state  string
+}
+
+func (e *exitError) Error() string { return e.state + " (exit status " + strconv.Itoa(e.status) + ")" }
