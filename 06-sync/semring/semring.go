@@ -1,0 +1,298 @@
+//go:build linux
+
+// Package semring is the textbook bounded buffer: a ring of fixed-size slots in a
+// System V shared memory segment, with two counting semaphores, one producer process
+// and one consumer process.
+//
+//	semaphore 0, EMPTY: free slots, starts at the number of slots
+//	semaphore 1, FULL:  filled slots, starts at 0
+//
+//	producer, per slot: wait(EMPTY); fill slot[sent % slots]; sent++; post(FULL)
+//	consumer, per slot: wait(FULL);  read slot[received % slots]; received++; post(EMPTY)
+//
+// With one producer and one consumer no mutex is needed: only the producer writes a
+// free slot and only the consumer reads a full one, and the semaphores guarantee the
+// two never touch the same slot at the same time. Each semop is a system call, which
+// is a full memory barrier: what the producer wrote before post(FULL) is visible to
+// the consumer after its wait(FULL) returns.
+//
+// No SEM_UNDO here: these semaphores count slots, they are not locks. Undoing a dead
+// producer's posts would make filled slots vanish from FULL.
+//
+// The segment layout after the 64-byte common header (package header) is:
+//
+//	offset size field
+//	    64    4 slots        number of slots
+//	    68    4 slot size    payload bytes per slot
+//	    72    4 stride       bytes from one slot to the next: 8 + slot size, rounded up to 8
+//	    76    4 done         the consumer stores 1 when it takes the end-of-stream marker
+//	    80    8 sent         slots the producer has filled (written by the producer only)
+//	    88    8 received     slots the consumer has emptied (written by the consumer only)
+//	    96   32 reserved     zero
+//	   128      slot 0, slot 1, ... each: length uint32, flags uint32, payload
+//
+// A message longer than a slot is split over consecutive slots; every slot but the
+// last of a message has flag More (2). The end-of-stream marker is a slot with flag
+// End (1) and length 0.
+package semring
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/06-sync/header"
+	"github.com/learn-sysv/shm-course/internal/sem"
+)
+
+// Layout constants (see the package comment).
+const (
+	KindVersion = 1
+
+	offSlots    = header.Size + 0
+	offSlotSize = header.Size + 4
+	offStride   = header.Size + 8
+	offDone     = header.Size + 12
+	offSent     = header.Size + 16
+	offReceived = header.Size + 24
+	SlotsOffset = 128 // where slot 0 starts
+	slotHeader  = 8   // length + flags
+
+	// Slot flags.
+	End  = 1 // end of stream
+	More = 2 // the message continues in the next slot
+
+	// Semaphore numbers.
+	Empty = 0
+	Full  = 1
+)
+
+// Poll is how long a blocked side waits on a semaphore before it checks that the
+// peer is still alive. A dead peer is noticed within about this long.
+var Poll = 250 * time.Millisecond
+
+// Stride is the distance between slots for a payload of slotSize bytes.
+func Stride(slotSize int) int { return (slotHeader + slotSize + 7) &^ 7 }
+
+// Layout returns the segment size for slots slots of slotSize bytes, and the
+// initial semaphore values (EMPTY = slots, FULL = 0).
+func Layout(slots, slotSize int) (segSize int, semValues []int) {
+	return SlotsOffset + slots*Stride(slotSize), []int{slots, 0}
+}
+
+// Format writes the ring's header into a fresh zero-filled segment.
+func Format(seg []byte, slots, slotSize int) error {
+	if slots < 1 || slots > 32767 {
+		return fmt.Errorf("semring: %d slots: need 1 to 32767 (a semaphore's maximum value, SEMVMX)", slots)
+	}
+	if slotSize < 1 {
+		return fmt.Errorf("semring: slot size %d: need at least 1 byte", slotSize)
+	}
+	if size, _ := Layout(slots, slotSize); len(seg) < size {
+		return fmt.Errorf("semring: segment of %d bytes is too small for %d slots of %d bytes (%d)", len(seg), slots, slotSize, size)
+	}
+	put32(seg, offSlots, uint32(slots))
+	put32(seg, offSlotSize, uint32(slotSize))
+	put32(seg, offStride, uint32(Stride(slotSize)))
+	return nil
+}
+
+// Describe returns the ring's shape in words.
+func Describe(seg []byte) string {
+	return fmt.Sprintf("%d slots of %d bytes (stride %d) from offset %d",
+		get32(seg, offSlots), get32(seg, offSlotSize), get32(seg, offStride), SlotsOffset)
+}
+
+// Ring is one side's view of a formatted segment.
+type Ring struct {
+	seg      []byte
+	set      *sem.Set
+	hdr      header.Header
+	peer     header.Role
+	slots    uint64
+	slotSize int
+	stride   int
+	count    uint64 // slots this side has filled (producer) or emptied (consumer)
+}
+
+func attach(seg []byte, set *sem.Set, me header.Role) (*Ring, error) {
+	slots, slotSize, stride := get32(seg, offSlots), int(get32(seg, offSlotSize)), int(get32(seg, offStride))
+	if slots == 0 || stride != Stride(slotSize) || SlotsOffset+int(slots)*stride > len(seg) {
+		return nil, fmt.Errorf("semring: inconsistent ring header (%d slots of %d bytes, stride %d, in %d bytes)", slots, slotSize, stride, len(seg))
+	}
+	r := &Ring{seg: seg, set: set, hdr: header.Of(seg), peer: me.Peer(),
+		slots: uint64(slots), slotSize: slotSize, stride: stride}
+	return r, nil
+}
+
+// NewSender returns the producer's end.
+func NewSender(seg []byte, set *sem.Set) (*Sender, error) {
+	r, err := attach(seg, set, header.Producer)
+	if err != nil {
+		return nil, err
+	}
+	r.count = atomic.LoadUint64(r.u64(offSent))
+	return &Sender{r}, nil
+}
+
+// NewReceiver returns the consumer's end.
+func NewReceiver(seg []byte, set *sem.Set) (*Receiver, error) {
+	r, err := attach(seg, set, header.Consumer)
+	if err != nil {
+		return nil, err
+	}
+	r.count = atomic.LoadUint64(r.u64(offReceived))
+	return &Receiver{r}, nil
+}
+
+// slot returns the slot for the count-th slot operation.
+func (r *Ring) slot(count uint64) []byte {
+	off := SlotsOffset + int(count%r.slots)*r.stride
+	return r.seg[off : off+slotHeader+r.slotSize]
+}
+
+// wait takes one unit of semaphore num. It waits in slices of Poll and between
+// them checks that the peer is alive, so a peer killed with SIGKILL (which runs no
+// cleanup) is noticed instead of waited for forever.
+func (r *Ring) wait(num int, n int16) error {
+	for {
+		err := r.set.DoTimeout(Poll, sem.Op{Num: uint16(num), Delta: -n})
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, sem.ErrTimeout):
+			if err := r.hdr.PeerGone(r.peer); err != nil {
+				return err
+			}
+		case removed(err):
+			return r.removedError()
+		default:
+			return err
+		}
+	}
+}
+
+// removed reports whether err means the set is gone: EIDRM if it went while we
+// waited, EINVAL if it was already gone when we called.
+func removed(err error) bool {
+	return errors.Is(err, sem.ErrRemoved) || errors.Is(err, unix.EINVAL)
+}
+
+func (r *Ring) removedError() error {
+	return &header.PeerGoneError{Role: r.peer, Pid: r.hdr.Pid(r.peer), How: "the semaphore set was removed under us"}
+}
+
+func (r *Ring) post(num int) error {
+	if err := r.set.Post(num, false); err != nil {
+		if removed(err) {
+			return r.removedError()
+		}
+		return err
+	}
+	return nil
+}
+
+// Sender is the producer's end of the ring.
+type Sender struct{ r *Ring }
+
+// Send copies msg into as many slots as it needs.
+func (s *Sender) Send(msg []byte) error {
+	r := s.r
+	for {
+		n := min(len(msg), r.slotSize)
+		var flags uint32
+		if n < len(msg) {
+			flags = More
+		}
+		if err := s.put(msg[:n], flags); err != nil {
+			return err
+		}
+		msg = msg[n:]
+		if len(msg) == 0 {
+			return nil
+		}
+	}
+}
+
+func (s *Sender) put(chunk []byte, flags uint32) error {
+	r := s.r
+	if err := r.wait(Empty, 1); err != nil {
+		return err
+	}
+	slot := r.slot(r.count)
+	put32(slot, 0, uint32(len(chunk)))
+	put32(slot, 4, flags)
+	copy(slot[slotHeader:], chunk)
+	r.count++
+	atomic.StoreUint64(r.u64(offSent), r.count)
+	return r.post(Full)
+}
+
+// Close sends the end-of-stream marker and waits until the consumer has taken it:
+// until every slot is empty again (EMPTY == slots) and the consumer has set done.
+func (s *Sender) Close() error {
+	r := s.r
+	if err := s.put(nil, End); err != nil {
+		return err
+	}
+	// Take all the slots at once: this succeeds only when the consumer has emptied
+	// every one, the marker included. The set may be removed by the consumer as soon
+	// as it has finished; done tells that apart from a crash.
+	err := r.wait(Empty, int16(r.slots))
+	if err != nil && atomic.LoadUint32(r.u32(offDone)) == 1 {
+		return nil
+	}
+	return err
+}
+
+// Receiver is the consumer's end of the ring.
+type Receiver struct{ r *Ring }
+
+// Receive copies the next message into buf.
+func (c *Receiver) Receive(buf []byte) (int, error) {
+	r := c.r
+	n := 0
+	for {
+		if err := r.wait(Full, 1); err != nil {
+			return n, err
+		}
+		slot := r.slot(r.count)
+		length, flags := int(get32(slot, 0)), get32(slot, 4)
+		if length > r.slotSize {
+			return n, fmt.Errorf("semring: slot %d says %d bytes, more than the slot size %d: the segment is corrupt", r.count%r.slots, length, r.slotSize)
+		}
+		if flags&End != 0 {
+			r.count++
+			atomic.StoreUint64(r.u64(offReceived), r.count)
+			atomic.StoreUint32(r.u32(offDone), 1)
+			if err := r.post(Empty); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if n+length > len(buf) {
+			return n, fmt.Errorf("semring: a message longer than the %d-byte buffer: %w", len(buf), io.ErrShortBuffer)
+		}
+		copy(buf[n:], slot[slotHeader:slotHeader+length])
+		n += length
+		r.count++
+		atomic.StoreUint64(r.u64(offReceived), r.count)
+		if err := r.post(Empty); err != nil {
+			return n, err
+		}
+		if flags&More == 0 {
+			return n, nil
+		}
+	}
+}
+
+func (r *Ring) u32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.seg[off])) }
+func (r *Ring) u64(off int) *uint64 { return (*uint64)(unsafe.Pointer(&r.seg[off])) }
+
+func put32(b []byte, off int, v uint32) { atomic.StoreUint32((*uint32)(unsafe.Pointer(&b[off])), v) }
+func get32(b []byte, off int) uint32    { return atomic.LoadUint32((*uint32)(unsafe.Pointer(&b[off]))) }
