@@ -130,7 +130,7 @@ type tourState struct {
 	l    *lesson.Lesson
 	key  ftok.Key
 	id   int
-	mem  []byte   // our attachment; nil once detached
+	mem  []byte    // our attachment; nil once detached
 	peer *peerProc // the second process, once started
 }
 
@@ -210,7 +210,7 @@ func (t *tourState) ipcStat() error {
 	showStat(l, t.id, &ds)
 	l.Look("ipcs -m -i %d", t.id)
 	l.Say("bytes is the size asked for (%d), not rounded up to pages; the kernel allocates %d.",
-		ds.Segsz, roundToPage(ds.Segsz))
+		ds.Segsz, roundToPage(uint64(ds.Segsz)))
 	l.Say("cpid created it and lpid made the last shmat/shmdt: both are this process (pid %d).", os.Getpid())
 	l.Say("nattch counts attachments (not processes); times are seconds, 0 prints \"Not set\".")
 	showProcLine(l, t.id)
@@ -237,7 +237,7 @@ func (t *tourState) ipcSet() error {
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_STAT, &buf)", t.id), err, "")
 	}
-	waitForNextSecond(before.Ctime)
+	waitForNextSecond(int64(before.Ctime))
 	l.Say("IPC_SET copies only shm_perm.uid, shm_perm.gid and the low 9 bits of shm_perm.mode.")
 	l.Say("To prove it, buf also asks for SHM_DEST (01000), shm_segsz 1 and cuid 4242.")
 	want := before
@@ -256,7 +256,7 @@ func (t *tourState) ipcSet() error {
 	}
 	l.Say("mode %#o -> %#o: the permission bits changed, SHM_DEST was ignored", before.Perm.Mode, after.Perm.Mode)
 	l.Say("bytes %d and cuid %d: unchanged", after.Segsz, after.Perm.Cuid)
-	l.Say("change_time %s -> %s: IPC_SET updates ctime", ctime(before.Ctime, time.Local), ctime(after.Ctime, time.Local))
+	l.Say("change_time %s -> %s: IPC_SET updates ctime", ctime(int64(before.Ctime), time.Local), ctime(int64(after.Ctime), time.Local))
 	l.Look("ipcs -m -i %d", t.id)
 	return nil
 }
@@ -306,7 +306,7 @@ func (t *tourState) lock() error {
 	if err != nil {
 		return err
 	}
-	l.Say("mode %#o has SHM_LOCKED (02000); ipcs -m shows status %q", ds.Perm.Mode, status(ds.Perm.Mode))
+	l.Say("mode %#o has SHM_LOCKED (02000); ipcs -m shows status %q", ds.Perm.Mode, status(uint32(ds.Perm.Mode)))
 	l.Look("ipcs -m")
 	call = fmt.Sprintf("shmctl(%d, SHM_UNLOCK, NULL)", t.id)
 	l.Call(call)
@@ -419,7 +419,7 @@ func (t *tourState) rmid() error {
 	showStat(l, t.id, &ds)
 	l.Say("The segment still exists: nattch is %d. The kernel set SHM_DEST (01000) in the mode", ds.Nattch)
 	l.Say("(%#o) and changed the key to 0x00000000 so that shmget can no longer find it.", ds.Perm.Mode)
-	l.Look("ipcs -m        # key 0x00000000, status %s", status(ds.Perm.Mode))
+	l.Look("ipcs -m        # key 0x00000000, status %s", status(uint32(ds.Perm.Mode)))
 	showProcLine(l, t.id)
 	return nil
 }

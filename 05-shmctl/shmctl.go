@@ -134,9 +134,9 @@ func ipcsLines(id int, ds *unix.SysvShmDesc, loc *time.Location) []string {
 		fmt.Sprintf("uid=%d\tgid=%d\tcuid=%d\tcgid=%d", ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Cuid, ds.Perm.Cgid),
 		fmt.Sprintf("mode=%#o\taccess_perms=%#o", ds.Perm.Mode, ds.Perm.Mode&permBits),
 		fmt.Sprintf("bytes=%d\tlpid=%d\tcpid=%d\tnattch=%d", ds.Segsz, ds.Lpid, ds.Cpid, ds.Nattch),
-		"att_time=" + ctime(ds.Atime, loc),
-		"det_time=" + ctime(ds.Dtime, loc),
-		"change_time=" + ctime(ds.Ctime, loc),
+		"att_time=" + ctime(int64(ds.Atime), loc),
+		"det_time=" + ctime(int64(ds.Dtime), loc),
+		"change_time=" + ctime(int64(ds.Ctime), loc),
 	}
 }
 
