@@ -700,7 +700,7 @@ func roundToPage(n uint64) uint64 {
 func waitForNextSecond(sec int64) {
 	for {
 		var now unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &now); err != nil || now.Sec > sec {
+		if err := unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &now); err != nil || int64(now.Sec) > sec {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
