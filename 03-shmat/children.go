@@ -46,7 +46,7 @@ func runAttacher(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	id := ids[0]
-	l.Say("pid %d, started with segment id %d on its command line", os.Getpid(), id)
+	l.Say("started with segment id %d on my command line; I inherited no attachment", id)
 	b, err := attach(l, id, 0)
 	if err != nil {
 		return err

@@ -209,7 +209,11 @@ func shareWithChild(l *lesson.Lesson, id int, first, second []byte) error {
 	if err != nil {
 		return err
 	}
-	l.Result("reply read through %#x: %q (Writes is now %d)", addr(first), reply(first, h), atomic.LoadUint64(&h.Writes))
+	got, want := reply(first, h), fmt.Sprintf("hello back from pid %d", p.cmd.Process.Pid)
+	if got != want {
+		return fmt.Errorf("the child's reply should read %q, the segment holds %q", want, got)
+	}
+	l.Result("reply read through %#x: %q (Writes is now %d)", addr(first), got, atomic.LoadUint64(&h.Writes))
 	sayAddresses(l, childAddr, addr(first), addr(second))
 	l.Look("ipcs -m -p    (cpid is this process, lpid the last to attach or detach)")
 	if err := p.finish(); err != nil {
