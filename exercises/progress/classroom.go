@@ -40,8 +40,12 @@ func Autograding(list []Exercise) ([]byte, error) {
 			Timeout: classroomTimeout, Points: PointsPerExercise,
 		})
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	return append(b, '\n'), err
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep "&&" readable
+	enc.SetIndent("", "  ")
+	err := enc.Encode(cfg)
+	return b.Bytes(), err
 }
 
 // stepID is a workflow step id for e: ids must start with a letter.
