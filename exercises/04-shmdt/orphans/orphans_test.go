@@ -1,0 +1,200 @@
+//go:build linux
+
+package orphans
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/ipctest"
+)
+
+func TestMain(m *testing.M) {
+	ipctest.Helper("create", helperCreate)
+	ipctest.Helper("attach", helperAttach)
+	ipctest.Main(m, nil)
+}
+
+// helperCreate creates a segment, prints its id and exits; with "stay" it waits
+// until its standard input is closed first (a creator that is still alive).
+func helperCreate(args []string) int {
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 64, unix.IPC_CREAT|0o600)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("id", id)
+	if len(args) > 0 && args[0] == "stay" {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+	}
+	return 0
+}
+
+// helperAttach attaches segment args[0] and stays attached until its standard
+// input is closed.
+func helperAttach(args []string) int {
+	id, _ := strconv.Atoi(args[0])
+	b, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("attached")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = unix.SysvShmDetach(b)
+	return 0
+}
+
+// removeAtEnd removes segment id when the test ends, whatever Find did.
+func removeAtEnd(t *testing.T, id int) {
+	t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+}
+
+// createdByExitedProcess returns a segment whose creator has exited.
+func createdByExitedProcess(t *testing.T) int {
+	t.Helper()
+	r := ipctest.RunHelper(t, "create")
+	require.Equal(t, 0, r.ExitCode, "helper create: %s", r.Stdout)
+	id, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(r.Stdout, "id ")))
+	require.NoError(t, err, "helper create printed %q", r.Stdout)
+	removeAtEnd(t, id)
+	return id
+}
+
+// createdByLiveProcess returns a segment whose creator is still running.
+func createdByLiveProcess(t *testing.T) int {
+	t.Helper()
+	p := ipctest.StartHelper(t, "create", "stay")
+	line := p.Expect(t, "id ", 5*time.Second)
+	id, err := strconv.Atoi(strings.TrimPrefix(line, "id "))
+	require.NoError(t, err)
+	removeAtEnd(t, id)
+	return id
+}
+
+// A case is one segment set up some way, and whether Find must report it.
+type findCase struct {
+	name   string
+	setup  func(t *testing.T) int
+	orphan bool
+	why    string
+}
+
+var cases = []findCase{
+	{
+		name:   "creator exited, nobody attached",
+		setup:  createdByExitedProcess,
+		orphan: true,
+		why:    "its creator is gone and shm_nattch is 0: nobody will ever detach it or remove it",
+	},
+	{
+		name: "creator exited, this process attached",
+		setup: func(t *testing.T) int {
+			id := createdByExitedProcess(t)
+			ipctest.Attach(t, id, 0)
+			return id
+		},
+		why: "shm_nattch is 1: a live process still uses it",
+	},
+	{
+		name: "creator exited, another process attached",
+		setup: func(t *testing.T) int {
+			id := createdByExitedProcess(t)
+			p := ipctest.StartHelper(t, "attach", strconv.Itoa(id))
+			p.Expect(t, "attached", 5*time.Second)
+			return id
+		},
+		why: "shm_nattch is 1: another process still uses it",
+	},
+	{
+		name:  "creator is this process, nobody attached",
+		setup: func(t *testing.T) int { return ipctest.NewSegment(t, 64, 0o600) },
+		why:   "its creator (shm_cpid, this test process) is alive and may attach again",
+	},
+	{
+		name:  "creator is another live process, nobody attached",
+		setup: createdByLiveProcess,
+		why:   "its creator (shm_cpid) is still running: ask kill(pid, 0), ESRCH means gone",
+	},
+}
+
+func TestFindEachCase(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			id := tc.setup(t)
+			got, err := Find([]int{id})
+			require.NoError(t, err, "Find([%d])", id)
+			if tc.orphan {
+				assert.Equal(t, []int{id}, got, "segment %d is an orphan: %s", id, tc.why)
+			} else {
+				assert.Empty(t, got, "segment %d is not an orphan: %s", id, tc.why)
+			}
+		})
+	}
+}
+
+func TestFindKeepsOrderAndSkipsMissing(t *testing.T) {
+	ipctest.NoLeaks(t)
+	var ids, want []int
+	for _, tc := range cases {
+		id := tc.setup(t)
+		ids = append(ids, id)
+		if tc.orphan {
+			want = append(want, id)
+		}
+	}
+	second := createdByExitedProcess(t) // a second orphan, to check the order
+	gone := createdByExitedProcess(t)
+	_, err := unix.SysvShmCtl(gone, unix.IPC_RMID, nil)
+	require.NoError(t, err)
+	ids = append([]int{second, gone}, ids...)
+	want = append([]int{second}, want...)
+
+	got, err := Find(ids)
+	require.NoError(t, err, "Find(%v): an id whose segment was removed (%d) must be skipped, not an error: shmctl answers EINVAL for it", ids, gone)
+	assert.Equal(t, want, got, "Find(%v) must return the orphans in the order of its argument", ids)
+}
+
+func TestFindEmpty(t *testing.T) {
+	got, err := Find(nil)
+	require.NoError(t, err, "Find(nil)")
+	assert.Empty(t, got, "no ids, no orphans")
+}
+
+// Find is a report: it must not attach (which changes shm_nattch, shm_atime and
+// shm_lpid) and must not remove anything.
+func TestFindOnlyLooks(t *testing.T) {
+	ipctest.NoLeaks(t)
+	orphan := createdByExitedProcess(t)
+	live := ipctest.NewSegment(t, 64, 0o600)
+	before := map[int]unix.SysvShmDesc{orphan: stat(t, orphan), live: stat(t, live)}
+
+	_, err := Find([]int{orphan, live})
+	require.NoError(t, err)
+	for id, old := range before {
+		var now unix.SysvShmDesc
+		_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &now)
+		require.NoError(t, err, "segment %d no longer exists after Find: Find must only look; removing is the job of a cleaner (lesson 05)", id)
+		assert.Equal(t, old.Atime, now.Atime, "segment %d was attached by Find (shm_atime changed): use shmctl(IPC_STAT) or /proc/sysvipc/shm, they need no attachment", id)
+		assert.Equal(t, old.Lpid, now.Lpid, "segment %d: shm_lpid changed, so Find attached or detached it", id)
+		assert.Equal(t, old.Nattch, now.Nattch, "segment %d: Find left an attachment behind", id)
+	}
+}
+
+func stat(t *testing.T, id int) unix.SysvShmDesc {
+	t.Helper()
+	var ds unix.SysvShmDesc
+	_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds)
+	require.NoError(t, err)
+	return ds
+}
