@@ -98,11 +98,14 @@ func copyFile(from, to string, mode os.FileMode) error {
 	return os.Chmod(to, mode) // umask may have taken bits away
 }
 
-// Cleanup removes the copy of the executable that CommandAs made, if any.
+// Cleanup removes the copy of the executable that CommandAs made, if any. A later
+// CommandAs makes a fresh copy.
 func Cleanup() {
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
+	shared.once = sync.Once{}
+	shared.dir, shared.exe, shared.err = "", "", nil
 }
 
 // Nobody returns the user and group ids of the unprivileged user "nobody", from
