@@ -1,0 +1,273 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/06-sync/header"
+	"github.com/learn-sysv/shm-course/internal/ftok"
+	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/sem"
+)
+
+// endpoint is one side's hold on the shared objects.
+type endpoint struct {
+	key     ftok.Key
+	shmid   int
+	seg     []byte
+	set     *sem.Set
+	hdr     header.Header
+	created bool // this process created (and formatted) the objects
+}
+
+// meet creates the segment and the semaphore set for key, or opens them if the peer
+// was first, and returns once they are ready to use. Stale objects from a crashed
+// run are removed and the meeting starts again; objects that are not this lesson's
+// are reported with the ipcrm command that removes them.
+func meet(l *lesson.Lesson, key ftok.Key, t transport, cfg ringConfig, wait time.Duration) (*endpoint, error) {
+	deadline := time.Now().Add(wait)
+	for attempt := 0; attempt < 5; attempt++ {
+		ep, err := createObjects(l, key, t, cfg)
+		if errors.Is(err, unix.EEXIST) {
+			ep, err = openObjects(l, key, t, deadline)
+		}
+		if errors.Is(err, errStale) {
+			continue // the stale objects are gone: try again from the start
+		}
+		return ep, err
+	}
+	return nil, fmt.Errorf("key %v: gave up after finding stale objects five times", key)
+}
+
+// errStale means meet found and removed objects left by a crashed run.
+var errStale = errors.New("stale objects removed")
+
+// createObjects tries to be the creator: IPC_CREAT|IPC_EXCL wins for exactly one
+// process. It returns an error wrapping EEXIST if the segment exists already.
+func createObjects(l *lesson.Lesson, key ftok.Key, t transport, cfg ringConfig) (*endpoint, error) {
+	size, values := t.Layout(cfg)
+	l.Call("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size)
+	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	if errors.Is(err, unix.EEXIST) {
+		l.Result("EEXIST: the peer was first; open its segment instead")
+		return nil, err
+	}
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size), err,
+			"EINVAL: size above SHMMAX (/proc/sys/kernel/shmmax) - use fewer or smaller slots; ENOSPC: too many segments (SHMMNI) or pages (SHMALL); ENOMEM: no memory")
+	}
+	ep := &endpoint{key: key, shmid: id, created: true}
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), ep.removeSegment)
+	l.Result("id %d: this process creates and formats the objects", id)
+	if err := ep.attach(l); err != nil {
+		return nil, err
+	}
+	if err := ep.createSet(l, values); err != nil {
+		return nil, err
+	}
+	if err := t.Format(ep.seg, cfg); err != nil {
+		return nil, err
+	}
+	ep.hdr.Format(t.Kind(), t.KindVersion(), size)
+	ep.hdr.Publish() // last: an opener that sees the magic sees everything above
+	l.Say("formatted: %s; magic \"SYNC\" stored last, so an opener never sees half a header", t.Describe(ep.seg))
+	return ep, nil
+}
+
+func (ep *endpoint) attach(l *lesson.Lesson) error {
+	seg, err := unix.SysvShmAttach(ep.shmid, 0, 0)
+	if err != nil {
+		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", ep.shmid), err, "EACCES: the segment's mode does not let this user read and write it; EIDRM/EINVAL: it was removed meanwhile")
+	}
+	ep.seg = seg
+	ep.hdr = header.Of(seg)
+	l.Cleanup(fmt.Sprintf("detach segment %d", ep.shmid), func() error { return unix.SysvShmDetach(seg) })
+	return nil
+}
+
+// createSet creates the semaphore set under the same key. A set without a segment
+// is left over from a crashed run (or belongs to a run whose segment was already
+// removed early, which is still going): staleSet tells which.
+func (ep *endpoint) createSet(l *lesson.Lesson, values []int) error {
+	for attempt := 0; ; attempt++ {
+		l.Call("semget(%v, %d, IPC_CREAT|IPC_EXCL|0600), then semctl SETVAL %v and one semop so sem_otime != 0", ep.key, len(values), values)
+		set, err := sem.Create(ep.key, 0o600, values...)
+		if err == nil {
+			ep.set = set
+			l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), ep.removeSet)
+			l.Result("semaphore set id %d", set.ID())
+			l.Look("ipcs -m -s   # both objects, under key %v", ep.key)
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) || attempt > 0 {
+			return lesson.Failed(fmt.Sprintf("semget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", ep.key, len(values)), err, "ENOSPC: too many semaphore sets (SEMMNI in /proc/sys/kernel/sem)")
+		}
+		if err := removeStaleSet(l, ep.key, len(values)); err != nil {
+			return err
+		}
+	}
+}
+
+// removeStaleSet looks at the set that holds key. If nobody who touched it is
+// alive, it is a crashed run's leftover: remove it. Otherwise report.
+func removeStaleSet(l *lesson.Lesson, key ftok.Key, nsems int) error {
+	id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0)
+	if errno != 0 {
+		return nil // gone meanwhile: just try again
+	}
+	set := sem.FromID(int(id))
+	info, err := set.Stat()
+	if err != nil {
+		return nil
+	}
+	if info.NSems != nsems {
+		return fmt.Errorf("key %v holds semaphore set %d with %d semaphores, not this lesson's %d: it belongs to another program; remove it with 'ipcrm -s %d' or use another -key", key, id, info.NSems, nsems, id)
+	}
+	for num := 0; num < nsems; num++ {
+		if pid, err := set.LastPid(num); err == nil && header.Alive(pid) {
+			return fmt.Errorf("key %v holds semaphore set %d, in use by running pid %d (another run of this lesson?); wait for it to finish, or stop it and run 'ipcrm -s %d'", key, id, pid, id)
+		}
+	}
+	l.Say("found semaphore set %d under key %v with no segment and every pid that used it gone: a crashed run's leftover; removing it", id, key)
+	return set.Remove()
+}
+
+// openObjects opens the segment the peer created. It waits (up to deadline) for
+// the creator to publish the header, checks it, and detects stale segments.
+func openObjects(l *lesson.Lesson, key ftok.Key, t transport, deadline time.Time) (*endpoint, error) {
+	l.Call("shmget(%v, 0, 0)", key)
+	id, err := unix.SysvShmGet(int(key), 0, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, errStale // removed between our two shmgets: start again
+	}
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, "EACCES: the segment belongs to another user and its mode does not let you in")
+	}
+	l.Result("id %d", id)
+	ep := &endpoint{key: key, shmid: id}
+	if err := ep.attach(l); err != nil {
+		return nil, err
+	}
+	if err := ep.waitPublished(l, deadline); err != nil {
+		return nil, err
+	}
+	if err := ep.hdr.Check(t.Kind(), t.KindVersion()); err != nil {
+		if errors.Is(err, header.ErrNotOurs) {
+			return nil, fmt.Errorf("key %v: segment %d: %v; it is not this lesson's: remove it with 'ipcrm -m %d' (and 'ipcrm -S %v' if a semaphore set has the key) or use another -key", key, id, err, id, key)
+		}
+		return nil, err
+	}
+	if ep.stale() {
+		l.Say("segment %d is a crashed run's leftover: creator pid %d, producer pid %d and consumer pid %d are all gone; removing it and its semaphore set",
+			id, ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer))
+		_ = ep.removeSegment()
+		if id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0); errno == 0 {
+			_ = sem.FromID(int(id)).Remove()
+		}
+		return nil, errStale
+	}
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), ep.removeSegment)
+	l.Call("semget(%v, 0, 0), waiting for sem_otime != 0", key)
+	set, err := sem.Open(key, time.Until(deadline))
+	if err != nil {
+		return nil, fmt.Errorf("the segment is there but its semaphore set is not: %w", err)
+	}
+	ep.set = set
+	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), ep.removeSet)
+	l.Result("semaphore set id %d", set.ID())
+	return ep, nil
+}
+
+// waitPublished waits for the magic. A creator that died before publishing leaves
+// a segment that will never be ready: that is stale.
+func (ep *endpoint) waitPublished(l *lesson.Lesson, deadline time.Time) error {
+	for i := 0; !ep.hdr.Published(); i++ {
+		var d unix.SysvShmDesc
+		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && !header.Alive(int(d.Cpid)) {
+			if ep.hdr.MagicValue() == 0 {
+				l.Say("segment %d was never initialised and its creator (pid %d) is gone: a crashed run's leftover; removing it", ep.shmid, d.Cpid)
+				_ = ep.removeSegment()
+				return errStale
+			}
+			break // a foreign magic: Check reports it
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("segment %d under key %v was not initialised in time (magic %#08x)", ep.shmid, ep.key, ep.hdr.MagicValue())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// stale reports whether no process that used the segment is alive and nobody but
+// us has it attached.
+func (ep *endpoint) stale() bool {
+	var d unix.SysvShmDesc
+	if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err != nil || d.Nattch > 1 {
+		return false
+	}
+	for _, pid := range []int{ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer)} {
+		if header.Alive(pid) {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitPeer claims role in the header and waits for the peer to claim its own.
+func (ep *endpoint) awaitPeer(l *lesson.Lesson, role header.Role, wait time.Duration) error {
+	if err := ep.hdr.Claim(role); err != nil {
+		return err
+	}
+	peer := role.Peer()
+	if pid := ep.hdr.Pid(peer); pid != 0 {
+		l.Result("the %v (pid %d) is already here", peer, pid)
+		return nil
+	}
+	l.Say("waiting up to %v for the %v: start it in another terminal with", wait, peer)
+	l.Look("go run ./06-sync %v%s", peer, keyHint(ep.key))
+	deadline := time.Now().Add(wait)
+	for ep.hdr.Pid(peer) == 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %v came within %v (key %v); start one with 'go run ./06-sync %v', or give more time with -wait", peer, wait, ep.key, peer)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.Result("the %v (pid %d) arrived", peer, ep.hdr.Pid(peer))
+	return nil
+}
+
+// removeEarly marks the segment for removal as soon as both sides are attached:
+// it lives on while attached and vanishes at the last detach, even after SIGKILL.
+func (ep *endpoint) removeEarly(l *lesson.Lesson) {
+	l.Call("shmctl(%d, IPC_RMID, NULL)   # both sides attached: remove early", ep.shmid)
+	if err := ep.removeSegment(); err != nil {
+		l.Result("%v (the peer did it first)", lesson.ErrnoText(err))
+		return
+	}
+	l.Result("marked for removal: it goes away when the last process detaches, however it ends")
+}
+
+func (ep *endpoint) removeSegment() error {
+	_, err := unix.SysvShmCtl(ep.shmid, unix.IPC_RMID, nil)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
+		return nil // already removed (by the peer): fine
+	}
+	return err
+}
+
+func (ep *endpoint) removeSet() error {
+	if ep.set == nil {
+		return nil
+	}
+	err := ep.set.Remove()
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,153 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/learn-sysv/shm-course/06-sync/header"
+	"github.com/learn-sysv/shm-course/internal/lesson"
+)
+
+// join is what both roles do first: meet under the key, claim the role, wait
+// for the peer, and remove the segment early.
+func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transport, error) {
+	key, t, err := f.check()
+	if err != nil {
+		return nil, nil, err
+	}
+	l.Step("Meet the %v under key %v (transport %s)", role.Peer(), key, f.transport)
+	ep, err := meet(l, key, t, f.config(), f.wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ep.created {
+		l.Say("the creator formatted it: %s", t.Describe(ep.seg))
+	}
+	if role == header.Producer {
+		ep.hdr.SetMaxMessage(max(f.size, trailerSize)) // before the pid: the consumer reads it after
+	}
+	l.Step("Claim the %v role and wait for the %v", role, role.Peer())
+	l.Call("store pid %d at offset %d of the header", pidOf(), pidOffsetOf(role))
+	if err := ep.awaitPeer(l, role, f.wait); err != nil {
+		return nil, nil, err
+	}
+	ep.removeEarly(l)
+	return ep, t, nil
+}
+
+func produce(l *lesson.Lesson, args []string) error {
+	var f streamFlags
+	f.define(l)
+	if err := l.Parse(args); err != nil {
+		return err
+	}
+	ep, t, err := join(l, &f, header.Producer)
+	if err != nil {
+		return err
+	}
+	out, err := t.Sender(ep.seg, ep.set)
+	if err != nil {
+		return err
+	}
+	l.Step("Send %d messages of %s", f.messages, sizeWords(&f))
+	var sent tally
+	buf := make([]byte, f.size)
+	start := time.Now()
+	for i := uint64(0); i < uint64(f.messages); i++ {
+		msg := buf[:messageSize(i, f.size, f.mixed)]
+		fillMessage(msg, i)
+		sent.add(msg)
+		if err := out.Send(msg); err != nil {
+			return fmt.Errorf("sending message %d: %w", i, err)
+		}
+	}
+	if err := out.Send(sent.trailer()); err != nil {
+		return fmt.Errorf("sending the trailer: %w", err)
+	}
+	l.Call("end of stream, then wait until the consumer has taken it")
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("closing the stream: %w", err)
+	}
+	l.Result("sent %d messages, %d bytes in %.3f s, crc32 %#08x", sent.messages, sent.bytes, time.Since(start).Seconds(), sent.crc)
+	return nil
+}
+
+func consume(l *lesson.Lesson, args []string) error {
+	var f streamFlags
+	f.define(l)
+	if err := l.Parse(args); err != nil {
+		return err
+	}
+	ep, t, err := join(l, &f, header.Consumer)
+	if err != nil {
+		return err
+	}
+	in, err := t.Receiver(ep.seg, ep.set)
+	if err != nil {
+		return err
+	}
+	l.Step("Receive until the end-of-stream marker, checking order and checksum")
+	buf := make([]byte, max(ep.hdr.MaxMessage(), trailerSize))
+	var got, want tally
+	var start time.Time
+	trailer := false
+	for {
+		n, err := in.Receive(buf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("receiving message %d: %w", got.messages, err)
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		msg := buf[:n]
+		if trailer {
+			return fmt.Errorf("a message after the trailer")
+		}
+		if t, ok := parseTrailer(msg); ok {
+			want, trailer = t, true
+			continue
+		}
+		if n < 8 {
+			return fmt.Errorf("message %d is %d bytes, shorter than its 8-byte sequence number", got.messages, n)
+		}
+		if seq := leUint64(msg); seq != got.messages {
+			return fmt.Errorf("out of order: message %d carries sequence number %d", got.messages, seq)
+		}
+		got.add(msg)
+	}
+	seconds := time.Since(start).Seconds()
+	if start.IsZero() {
+		seconds = 0
+	}
+	if !trailer {
+		return fmt.Errorf("the stream ended without the producer's trailer after %d messages", got.messages)
+	}
+	l.Step("Summary")
+	l.Result("messages: %d", got.messages)
+	l.Result("bytes: %d", got.bytes)
+	l.Result("seconds: %.3f", seconds)
+	if seconds > 0 {
+		l.Result("throughput: %.1f MB/s, %.0f messages/s", float64(got.bytes)/seconds/1e6, float64(got.messages)/seconds)
+	}
+	l.Result("order: sequence numbers 0..%d, each once, in order", int64(got.messages)-1)
+	if got != want {
+		return fmt.Errorf("checksum MISMATCH: received %d messages, %d bytes, crc32 %#08x; the producer sent %d, %d, %#08x",
+			got.messages, got.bytes, got.crc, want.messages, want.bytes, want.crc)
+	}
+	l.Result("checksum: crc32 %#08x verified (matches the producer's count, bytes and crc32)", got.crc)
+	return nil
+}
+
+func sizeWords(f *streamFlags) string {
+	if f.mixed {
+		return fmt.Sprintf("8 to %d bytes", f.size)
+	}
+	return fmt.Sprintf("%d bytes", f.size)
+}

@@ -1,0 +1,155 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"time"
+
+	"github.com/learn-sysv/shm-course/06-sync/header"
+
+	"github.com/learn-sysv/shm-course/internal/ftok"
+	"github.com/learn-sysv/shm-course/internal/lesson"
+)
+
+// streamFlags are the flags both sides (and the launcher) take.
+type streamFlags struct {
+	keyFile   string
+	proj      int
+	keyNum    string
+	transport string
+	slots     int
+	slotSize  int
+	wait      time.Duration
+	messages  int
+	size      int
+	mixed     bool
+}
+
+func (f *streamFlags) define(l *lesson.Lesson) {
+	l.Flags.StringVar(&f.keyFile, "keyfile", "/tmp", "file that ftok turns into the meeting key")
+	l.Flags.IntVar(&f.proj, "proj", 6, "ftok project id (low 8 bits, nonzero)")
+	l.Flags.StringVar(&f.keyNum, "key", "", "the key as a number (0x...), instead of ftok(-keyfile, -proj)")
+	l.Flags.StringVar(&f.transport, "transport", transports[0].name, fmt.Sprintf("how to move the messages: %v", transportNames()))
+	l.Flags.IntVar(&f.slots, "slots", 8, "slots in the ring (used by whichever side creates it)")
+	l.Flags.IntVar(&f.slotSize, "slotsize", 4096, "payload bytes per slot (longer messages take several slots)")
+	l.Flags.DurationVar(&f.wait, "wait", 60*time.Second, "how long to wait for the other side")
+	l.Flags.IntVar(&f.messages, "messages", 100000, "messages the producer sends")
+	l.Flags.IntVar(&f.size, "size", 1024, "message size in bytes (at least 8); with -mixed, the largest")
+	l.Flags.BoolVar(&f.mixed, "mixed", false, "mixed message sizes from 8 to -size bytes")
+}
+
+// check validates the flags and returns the key and the transport.
+func (f *streamFlags) check() (ftok.Key, transport, error) {
+	t, ok := transportNamed(f.transport)
+	if !ok {
+		return 0, nil, lesson.Usagef("-transport %q: want one of %v", f.transport, transportNames())
+	}
+	switch {
+	case f.messages < 0:
+		return 0, nil, lesson.Usagef("-messages %d: cannot be negative", f.messages)
+	case f.size < 8 || f.size > 64<<20:
+		return 0, nil, lesson.Usagef("-size %d: want 8 bytes (room for the sequence number) to 64 MiB", f.size)
+	case f.slots < 1 || f.slots > 32767:
+		return 0, nil, lesson.Usagef("-slots %d: want 1 to 32767 (SEMVMX, a semaphore's largest value)", f.slots)
+	case f.slotSize < 8 || f.slotSize > 64<<20:
+		return 0, nil, lesson.Usagef("-slotsize %d: want 8 bytes to 64 MiB", f.slotSize)
+	case f.wait <= 0:
+		return 0, nil, lesson.Usagef("-wait %v: must be positive", f.wait)
+	}
+	if f.keyNum != "" {
+		var k uint32
+		if _, err := fmt.Sscanf(f.keyNum, "0x%x", &k); err != nil || k == 0 {
+			return 0, nil, lesson.Usagef("-key %q: want a nonzero hex number like 0x06010203", f.keyNum)
+		}
+		return ftok.Key(int32(k)), t, nil
+	}
+	key, err := ftok.Ftok(f.keyFile, f.proj)
+	if err != nil {
+		return 0, nil, lesson.Usagef("ftok(%q, %d): %v", f.keyFile, f.proj, err)
+	}
+	return key, t, nil
+}
+
+func (f *streamFlags) config() ringConfig { return ringConfig{Slots: f.slots, SlotSize: f.slotSize} }
+
+// The stream's messages, documented in README.md so that a C program can produce
+// or check them:
+//
+//	data message i:  uint64 i (little-endian), then bytes (i + k) & 0xff for k = 8, 9, ...
+//	its length:      -size, or with -mixed 8 + (i * 7919) % (size - 7)
+//	trailer:         uint64 0xffffffffffffffff, uint64 messages, uint64 bytes, uint32 crc32
+//	                 (IEEE, of every data message's bytes in order), 28 bytes in all
+//	then the transport's end-of-stream marker.
+const (
+	trailerSeq  = ^uint64(0)
+	trailerSize = 28
+)
+
+// messageSize is the length of data message i.
+func messageSize(i uint64, size int, mixed bool) int {
+	if !mixed || size == 8 {
+		return size
+	}
+	return 8 + int(i*7919%uint64(size-7))
+}
+
+// fillMessage writes data message i into b.
+func fillMessage(b []byte, i uint64) {
+	binary.LittleEndian.PutUint64(b, i)
+	for k := 8; k < len(b); k++ {
+		b[k] = byte(i + uint64(k))
+	}
+}
+
+// tally is what each side counts: the consumer checks its own against the
+// producer's trailer.
+type tally struct {
+	messages uint64
+	bytes    uint64
+	crc      uint32
+}
+
+func (t *tally) add(msg []byte) {
+	t.messages++
+	t.bytes += uint64(len(msg))
+	t.crc = crc32.Update(t.crc, crc32.IEEETable, msg)
+}
+
+func (t tally) trailer() []byte {
+	b := make([]byte, trailerSize)
+	binary.LittleEndian.PutUint64(b, trailerSeq)
+	binary.LittleEndian.PutUint64(b[8:], t.messages)
+	binary.LittleEndian.PutUint64(b[16:], t.bytes)
+	binary.LittleEndian.PutUint32(b[24:], t.crc)
+	return b
+}
+
+func parseTrailer(b []byte) (tally, bool) {
+	if len(b) != trailerSize || binary.LittleEndian.Uint64(b) != trailerSeq {
+		return tally{}, false
+	}
+	return tally{binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint32(b[24:])}, true
+}
+
+// keyHint is what to add to a command line for the peer to find key.
+func keyHint(key ftok.Key) string {
+	if def, err := ftok.Ftok("/tmp", 6); err == nil && def == key {
+		return ""
+	}
+	return " -key " + key.String()
+}
+
+func leUint64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+
+func pidOf() int { return os.Getpid() }
+
+func pidOffsetOf(r header.Role) int {
+	if r == header.Producer {
+		return header.OffProducerPid
+	}
+	return header.OffConsumerPid
+}
