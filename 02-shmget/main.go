@@ -646,4 +646,3 @@ func outlive(l *lesson.Lesson, id int) {
 	l.Say("This program removes everything it made as it ends (also on an error or Ctrl-C).")
 	l.Say("Next: go run ./03-shmat, attaching a segment from two processes.")
 }
-
