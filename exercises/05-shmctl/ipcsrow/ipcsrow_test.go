@@ -1,0 +1,226 @@
+//go:build linux
+
+package ipcsrow
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
+)
+
+func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+
+// shmLock is shmctl's SHM_LOCK command (<linux/shm.h>), which x/sys does not name.
+const shmLock = 11
+
+// setOwner changes segment id's owner with shmctl(IPC_SET), which takes uid, gid
+// and the low 9 mode bits from the structure and ignores the rest.
+func setOwner(t *testing.T, id int, uid uint32) {
+	t.Helper()
+	var ds unix.SysvShmDesc
+	_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds)
+	require.NoError(t, err)
+	ds.Perm.Uid = uid
+	_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+	require.NoError(t, err, "shmctl(%d, IPC_SET) with uid %d", id, uid)
+}
+
+// unnamedUID is a uid that no user in the user database has.
+func unnamedUID(t *testing.T) uint32 {
+	for uid := uint32(4242); uid < 5000; uid++ {
+		if _, err := user.LookupId(strconv.Itoa(int(uid))); err != nil {
+			return uid
+		}
+	}
+	t.Skip("every uid from 4242 to 4999 has a user name")
+	return 0
+}
+
+var cases = []struct {
+	name  string
+	setup func(t *testing.T) int
+	note  string // what the case is about, for failure messages
+}{
+	{
+		name:  "private, 0600",
+		setup: func(t *testing.T) int { return ipctest.NewSegment(t, 64, 0o600) },
+		note:  "IPC_PRIVATE shows as key 0x00000000",
+	},
+	{
+		name: "with a key, 0644, 100 bytes",
+		setup: func(t *testing.T) int {
+			key, _ := ipctest.UnusedKey(t)
+			id, err := unix.SysvShmGet(int(key), 100, unix.IPC_CREAT|unix.IPC_EXCL|0o644)
+			require.NoError(t, err)
+			t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+			return id
+		},
+		note: "bytes is shm_segsz, the size asked for (100), not rounded up to a page; perms are mode & 0777",
+	},
+	{
+		name: "attached twice",
+		setup: func(t *testing.T) int {
+			id := ipctest.NewSegment(t, 64, 0o600)
+			ipctest.Attach(t, id, 0)
+			ipctest.Attach(t, id, unix.SHM_RDONLY)
+			return id
+		},
+		note: "nattch counts attachments (2 here, from one process)",
+	},
+	{
+		name: "marked for removal while attached",
+		setup: func(t *testing.T) int {
+			key, _ := ipctest.UnusedKey(t)
+			id, err := unix.SysvShmGet(int(key), 64, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+			require.NoError(t, err)
+			t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+			ipctest.Attach(t, id, 0) // detached at the end of the test: then it is destroyed
+			_, err = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			require.NoError(t, err)
+			return id
+		},
+		note: "IPC_RMID with an attachment left sets SHM_DEST (status \"dest\") and the key to 0",
+	},
+	{
+		name: "locked in memory",
+		setup: func(t *testing.T) int {
+			id := ipctest.NewSegment(t, 64, 0o600)
+			if _, err := unix.SysvShmCtl(id, shmLock, nil); err != nil {
+				t.Skipf("shmctl(SHM_LOCK): %v (needs CAP_IPC_LOCK or a big enough RLIMIT_MEMLOCK)", err)
+			}
+			return id
+		},
+		note: "SHM_LOCK sets SHM_LOCKED (status \"locked\")",
+	},
+	{
+		name: "owned by nobody",
+		setup: func(t *testing.T) int {
+			id := ipctest.NewSegment(t, 64, 0o640)
+			uid, _ := reexec.Nobody()
+			setOwner(t, id, uid)
+			return id
+		},
+		note: "the owner column is the user name of shm_perm.uid (not the creator, shm_perm.cuid)",
+	},
+	{
+		name: "owned by a uid without a name",
+		setup: func(t *testing.T) int {
+			id := ipctest.NewSegment(t, 64, 0o600)
+			setOwner(t, id, unnamedUID(t))
+			return id
+		},
+		note: "a uid with no user name prints as the number, as ipcs does",
+	},
+}
+
+func TestStatMatchesKernel(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			id := tc.setup(t)
+			got, err := Stat(id)
+			require.NoError(t, err, "Stat(%d)", id)
+
+			k, found, err := procsysv.FindShm(id) // the kernel's own table
+			require.NoError(t, err)
+			require.True(t, found, "segment %d is not in /proc/sysvipc/shm", id)
+			want := Segment{Key: uint32(k.Key), ID: k.ID, UID: k.UID, Mode: k.Mode, Size: k.Size,
+				Nattch: uint64(k.Nattch), CPID: k.CPID, LPID: k.LPID}
+			assert.Equal(t, want, got, "Stat(%d) must report what the kernel has (/proc/sysvipc/shm); %s", id, tc.note)
+		})
+	}
+}
+
+// wantRow is the row built from the kernel's table, split into its fields.
+func wantRow(t *testing.T, id int) []string {
+	t.Helper()
+	k, found, err := procsysv.FindShm(id)
+	require.NoError(t, err)
+	require.True(t, found)
+	owner := strconv.Itoa(int(k.UID))
+	if u, err := user.LookupId(owner); err == nil {
+		owner = u.Username
+	}
+	row := []string{fmt.Sprintf("0x%08x", uint32(k.Key)), strconv.Itoa(id), owner,
+		strconv.FormatUint(uint64(k.Mode&0o777), 8), strconv.FormatUint(k.Size, 10), strconv.Itoa(k.Nattch)}
+	if k.Mode&SHM_DEST != 0 {
+		row = append(row, "dest")
+	}
+	if k.Mode&SHM_LOCKED != 0 {
+		row = append(row, "locked")
+	}
+	return row
+}
+
+// ipcsRow is the row `ipcs -m` prints for id, split into fields, if ipcs exists.
+func ipcsRow(t *testing.T, id int) ([]string, bool) {
+	t.Helper()
+	out, err := exec.Command("ipcs", "-m").Output()
+	if err != nil {
+		return nil, false
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == strconv.Itoa(id) {
+			return f, true
+		}
+	}
+	t.Fatalf("ipcs -m does not list segment %d:\n%s", id, out)
+	return nil, false
+}
+
+func TestRowLikeIpcs(t *testing.T) {
+	columns := "key shmid owner perms bytes nattch [dest] [locked]"
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			id := tc.setup(t)
+			row, err := Row(id)
+			require.NoError(t, err, "Row(%d)", id)
+			got := strings.Fields(row)
+			assert.Equal(t, wantRow(t, id), got, "Row(%d) = %q; columns are %s; %s", id, row, columns, tc.note)
+			if fromIpcs, ok := ipcsRow(t, id); ok {
+				assert.Equal(t, fromIpcs, got, "Row(%d) = %q must have the same fields as `ipcs -m` prints", id, row)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ipctest.NoLeaks(t)
+	removed := ipctest.NewSegment(t, 64, 0o600)
+	_, err := unix.SysvShmCtl(removed, unix.IPC_RMID, nil)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Stat of a removed segment", func() error { _, err := Stat(removed); return err }},
+		{"Row of a removed segment", func() error { _, err := Row(removed); return err }},
+		{"Stat of id -1", func() error { _, err := Stat(-1); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if err != nil && strings.HasPrefix(err.Error(), "TODO: ") {
+				t.Fatal(err)
+			}
+			require.Error(t, err, "%s must fail: shmctl(IPC_STAT) answers EINVAL", tt.name)
+			assert.True(t, errors.Is(err, unix.EINVAL),
+				"%s: got %q; wrap the errno with %%w so that errors.Is(err, unix.EINVAL) works (shmctl(2): EINVAL, shmid is not a valid identifier)", tt.name, err)
+		})
+	}
+}
