@@ -47,7 +47,7 @@ func main() { lesson.Main(name, usage, run) }
 // Roles of the second process (this program run again; Go cannot fork).
 const (
 	roleAttach = "child-attach" // child-attach ID: attach a segment by id, read it, answer
-	roleTry    = "child-try"    // child-try ID...: try to attach each segment read-write and read-only
+	roleTry    = "child-try"    // child-try KEY ID...: open KEY, then try to attach each segment read-write and read-only
 )
 
 // maxSize caps -size: the lesson reads every byte of the segment it creates, and
@@ -105,7 +105,7 @@ func run(l *lesson.Lesson, args []string) error {
 	if err := private(l, *size); err != nil {
 		return err
 	}
-	if err := permissions(l, mode); err != nil {
+	if err := permissions(l, key, mode); err != nil {
 		return err
 	}
 	outlive(l, id)
@@ -528,7 +528,7 @@ func umask() (int, error) {
 	return 0, errors.New("no Umask line in /proc/self/status")
 }
 
-func permissions(l *lesson.Lesson, mode int) error {
+func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
 	l.Step("Permission bits, tested by another user")
 	l.Say("Each octal digit is one class, owner/group/others: read 4 + write 2 + execute 1")
 	l.Say("(unused for shared memory). 6 = 4+2 is read and write; 7 = 4+2+1 would add")
@@ -569,21 +569,25 @@ func permissions(l *lesson.Lesson, mode int) error {
 		return nil
 	}
 	uid, gid := reexec.Nobody()
-	cmd, err := reexec.CommandAs(uid, gid, append([]string{roleTry}, ids...)...)
+	args := append([]string{roleTry, key.String()}, ids...)
+	cmd, err := reexec.CommandAs(uid, gid, args...)
 	if err != nil {
 		return err
 	}
 	defer reexec.Cleanup()
 	cmd.Stdout, cmd.Stderr = l.Out, l.Err
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a second process runs as nobody")
-	l.Say("(uid %d) and tries each segment read-write, then read-only (SHM_RDONLY):", uid)
-	l.Call("start: %s %s %s   (as uid %d, gid %d)", filepath.Base(cmd.Path), roleTry, strings.Join(ids, " "), uid, gid)
+	l.Say("(uid %d). It opens the first segment (mode %04o) by key, then tries each", uid, mode)
+	l.Say("segment above read-write and read-only (SHM_RDONLY):")
+	l.Call("start: %s %s   (as uid %d, gid %d)", filepath.Base(cmd.Path), strings.Join(args, " "), uid, gid)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("the process running as nobody failed: %v", err)
 	}
-	l.Say("0600: others have no bits, EACCES both ways. 0644: others may read, so only the")
-	l.Say("SHM_RDONLY attach works. 0666: anyone on the machine may write, which is rarely")
-	l.Say("what you want; prefer 0600 and share with other users on purpose.")
+	l.Say("shmget checks only the permissions asked for in shmflg: with 0 it finds any")
+	l.Say("segment, and the refusal comes at shmat. 0600: others have no bits, EACCES both")
+	l.Say("ways. 0644: others may read, so only the SHM_RDONLY attach works. 0666: anyone")
+	l.Say("on the machine may write, which is rarely what you want; prefer 0600 and share")
+	l.Say("with other users on purpose.")
 	if len(modes) > 3 {
 		l.Say("%04o (your -mode): the others digit is %d, so nobody %s.", mode, mode&7, othersMay(mode&7))
 	}
@@ -603,34 +607,59 @@ func othersMay(bits int) string {
 	}
 }
 
-// childTry runs as another user and tries to attach each segment, read-write
-// and read-only, reporting what the kernel says.
-func childTry(l *lesson.Lesson, ids []string) error {
+// childTry runs as another user. It opens key with shmget, asking first for no
+// permissions and then for read and write, and tries to attach each segment
+// read-write and read-only, reporting what the kernel says.
+func childTry(l *lesson.Lesson, args []string) error {
+	if len(args) < 1 {
+		return lesson.Usagef("usage: %s KEY ID...", roleTry)
+	}
 	who := fmt.Sprintf("[pid %d, uid %d]", os.Getpid(), os.Getuid())
-	for _, arg := range ids {
+	k, err := strconv.ParseUint(strings.TrimPrefix(args[0], "0x"), 16, 32)
+	if err != nil {
+		return lesson.Usagef("%s: key %q is not a hex number", roleTry, args[0])
+	}
+	key := ftok.Key(int32(uint32(k)))
+	for _, flg := range []int{0, 0o600} {
+		id, err := unix.SysvShmGet(int(key), 0, flg)
+		if err != nil {
+			l.Result("%s %s: %s", who, shmgetCall(key, 0, flg), lesson.ErrnoText(err))
+		} else {
+			l.Result("%s %s: id %d", who, shmgetCall(key, 0, flg), id)
+		}
+	}
+	for _, arg := range args[1:] {
 		id, err := strconv.Atoi(arg)
 		if err != nil {
 			return lesson.Usagef("%s: segment id %q is not a number", roleTry, arg)
 		}
-		for _, try := range []struct {
-			flags int
-			name  string
-		}{{0, "0"}, {unix.SHM_RDONLY, "SHM_RDONLY"}} {
-			b, err := unix.SysvShmAttach(id, 0, try.flags)
-			if err != nil {
-				l.Result("%s shmat(%d, NULL, %s): %s", who, id, try.name, lesson.ErrnoText(err))
-				continue
-			}
-			got := message(b)
-			if try.flags == 0 {
-				write(b, "nobody was here")
-				l.Result("%s shmat(%d, NULL, %s): attached; read %q, wrote \"nobody was here\"", who, id, try.name, got)
-			} else {
-				l.Result("%s shmat(%d, NULL, %s): attached; read %q", who, id, try.name, got)
-			}
-			if err := unix.SysvShmDetach(b); err != nil {
-				return lesson.Failed(fmt.Sprintf("shmdt(%#x)", uintptr(unsafe.Pointer(&b[0]))), err, "")
-			}
+		if err := tryAttach(l, who, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tryAttach attaches segment id read-write, then read-only, and says how each went.
+func tryAttach(l *lesson.Lesson, who string, id int) error {
+	for _, try := range []struct {
+		flags int
+		name  string
+	}{{0, "0"}, {unix.SHM_RDONLY, "SHM_RDONLY"}} {
+		b, err := unix.SysvShmAttach(id, 0, try.flags)
+		if err != nil {
+			l.Result("%s shmat(%d, NULL, %s): %s", who, id, try.name, lesson.ErrnoText(err))
+			continue
+		}
+		got := message(b)
+		if try.flags == 0 {
+			write(b, "nobody was here")
+			l.Result("%s shmat(%d, NULL, %s): attached; read %q, wrote \"nobody was here\"", who, id, try.name, got)
+		} else {
+			l.Result("%s shmat(%d, NULL, %s): attached; read %q", who, id, try.name, got)
+		}
+		if err := unix.SysvShmDetach(b); err != nil {
+			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", uintptr(unsafe.Pointer(&b[0]))), err, "")
 		}
 	}
 	return nil

@@ -146,7 +146,7 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("permissions as nobody", func(t *testing.T) {
-		checkPermissions(t, section(t, out, 10), nil)
+		checkPermissions(t, section(t, out, 10), key, id, 0o600, nil)
 	})
 
 	t.Run("segments outlive processes", func(t *testing.T) {
@@ -187,7 +187,7 @@ func checkSizes(t *testing.T, s, id, key string, size int) {
 
 // checkPermissions checks the permission step as run by root: the modes the
 // kernel reports, and what nobody was allowed. extra is the -mode segment, if any.
-func checkPermissions(t *testing.T, s string, extra *int) {
+func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		assert.Contains(t, s, "so this part is skipped")
@@ -210,6 +210,13 @@ func checkPermissions(t *testing.T, s string, extra *int) {
 		assert.Equal(t, rwx(int(m)), p[3])
 	}
 	nobody, _ := reexec.Nobody()
+	// shmget by key checks only the permissions asked for in shmflg.
+	assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0\): id %s\n`, nobody, key, id), s)
+	if mainMode&6 == 6 {
+		assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0600\): id %s\n`, nobody, key, id), s)
+	} else {
+		assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0600\): EACCES \(permission denied\)\n`, nobody, key), s)
+	}
 	tries := reTry.FindAllStringSubmatch(s, -1)
 	require.Len(t, tries, 2*len(want), s)
 	for _, tr := range tries {
@@ -248,14 +255,16 @@ func TestSizes(t *testing.T) {
 
 // TestMode: -mode sets the main segment's mode and adds a segment for nobody to try.
 func TestMode(t *testing.T) {
-	for _, mode := range []int{0o640, 0o604, 0o602, 0o400} {
+	for _, mode := range []int{0o640, 0o604, 0o602, 0o400, 0o606} {
 		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			r := ipctest.RunProgram(t, "-mode", fmt.Sprintf("%o", mode))
 			require.Equal(t, 0, r.ExitCode, r.Stderr)
 			assert.Contains(t, section(t, r.Stdout, 3), fmt.Sprintf("IPC_CREAT|IPC_EXCL|%04o)\n-> id", mode))
 			assert.Contains(t, section(t, r.Stdout, 3), rwx(mode))
-			checkPermissions(t, section(t, r.Stdout, 10), &mode)
+			id := find(t, reID, section(t, r.Stdout, 3))[1]
+			key := find(t, reKey, section(t, r.Stdout, 2))[1]
+			checkPermissions(t, section(t, r.Stdout, 10), key, id, mode, &mode)
 			assert.Contains(t, section(t, r.Stdout, 10), fmt.Sprintf("%04o (your -mode): the others digit is %d", mode, mode&7))
 		})
 	}
@@ -316,6 +325,7 @@ func TestBadInput(t *testing.T) {
 		{"extra argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"unknown flag", []string{"-key", "1"}, 2, "flag provided but not defined: -key"},
 		{"child: bad id", []string{roleAttach, "x"}, 2, `segment id "x" is not a number`},
+		{"child: bad key", []string{roleTry, "zz"}, 2, `key "zz" is not a hex number`},
 		{"child: no such id", []string{roleAttach, "2147483646"}, 1, "shmat(2147483646, NULL, 0): EINVAL (invalid argument)"},
 	}
 	for _, tt := range tests {
