@@ -68,17 +68,21 @@ func run(l *lesson.Lesson, args []string) error {
 			return stranger(l, args[1:])
 		}
 	}
-	id := l.Flags.Int("id", -1, "show the existing segment `ID` with IPC_STAT only (never changes or removes it)")
+	idArg := l.Flags.String("id", "", "show the existing segment `ID` with IPC_STAT only (never changes or removes it)")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
 	if l.Flags.NArg() > 0 {
 		return lesson.Usagef("unexpected argument %q: the only input is -id ID", l.Flags.Arg(0))
 	}
-	if flagGiven(l.Flags, "id") {
-		return inspect(l, *id)
+	if !flagGiven(l.Flags, "id") {
+		return tour(l)
 	}
-	return tour(l)
+	id, err := strconv.Atoi(*idArg)
+	if err != nil {
+		return lesson.Usagef("-id %q is not a number: give a segment id, as ipcs -m lists them", *idArg)
+	}
+	return inspect(l, id)
 }
 
 // inspect is the -id mode: IPC_STAT of someone's segment, nothing else.
