@@ -106,8 +106,10 @@ func inspect(l *lesson.Lesson, id int) error {
 
 func whyStatFailed(err error, id int) string {
 	switch {
+	case errors.Is(err, unix.EINVAL) && id < 0:
+		return "ids are never negative (list them with ipcs -m)"
 	case errors.Is(err, unix.EINVAL):
-		return fmt.Sprintf("no segment has id %d (ids are never negative; list them with ipcs -m)", id)
+		return fmt.Sprintf("no segment has id %d (list them with ipcs -m)", id)
 	case errors.Is(err, unix.EACCES):
 		return "its mode does not give you read permission, which IPC_STAT needs (ipcs -m shows its owner and perms)"
 	case errors.Is(err, unix.EIDRM):
@@ -258,8 +260,12 @@ func (t *tourState) ipcSet() error {
 	if err != nil {
 		return err
 	}
-	l.Say("mode %#o -> %#o: the permission bits changed, SHM_DEST was ignored", before.Perm.Mode, after.Perm.Mode)
-	l.Say("bytes %d and cuid %d: unchanged", after.Segsz, after.Perm.Cuid)
+	if after.Perm.Mode&shmDest == 0 {
+		l.Say("mode %#o -> %#o: the permission bits changed; the SHM_DEST bit in buf was ignored", before.Perm.Mode, after.Perm.Mode)
+	} else {
+		l.Say("mode %#o -> %#o: SHM_DEST is set, so another process called IPC_RMID on it meanwhile", before.Perm.Mode, after.Perm.Mode)
+	}
+	l.Say("bytes %d and cuid %d: buf's %d and %d were ignored", after.Segsz, after.Perm.Cuid, want.Segsz, want.Perm.Cuid)
 	l.Say("change_time %s -> %s: IPC_SET updates ctime", ctime(int64(before.Ctime), time.Local), ctime(int64(after.Ctime), time.Local))
 	l.Look("ipcs -m -i %d", t.id)
 	return nil
@@ -283,7 +289,7 @@ func (t *tourState) stranger() error {
 		return err
 	}
 	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
-	l.Call("as nobody (uid %d): %s %d", uid, roleStranger, t.id)
+	l.Call("a second process, as nobody (uid %d), tries IPC_STAT, IPC_SET and IPC_RMID on %d:", uid, t.id)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("the process running as nobody failed: %v: %s", err, strings.TrimSpace(string(out)))
@@ -305,7 +311,7 @@ func (t *tourState) lock() error {
 		l.Result("%s: needs CAP_IPC_LOCK, or to be the owner within RLIMIT_MEMLOCK (ulimit -l)", lesson.ErrnoText(err))
 		return nil
 	}
-	l.Result("0: the pages stay in RAM (the ones already touched; others when first touched)")
+	l.Result("0: its pages will not be swapped out (SHM_LOCK does not bring them in: touch them first)")
 	ds, err := t.stat()
 	if err != nil {
 		return err
@@ -349,6 +355,7 @@ func (t *tourState) limits() error {
 		}
 		l.Say("%-7s %-21d %-45s %s", row.field, row.value, row.means, proc)
 	}
+	l.Say("18446744073692774399 is ULONG_MAX - 2^24, the default since Linux 3.16: in effect, no limit.")
 	l.Look("ipcs -m -l")
 
 	l.Call("shmctl(0, SHM_INFO, (struct shmid_ds *)&shm_info)")
