@@ -53,7 +53,12 @@ const (
 // Main runs program as the process's main function with the command-line
 // arguments and the standard streams, and exits with its status. usage is the text
 // -h prints above the flag list: the synopsis and what the program shows.
+//
+// Main ignores SIGPIPE, so that `go run ./NN-name | head` does not kill the program
+// before its cleanups run (Go dies of SIGPIPE on a write to a closed stdout); the
+// writes fail instead, and the program ends normally and removes what it created.
 func Main(name, usage string, program Program) {
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(Run(name, usage, program, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
