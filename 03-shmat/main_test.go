@@ -394,6 +394,7 @@ func TestCtrlCDuringStepRemovesTheSegment(t *testing.T) {
 	require.True(t, exists, "step 1 created segment %d", id)
 
 	p.Signal(t, syscall.SIGINT)
+	<-p.Done() // Wait would close stdin, and EOF at the prompt means "go on": let SIGINT win
 	r := p.Wait(t)
 
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
