@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -264,4 +263,4 @@ type exitError struct {
 	state  string
 }
 
-func (e *exitError) Error() string { return e.state + " (exit status " + strconv.Itoa(e.status) + ")" }
+func (e *exitError) Error() string { return e.state } // "exit status 2", "signal: killed"
