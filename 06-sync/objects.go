@@ -29,7 +29,7 @@ type endpoint struct {
 // was first, and returns once they are ready to use. Stale objects from a crashed
 // run are removed and the meeting starts again; objects that are not this lesson's
 // are reported with the ipcrm command that removes them.
-func meet(l *lesson.Lesson, key ftok.Key, t transport, cfg ringConfig, wait time.Duration) (*endpoint, error) {
+func meet(l narrator, key ftok.Key, t transport, cfg ringConfig, wait time.Duration) (*endpoint, error) {
 	deadline := time.Now().Add(wait)
 	for attempt := 0; attempt < 5; attempt++ {
 		ep, err := createObjects(l, key, t, cfg)
@@ -49,7 +49,7 @@ var errStale = errors.New("stale objects removed")
 
 // createObjects tries to be the creator: IPC_CREAT|IPC_EXCL wins for exactly one
 // process. It returns an error wrapping EEXIST if the segment exists already.
-func createObjects(l *lesson.Lesson, key ftok.Key, t transport, cfg ringConfig) (*endpoint, error) {
+func createObjects(l narrator, key ftok.Key, t transport, cfg ringConfig) (*endpoint, error) {
 	size, values := t.Layout(cfg)
 	l.Call("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size)
 	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
@@ -79,7 +79,7 @@ func createObjects(l *lesson.Lesson, key ftok.Key, t transport, cfg ringConfig) 
 	return ep, nil
 }
 
-func (ep *endpoint) attach(l *lesson.Lesson) error {
+func (ep *endpoint) attach(l narrator) error {
 	seg, err := unix.SysvShmAttach(ep.shmid, 0, 0)
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", ep.shmid), err, "EACCES: the segment's mode does not let this user read and write it; EIDRM/EINVAL: it was removed meanwhile")
@@ -93,7 +93,7 @@ func (ep *endpoint) attach(l *lesson.Lesson) error {
 // createSet creates the semaphore set under the same key. A set without a segment
 // is left over from a crashed run (or belongs to a run whose segment was already
 // removed early, which is still going): staleSet tells which.
-func (ep *endpoint) createSet(l *lesson.Lesson, values []int) error {
+func (ep *endpoint) createSet(l narrator, values []int) error {
 	for attempt := 0; ; attempt++ {
 		l.Call("semget(%v, %d, IPC_CREAT|IPC_EXCL|0600), then semctl SETVAL %v and one semop so sem_otime != 0", ep.key, len(values), values)
 		set, err := sem.Create(ep.key, 0o600, values...)
@@ -115,7 +115,7 @@ func (ep *endpoint) createSet(l *lesson.Lesson, values []int) error {
 
 // removeStaleSet looks at the set that holds key. If nobody who touched it is
 // alive, it is a crashed run's leftover: remove it. Otherwise report.
-func removeStaleSet(l *lesson.Lesson, key ftok.Key, nsems int) error {
+func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 	id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0)
 	if errno != 0 {
 		return nil // gone meanwhile: just try again
@@ -139,7 +139,7 @@ func removeStaleSet(l *lesson.Lesson, key ftok.Key, nsems int) error {
 
 // openObjects opens the segment the peer created. It waits (up to deadline) for
 // the creator to publish the header, checks it, and detects stale segments.
-func openObjects(l *lesson.Lesson, key ftok.Key, t transport, deadline time.Time) (*endpoint, error) {
+func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*endpoint, error) {
 	l.Call("shmget(%v, 0, 0)", key)
 	id, err := unix.SysvShmGet(int(key), 0, 0)
 	if errors.Is(err, unix.ENOENT) {
@@ -171,30 +171,28 @@ func openObjects(l *lesson.Lesson, key ftok.Key, t transport, deadline time.Time
 		}
 		return nil, errStale
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), ep.removeSegment)
 	l.Call("semget(%v, 0, 0), waiting for sem_otime != 0", key)
 	set, err := sem.Open(key, time.Until(deadline))
 	if err != nil {
 		return nil, fmt.Errorf("the segment is there but its semaphore set is not: %w", err)
 	}
 	ep.set = set
-	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), ep.removeSet)
 	l.Result("semaphore set id %d", set.ID())
 	return ep, nil
 }
 
 // waitPublished waits for the magic. A creator that died before publishing leaves
 // a segment that will never be ready: that is stale.
-func (ep *endpoint) waitPublished(l *lesson.Lesson, deadline time.Time) error {
-	for i := 0; !ep.hdr.Published(); i++ {
+func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
+	for !ep.hdr.Published() {
+		if ep.hdr.MagicValue() != 0 {
+			return nil // some other magic: not being initialised, foreign; Check says so
+		}
 		var d unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && !header.Alive(int(d.Cpid)) {
-			if ep.hdr.MagicValue() == 0 {
-				l.Say("segment %d was never initialised and its creator (pid %d) is gone: a crashed run's leftover; removing it", ep.shmid, d.Cpid)
-				_ = ep.removeSegment()
-				return errStale
-			}
-			break // a foreign magic: Check reports it
+		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && d.Nattch <= 1 && !header.Alive(int(d.Cpid)) {
+			l.Say("segment %d was never initialised and its creator (pid %d) is gone: a crashed run's leftover; removing it", ep.shmid, d.Cpid)
+			_ = ep.removeSegment()
+			return errStale
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("segment %d under key %v was not initialised in time (magic %#08x)", ep.shmid, ep.key, ep.hdr.MagicValue())
@@ -220,9 +218,15 @@ func (ep *endpoint) stale() bool {
 }
 
 // awaitPeer claims role in the header and waits for the peer to claim its own.
-func (ep *endpoint) awaitPeer(l *lesson.Lesson, role header.Role, wait time.Duration) error {
+func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) error {
 	if err := ep.hdr.Claim(role); err != nil {
-		return err
+		return err // not ours to remove: the process holding the role uses them
+	}
+	if !ep.created {
+		// Now a party to the stream, the opener removes the objects too when it
+		// ends, however it ends: whichever side is last cleans up.
+		l.Cleanup(fmt.Sprintf("remove segment %d", ep.shmid), ep.removeSegment)
+		l.Cleanup(fmt.Sprintf("remove semaphore set %d", ep.set.ID()), ep.removeSet)
 	}
 	peer := role.Peer()
 	if pid := ep.hdr.Pid(peer); pid != 0 {
@@ -244,7 +248,7 @@ func (ep *endpoint) awaitPeer(l *lesson.Lesson, role header.Role, wait time.Dura
 
 // removeEarly marks the segment for removal as soon as both sides are attached:
 // it lives on while attached and vanishes at the last detach, even after SIGKILL.
-func (ep *endpoint) removeEarly(l *lesson.Lesson) {
+func (ep *endpoint) removeEarly(l narrator) {
 	l.Call("shmctl(%d, IPC_RMID, NULL)   # both sides attached: remove early", ep.shmid)
 	if err := ep.removeSegment(); err != nil {
 		l.Result("%v (the peer did it first)", lesson.ErrnoText(err))
@@ -270,4 +274,14 @@ func (ep *endpoint) removeSet() error {
 		return nil
 	}
 	return err
+}
+
+// narrator is what meet needs of a *lesson.Lesson: narration and cleanups. The
+// benchmark passes a quiet one.
+type narrator interface {
+	Call(format string, args ...any)
+	Result(format string, args ...any)
+	Say(format string, args ...any)
+	Look(command string, args ...any)
+	Cleanup(what string, fn func() error)
 }
