@@ -574,7 +574,9 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
 	if err != nil {
 		return err
 	}
-	defer reexec.Cleanup()
+	// CommandAs copied this program where nobody can run it; remove the copy on
+	// every way out, Ctrl-C included.
+	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
 	cmd.Stdout, cmd.Stderr = l.Out, l.Err
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a second process runs as nobody")
 	l.Say("(uid %d). It opens the first segment (mode %04o) by key, then tries each", uid, mode)

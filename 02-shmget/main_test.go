@@ -5,7 +5,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -384,6 +386,56 @@ func TestCtrlC(t *testing.T) {
 	_, exists, err = procsysv.FindShm(id)
 	require.NoError(t, err)
 	assert.False(t, exists, "SIGINT must remove segment %d", id)
+}
+
+// TestCtrlCAtTheEnd interrupts a -step run before its last step, when five
+// segments exist (two of them attached) and, as root, a copy of the program was
+// made for nobody: SIGINT removes them all.
+func TestCtrlCAtTheEnd(t *testing.T) {
+	ipctest.NoLeaks(t)
+	copiesBefore, _ := filepath.Glob(copyPattern())
+	p := ipctest.StartProgram(t, "-step")
+	for step := 1; step <= 10; step++ {
+		p.Expect(t, fmt.Sprintf("== %d.", step), 5*time.Second)
+		_, err := p.Stdin.Write([]byte("\n"))
+		require.NoError(t, err)
+	}
+	p.Expect(t, "== 11.", 5*time.Second) // paused before the last step
+
+	var ids []int
+	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(p.Stdout(), -1) {
+		if id := mustAtoi(t, m[1]); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	require.Len(t, ids, 5, p.Stdout()) // the keyed one, IPC_PRIVATE, 0600, 0644, 0666
+	for _, id := range ids {
+		seg, exists, err := procsysv.FindShm(id)
+		require.NoError(t, err)
+		require.True(t, exists, "segment %d must exist during the pause", id)
+		assert.Equal(t, p.Pid(), seg.CPID)
+	}
+	copies, _ := filepath.Glob(copyPattern())
+	if os.Geteuid() == 0 {
+		require.Greater(t, len(copies), len(copiesBefore), "a copy of the program for nobody must exist")
+	}
+
+	p.Signal(t, syscall.SIGINT)
+	<-p.Done()
+	r := p.Wait(t)
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	for _, id := range ids {
+		_, exists, err := procsysv.FindShm(id)
+		require.NoError(t, err)
+		assert.False(t, exists, "SIGINT must remove segment %d", id)
+	}
+	copiesAfter, _ := filepath.Glob(copyPattern())
+	assert.ElementsMatch(t, copiesBefore, copiesAfter, "SIGINT must remove the copy made for nobody")
+}
+
+// copyPattern matches the copies reexec.CommandAs makes of this test binary.
+func copyPattern() string {
+	return filepath.Join(os.TempDir(), "shm-course-exe-*", filepath.Base(os.Args[0]))
 }
 
 func TestFlagString(t *testing.T) {
