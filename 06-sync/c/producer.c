@@ -1,0 +1,59 @@
+/* producer.c: the 06-sync producer in C. usage: producer KEY MESSAGES SIZE MIXED */
+#include "ring.h"
+
+static uint64_t sent;
+
+static void put(const unsigned char *chunk, uint32_t len, uint32_t flags) {
+	uint32_t slots = load32(OFF_SLOTS), stride = load32(OFF_STRIDE);
+	sem_wait_n(SEM_EMPTY, 1);
+	unsigned char *slot = seg + SLOTS_OFFSET + (sent % slots) * stride;
+	memcpy(slot, &len, 4);
+	memcpy(slot + 4, &flags, 4);
+	memcpy(slot + 8, chunk, len);
+	sent++;
+	__atomic_store_n(u64(OFF_SENT), sent, __ATOMIC_RELEASE);
+	sem_post(SEM_FULL);
+}
+
+static void send_message(const unsigned char *msg, size_t len) {
+	uint32_t slot_size = load32(OFF_SLOT_SIZE);
+	do {
+		uint32_t n = len < slot_size ? (uint32_t)len : slot_size;
+		put(msg, n, n < len ? FLAG_MORE : 0);
+		msg += n;
+		len -= n;
+	} while (len > 0);
+}
+
+int main(int argc, char **argv) {
+	if (argc != 5) { fprintf(stderr, "usage: producer KEY MESSAGES SIZE MIXED\n"); return 2; }
+	key_t key = (key_t)strtoul(argv[1], NULL, 0);
+	uint64_t messages = strtoull(argv[2], NULL, 0);
+	size_t size = strtoul(argv[3], NULL, 0);
+	int mixed = atoi(argv[4]);
+	unsigned char *msg = malloc(size < 28 ? 28 : size);
+	open_ring(key, OFF_PRODUCER_PID, OFF_CONSUMER_PID, size < 28 ? 28 : size);
+	uint64_t bytes = 0;
+	uint32_t crc = 0;
+	for (uint64_t i = 0; i < messages; i++) {
+		size_t len = message_size(i, size, mixed);
+		memcpy(msg, &i, 8); /* the sequence number, little-endian */
+		for (size_t k = 8; k < len; k++) msg[k] = (unsigned char)(i + k);
+		crc = crc32_update(crc, msg, len);
+		bytes += len;
+		send_message(msg, len);
+	}
+	unsigned char trailer[28];
+	uint64_t seq = UINT64_MAX;
+	memcpy(trailer, &seq, 8);
+	memcpy(trailer + 8, &messages, 8);
+	memcpy(trailer + 16, &bytes, 8);
+	memcpy(trailer + 24, &crc, 4);
+	send_message(trailer, sizeof trailer);
+	put(NULL, 0, FLAG_END);
+	sem_wait_n(SEM_EMPTY, (int)load32(OFF_SLOTS)); /* until the consumer has taken it all */
+	semctl(semid, 0, IPC_RMID); /* finished: remove the set (the consumer may have already) */
+	printf("C producer: sent %llu messages, %llu bytes, crc32 0x%08x\n",
+	       (unsigned long long)messages, (unsigned long long)bytes, crc);
+	return 0;
+}
