@@ -34,6 +34,7 @@ type Lesson struct {
 
 	mu       sync.Mutex
 	cleanups []cleanup
+	exiting  sync.Mutex // held by whichever of Run and the signal handler ends the program
 }
 
 type cleanup struct {
@@ -74,20 +75,31 @@ func Run(name, usage string, program Program, args []string, stdin io.Reader, st
 	l.Flags.BoolVar(&l.step, "step", false, "pause before each step until Enter is pressed, to look around from another terminal")
 
 	stop := l.exitOnSignal()
-	defer stop()
+	var err error
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		l.finish(stop)
+		if p != nil {
 			// A panic is a bug in the lesson, but the learner still gets one line
 			// and a clean machine rather than a trace and a leaked segment.
-			l.runCleanups()
 			fmt.Fprintf(stderr, "%s: internal error: %v\n", name, p)
 			status = ExitFailed
+			return
 		}
+		status = l.report(err)
 	}()
+	err = program(l, args)
+	return ExitOK // replaced by the deferred function
+}
 
-	err := program(l, args)
-	l.runCleanups()
-	return l.report(err)
+// finish runs the cleanups and stops listening for signals. If a signal is being
+// handled, that handler owns the exit: finish waits for it (the process exits
+// there), so that returning from main cannot cut its cleanups short.
+func (l *Lesson) finish(stopSignals func()) {
+	l.exiting.Lock()
+	defer l.exiting.Unlock()
+	l.runCleanups() // a signal now waits for the lock, then sees that we are done
+	stopSignals()
 }
 
 // report prints err in one line and picks the exit status.
@@ -176,6 +188,13 @@ func (l *Lesson) exitOnSignal() (stop func()) {
 	go func() {
 		select {
 		case sig := <-signals:
+			l.exiting.Lock()
+			select {
+			case <-done: // the program finished first and has cleaned up
+				l.exiting.Unlock()
+				return
+			default:
+			}
 			fmt.Fprintf(l.Err, "\n%s: %v: cleaning up and exiting\n", l.Name, sig)
 			l.runCleanups()
 			if sig == syscall.SIGTERM {
