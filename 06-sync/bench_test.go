@@ -83,7 +83,7 @@ func benchTransfer(b *testing.B, name string, size int) {
 		key, _ := ipctest.UnusedKey(b)
 		q := &quiet{}
 		defer q.run()
-		ep, err := meet(q, key, t, benchConfig(size), 10*time.Second)
+		ep, err := meet(q, key, t, benchConfig(name, size), 10*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -116,8 +116,12 @@ func benchTransfer(b *testing.B, name string, size int) {
 }
 
 // benchConfig is the ring for the benchmark: 8 slots of up to 64 KiB, so a 1 MiB
-// message takes 16 slots (a pipe's buffer is 64 KiB as well).
-func benchConfig(size int) ringConfig {
+// message takes 16 slots (a pipe's buffer is 64 KiB as well). The fast transport
+// has its own (fastBenchConfig, pingpong_test.go).
+func benchConfig(name string, size int) ringConfig {
+	if name == "fast" {
+		return fastBenchConfig
+	}
 	return ringConfig{Slots: 8, SlotSize: min(size, 64<<10)}
 }
 
@@ -152,7 +156,7 @@ func helperBenchConsumer(args []string) int {
 		fmt.Sscanf(args[2], "0x%x", &k)
 		q := &quiet{}
 		defer q.run()
-		ep, err := meet(q, ftok.Key(int32(k)), t, benchConfig(size), 10*time.Second)
+		ep, err := meet(q, ftok.Key(int32(k)), t, benchConfig(name, size), 10*time.Second)
 		if err == nil {
 			err = ep.awaitPeer(q, header.Consumer, 10*time.Second)
 		}
