@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +20,7 @@ import (
 const (
 	envHelper  = "SHMCOURSE_TEST_HELPER"  // run the named helper
 	envProgram = "SHMCOURSE_TEST_PROGRAM" // run the package's program (the lesson's main)
+	envPidFile = "SHMCOURSE_TEST_PIDS"    // file where every process of the test run logs its pid
 )
 
 var helpers = map[string]func(args []string) int{}
@@ -41,9 +44,11 @@ func Helper(name string, fn func(args []string) int) {
 //	func TestMain(m *testing.M) { ipctest.Main(m, lesson.Entry(name, usage, run)) }
 func Main(m *testing.M, program func(args []string) int) {
 	if name := os.Getenv(envHelper); name != "" {
+		logPid()
 		os.Exit(runHelper(name))
 	}
 	if os.Getenv(envProgram) != "" && program != nil {
+		logPid()
 		os.Exit(program(os.Args[1:]))
 	}
 	if program != nil {
@@ -66,6 +71,8 @@ func runHelper(name string) int {
 func runTests(m *testing.M) int {
 	unlock := lockTests()
 	defer unlock()
+	removePidFile := startPidFile()
+	defer removePidFile()
 	before, err := snapshot()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
@@ -88,6 +95,54 @@ func runTests(m *testing.M) int {
 	return status
 }
 
+// Which objects are ours. A test run is this process and every helper or program
+// process it starts (and they start): each logs its pid to a file named in the
+// environment, which children inherit. A segment is ours if one of those pids
+// created it (shm_cpid); a semaphore set is ours if one of them was the last to
+// operate on one of its semaphores (GETPID; the course's sem.Create always makes one
+// operation). Objects that other programs create while the tests run are not ours:
+// the leak check neither counts nor removes them.
+
+func startPidFile() (remove func()) {
+	f, err := os.CreateTemp("", "shm-course-test-pids-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ipctest: cannot log test pids (%v); only this process's objects count\n", err)
+		return func() {}
+	}
+	f.Close()
+	os.Setenv(envPidFile, f.Name())
+	return func() { os.Remove(f.Name()) }
+}
+
+// logPid records this helper or program process as part of the test run.
+func logPid() {
+	path := os.Getenv(envPidFile)
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%d\n", os.Getpid()) // one small O_APPEND write: lines never interleave
+}
+
+// testPids returns the pids of every process of this test run so far.
+func testPids() map[int]bool {
+	pids := map[int]bool{os.Getpid(): true}
+	data, err := os.ReadFile(os.Getenv(envPidFile))
+	if err != nil {
+		return pids
+	}
+	for _, field := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(field); err == nil {
+			pids[pid] = true
+		}
+	}
+	return pids
+}
+
 // lockTests takes the course-wide test lock (see the package comment).
 func lockTests() (unlock func()) {
 	path := filepath.Join(os.TempDir(), "shm-course-tests.lock")
@@ -108,6 +163,17 @@ type object struct {
 	kind string // "shm" or "sem"
 	id   int
 	desc string
+	pids []int // shm: the creator; sem: the last pid to operate on each semaphore
+}
+
+// ours reports whether a process of this test run created (or used) the object.
+func (o object) ours(pids map[int]bool) bool {
+	for _, pid := range o.pids {
+		if pids[pid] {
+			return true
+		}
+	}
+	return false
 }
 
 func (o object) String() string { return o.desc }
@@ -134,26 +200,41 @@ func snapshot() (map[string]object, error) {
 	all := map[string]object{}
 	for _, s := range shms {
 		o := object{"shm", s.ID, fmt.Sprintf("segment id %d key %v size %d created by pid %d, %d attached (ipcrm -m %d)",
-			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID)}
+			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID), []int{s.CPID}}
 		all[fmt.Sprintf("shm %d %d", s.ID, s.CPID)] = o
 	}
 	for _, s := range sems {
 		o := object{"sem", s.ID, fmt.Sprintf("semaphore set id %d key %v with %d semaphores (ipcrm -s %d)",
-			s.ID, s.Key, s.NSems, s.ID)}
+			s.ID, s.Key, s.NSems, s.ID), lastPids(s.ID, s.NSems)}
 		all[fmt.Sprintf("sem %d %d", s.ID, s.Ctime)] = o
 	}
 	return all, nil
 }
 
-// leaked returns the objects that exist now and did not exist at before.
+// lastPids returns semctl(GETPID) of each semaphore in set id.
+func lastPids(id, nsems int) []int {
+	const getpid = 11 // GETPID in <linux/sem.h>; x/sys does not define it
+	var pids []int
+	for num := 0; num < nsems; num++ {
+		pid, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), getpid, 0, 0, 0)
+		if errno == 0 {
+			pids = append(pids, int(pid))
+		}
+	}
+	return pids
+}
+
+// leaked returns the objects of this test run (see testPids) that exist now and did
+// not exist at before.
 func leaked(before map[string]object) ([]object, error) {
 	now, err := snapshot()
 	if err != nil {
 		return nil, err
 	}
+	ours := testPids()
 	var keys []string
-	for k := range now {
-		if _, old := before[k]; !old {
+	for k, o := range now {
+		if _, old := before[k]; !old && o.ours(ours) {
 			keys = append(keys, k)
 		}
 	}
