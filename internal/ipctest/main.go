@@ -109,6 +109,7 @@ func startPidFile() (remove func()) {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot log test pids (%v); only this process's objects count\n", err)
 		return func() {}
 	}
+	_ = f.Chmod(0o666) // helpers that run as another user (nobody) log their pids too
 	f.Close()
 	os.Setenv(envPidFile, f.Name())
 	return func() { os.Remove(f.Name()) }
