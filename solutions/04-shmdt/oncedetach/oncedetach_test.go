@@ -160,9 +160,9 @@ func TestCloseTwice(t *testing.T) {
 	}
 }
 
-// The reason a second shmdt is a bug, not just an EINVAL: the kernel hands the
-// freed address to the next shmat, so detaching "the same address" again
-// detaches somebody else's attachment.
+// The reason a second shmdt is a bug, not just an EINVAL: the kernel usually
+// hands the freed address to the next shmat, so detaching "the same address"
+// again detaches somebody else's attachment.
 func TestSecondCloseSparesANewAttachment(t *testing.T) {
 	ipctest.NoLeaks(t)
 	panicOnFault(t)
