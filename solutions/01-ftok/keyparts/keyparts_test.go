@@ -40,9 +40,9 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeRefuses(t *testing.T) {
 	tests := []struct {
-		in      string
+		in       string
 		sentinel error // nil: any error will do
-		why     string
+		why      string
 	}{
 		{"0x00000000", ErrPrivate, "key 0 is IPC_PRIVATE: ftok never makes it, and shmget treats it as 'always a new segment'"},
 		{"0", ErrPrivate, "key 0 in decimal is IPC_PRIVATE too"},
