@@ -41,20 +41,28 @@ func CommandAs(uid, gid uint32, args ...string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// shared is the copy of the executable that CommandAs runs, made on first use and
+// removed by Cleanup (after which the next CommandAs makes a new one).
 var shared struct {
-	once sync.Once
-	dir  string
-	exe  string
-	err  error
+	mu  sync.Mutex
+	dir string
+	exe string
 }
 
 // sharedExecutable copies this program's executable into a fresh directory with
-// mode 0755, once per process.
+// mode 0755, unless a copy exists.
 func sharedExecutable() (string, error) {
-	shared.once.Do(func() {
-		shared.exe, shared.dir, shared.err = copyExecutable()
-	})
-	return shared.exe, shared.err
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.exe != "" {
+		return shared.exe, nil
+	}
+	exe, dir, err := copyExecutable()
+	if err != nil {
+		return "", err
+	}
+	shared.exe, shared.dir = exe, dir
+	return exe, nil
 }
 
 func copyExecutable() (exe, dir string, err error) {
@@ -101,11 +109,12 @@ func copyFile(from, to string, mode os.FileMode) error {
 // Cleanup removes the copy of the executable that CommandAs made, if any. A later
 // CommandAs makes a fresh copy.
 func Cleanup() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
-	shared.once = sync.Once{}
-	shared.dir, shared.exe, shared.err = "", "", nil
+	shared.dir, shared.exe = "", ""
 }
 
 // Nobody returns the user and group ids of the unprivileged user "nobody", from
