@@ -78,11 +78,13 @@ func run(l *lesson.Lesson, args []string) error {
 	if !flagGiven(l.Flags, "id") {
 		return tour(l)
 	}
-	id, err := strconv.Atoi(*idArg)
+	// shmctl takes a C int: parse as 32 bits, so that a huge number is refused
+	// rather than cut down to some other segment's id.
+	id, err := strconv.ParseInt(*idArg, 10, 32)
 	if err != nil {
-		return lesson.Usagef("-id %q is not a number: give a segment id, as ipcs -m lists them", *idArg)
+		return lesson.Usagef("-id %q is not a segment id: give a number that fits in a C int, as ipcs -m lists them", *idArg)
 	}
-	return inspect(l, id)
+	return inspect(l, int(id))
 }
 
 // inspect is the -id mode: IPC_STAT of someone's segment, nothing else.

@@ -487,8 +487,9 @@ func TestProgramBadInput(t *testing.T) {
 	}{
 		{[]string{"-id", goneID}, 1, "EINVAL (invalid argument): no segment has id " + goneID},
 		{[]string{"-id", "-1"}, 1, "EINVAL"},
-		{[]string{"-id", "abc"}, 2, `-id "abc" is not a number`},
-		{[]string{"-id", ""}, 2, `-id "" is not a number`},
+		{[]string{"-id", "abc"}, 2, `-id "abc" is not a segment id`},
+		{[]string{"-id", ""}, 2, `-id "" is not a segment id`},
+		{[]string{"-id", "4294967301"}, 2, `-id "4294967301" is not a segment id`}, // 2^32+5 must not become 5
 		{[]string{"-id"}, 2, "flag needs an argument"},
 		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
