@@ -23,8 +23,12 @@ import (
 const testUsage = "usage: demo [-step] [-fail MODE]"
 
 // demo is a tiny lesson: it creates a segment, registers its removal, and then
-// ends the way -fail says.
+// ends the way -fail says. With the first argument "child" it plays the child of
+// child_test.go instead, as lessons dispatch on a role.
 func demo(l *Lesson, args []string) error {
+	if len(args) > 0 && args[0] == roleChild {
+		return demoChild(l, args[1:])
+	}
 	fail := l.Flags.String("fail", "", "how to end: call, panic, block, or nothing")
 	if err := l.Parse(args); err != nil {
 		return err

@@ -1,0 +1,108 @@
+//go:build linux
+
+package lesson
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+)
+
+// Child is another process that takes part in a lesson, usually this program again
+// in a role (reexec.Command(role, args...)). Its standard output is relayed into the
+// lesson's narration, each line indented like Say and marked with its pid, so that
+// one terminal tells the whole story:
+//
+//	[pid 4242] -> mapped at 0x7f3c2a1b6000
+//
+// Its standard input is a pipe from the lesson: Send writes a line the child may wait
+// for, and Finish closes it, which a child that waits for end of input takes as the
+// word to finish. Call Finish once the child has done its part.
+type Child struct {
+	Pid int // the child's process id, for the narration and for ps
+
+	l      *Lesson
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	waited bool
+	err    error // what Finish returned, once it has
+}
+
+// StartChild starts cmd as a child of the lesson. Its standard input and output
+// become pipes (leave cmd.Stdin and cmd.Stdout unset); its standard error goes to
+// cmd.Stderr if set, or else to l.Err, so that the child's one-line error reaches
+// the learner.
+func StartChild(l *Lesson, cmd *exec.Cmd) (*Child, error) {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = l.Err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	return &Child{Pid: cmd.Process.Pid, l: l, cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}, nil
+}
+
+// relay prints one line of the child's output in the lesson's narration.
+func (c *Child) relay(line string) {
+	fmt.Fprintf(c.l.Out, "   [pid %d] %s\n", c.Pid, strings.TrimLeft(line, " "))
+}
+
+// Until relays the child's lines until one contains marker, and returns that line.
+// If the child ends first, Until waits for it and returns an error.
+func (c *Child) Until(marker string) (string, error) {
+	for c.lines.Scan() {
+		line := c.lines.Text()
+		c.relay(line)
+		if strings.Contains(line, marker) {
+			return line, nil
+		}
+	}
+	_ = c.Finish()
+	return "", fmt.Errorf("the child (pid %d) ended without saying %q", c.Pid, marker)
+}
+
+// Send writes line and a newline to the child's standard input.
+func (c *Child) Send(line string) error {
+	_, err := io.WriteString(c.stdin, line+"\n")
+	return err
+}
+
+// Finish closes the child's standard input, relays the rest of its output and
+// waits for it to end. A child that ends with a non-zero status, or is killed by
+// a signal, gives an *ExitError. Calling Finish again returns the same result.
+func (c *Child) Finish() error {
+	if c.waited {
+		return c.err
+	}
+	_ = c.stdin.Close()
+	for c.lines.Scan() {
+		c.relay(c.lines.Text())
+	}
+	c.waited = true
+	c.err = c.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(c.err, &exit) {
+		c.err = &ExitError{Status: exit.ExitCode(), State: exit.String()}
+	}
+	return c.err
+}
+
+// ExitError is a child that did not end with exit status 0.
+type ExitError struct {
+	Status int    // the exit status, or -1 if a signal killed it
+	State  string // as the shell would put it: "exit status 2", "signal: killed"
+}
+
+func (e *ExitError) Error() string { return e.State }
