@@ -86,9 +86,16 @@
 //  3. Load the consumer-sleeping flag; if it is 1, compare-and-swap it 1 -> 0 and, if
 //     that succeeded, post semaphore 0 (semop +1).
 //
+// A record larger than the capacity goes in pieces: the record header, then the
+// payload and padding in pieces of at most capacity/2 bytes, each written, published
+// and followed by the flag check as in steps 1 to 3.
+//
 // Consumer, to receive:
 //
-//  1. If tail == head, wait for data (below), reading tail again.
+//  1. If tail does not yet cover the record header, wait for data (below), reading
+//     tail again. A record that fits the ring is published whole, so its header
+//     means all of it is there; a larger one is copied out piece by piece as tail
+//     moves, each piece freed as soon as it is copied.
 //  2. Read the record at head (ordinary loads). Store the new head (atomic) once a
 //     quarter of the ring has been read, and always before waiting for data: many
 //     small records, one store.
@@ -97,7 +104,7 @@
 //
 // Waiting, the same on both sides (my flag, my semaphore, the other's index):
 //
-//  1. Spin for a short while re-reading the other side's index.
+//  1. Spin for a short while (Spin, 50 µs) re-reading the other side's index.
 //  2. Store 1 into my flag (atomic): "I am going to sleep".
 //  3. Load the other side's index again. If what I wait for is there, compare-and-
 //     swap my flag 1 -> 0; if that fails, the other side took the flag and is posting
