@@ -3,15 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
-	"runtime/debug"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -115,103 +110,3 @@ func roleIDs(args []string, n int) ([]int, error) {
 	}
 	return ids, nil
 }
-
-// faultError is a memory fault that SetPanicOnFault turned into a panic.
-type faultError struct {
-	addr uintptr // the address the faulting instruction touched
-	msg  string
-}
-
-func (e *faultError) Error() string { return fmt.Sprintf("%s (address %#x)", e.msg, e.addr) }
-
-// writeRecovering stores v in b[0] with debug.SetPanicOnFault(true), so that a
-// fault (a write to a read-only mapping) becomes a panic, which it recovers and
-// returns as a *faultError. Any other panic goes on.
-func writeRecovering(b []byte, v byte) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // on now, restored on return
-	defer func() {
-		p := recover()
-		if p == nil {
-			return
-		}
-		// The runtime's fault panics are runtime.Errors with the faulting address.
-		if re, ok := p.(interface {
-			runtime.Error
-			Addr() uintptr
-		}); ok {
-			err = &faultError{addr: re.Addr(), msg: re.Error()}
-			return
-		}
-		panic(p)
-	}()
-	b[0] = v
-	return nil
-}
-
-// peer is another process running this program in a role. Its narration is
-// relayed into ours, each line marked with its pid, so that one terminal tells
-// the whole story.
-type peer struct {
-	l     *lesson.Lesson
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines *bufio.Scanner
-}
-
-func startPeer(l *lesson.Lesson, cmd *exec.Cmd) (*peer, error) {
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = l.Err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	return &peer{l: l, cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}, nil
-}
-
-func (p *peer) relay(line string) {
-	fmt.Fprintf(p.l.Out, "   [pid %d] %s\n", p.cmd.Process.Pid, strings.TrimLeft(line, " "))
-}
-
-// until relays the peer's lines until one contains marker, and returns that line.
-func (p *peer) until(marker string) (string, error) {
-	for p.lines.Scan() {
-		line := p.lines.Text()
-		p.relay(line)
-		if strings.Contains(line, marker) {
-			return line, nil
-		}
-	}
-	_ = p.finish()
-	return "", fmt.Errorf("the child (pid %d) ended without saying %q", p.cmd.Process.Pid, marker)
-}
-
-// finish closes the peer's standard input (its signal to go on), relays the rest
-// of its output and waits for it to end. A non-zero exit is an *exitError.
-func (p *peer) finish() error {
-	_ = p.stdin.Close()
-	for p.lines.Scan() {
-		p.relay(p.lines.Text())
-	}
-	err := p.cmd.Wait()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return &exitError{status: exit.ExitCode(), state: exit.String()}
-	}
-	return err
-}
-
-// exitError is a child that ended with a non-zero status.
-type exitError struct {
-	status int
-	state  string
-}
-
-func (e *exitError) Error() string { return e.state } // "exit status 2", "signal: killed"

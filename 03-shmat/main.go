@@ -187,11 +187,11 @@ func shareWithChild(l *lesson.Lesson, id int, first, second []byte) error {
 	}
 	l.Call("%s %s %d    (this program again; the id goes on its command line)", name, roleAttacher, id)
 	l.Say("Go cannot fork without exec, so the child inherits no attachment: it attaches by id.")
-	p, err := startPeer(l, cmd)
+	p, err := lesson.StartChild(l, cmd)
 	if err != nil {
 		return err
 	}
-	line, err := p.until("mapped at")
+	line, err := p.Until("mapped at")
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func shareWithChild(l *lesson.Lesson, id int, first, second []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.until("staying attached"); err != nil {
+	if _, err := p.Until("staying attached"); err != nil {
 		return err
 	}
 	if err := sayNattch(l, id, "three attachments, two processes"); err != nil {
@@ -209,15 +209,15 @@ func shareWithChild(l *lesson.Lesson, id int, first, second []byte) error {
 	if err != nil {
 		return err
 	}
-	got, want := reply(first, h), fmt.Sprintf("hello back from pid %d", p.cmd.Process.Pid)
+	got, want := reply(first, h), fmt.Sprintf("hello back from pid %d", p.Pid)
 	if got != want {
 		return fmt.Errorf("the child's reply should read %q, the segment holds %q", want, got)
 	}
 	l.Result("reply read through %#x: %q (Writes is now %d)", addr(first), got, atomic.LoadUint64(&h.Writes))
 	sayAddresses(l, childAddr, addr(first), addr(second))
 	l.Look("ipcs -m -p    (cpid is this process, lpid the last to attach or detach)")
-	if err := p.finish(); err != nil {
-		return fmt.Errorf("the child (pid %d): %w", p.cmd.Process.Pid, err)
+	if err := p.Finish(); err != nil {
+		return fmt.Errorf("the child (pid %d): %w", p.Pid, err)
 	}
 	return sayNattch(l, id, "the child detached and exited")
 }
@@ -255,12 +255,12 @@ func readOnly(l *lesson.Lesson, id int, first []byte) ([]byte, error) {
 	l.Say("segment; without it shmat needs read and write. There is no write-only attach.")
 	l.Say("Go cannot tell: SysvShmAttach returns a []byte either way.")
 	l.Call("debug.SetPanicOnFault(true); ro[0] = 'X'")
-	err = writeRecovering(ro, 'X')
-	var fault *faultError
+	err = lesson.RecoverFault(func() { ro[0] = 'X' })
+	var fault *lesson.FaultError
 	if !errors.As(err, &fault) {
 		return nil, fmt.Errorf("a write through the read-only attachment did not fault (%v)", err)
 	}
-	l.Result("recovered a panic: %v, at %#x = the read-only mapping's start", fault.msg, fault.addr)
+	l.Result("recovered a panic: %v, at %#x = the read-only mapping's start", fault.Msg, fault.Addr)
 	l.Result("the byte is still %#x, the magic's first byte", first[0])
 	l.Say("The CPU refused the write and the kernel sent SIGSEGV (code SEGV_ACCERR). With")
 	l.Say("SetPanicOnFault(true) the Go runtime turns that fault into a panic this goroutine")
@@ -278,16 +278,16 @@ func faultWithoutRecover(l *lesson.Lesson, id int) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	l.Call("%s %s %d    (attaches SHM_RDONLY and writes)", name, roleReadOnlyWriter, id)
-	p, err := startPeer(l, cmd)
+	p, err := lesson.StartChild(l, cmd)
 	if err != nil {
 		return err
 	}
-	err = p.finish()
-	var exit *exitError
-	if !errors.As(err, &exit) || exit.status != 2 {
+	err = p.Finish()
+	var exit *lesson.ExitError
+	if !errors.As(err, &exit) || exit.Status != 2 {
 		return fmt.Errorf("the child should have died with exit status 2, got %v", err)
 	}
-	l.Result("the child died: exit status %d. The first lines of its stderr:", exit.status)
+	l.Result("the child died: exit status %d. The first lines of its stderr:", exit.Status)
 	for _, line := range firstLines(stderr.String(), 3) {
 		l.Say("| %s", line)
 	}
@@ -369,11 +369,11 @@ func permissions(l *lesson.Lesson, id int) error {
 	defer reexec.Cleanup()
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a child running as nobody (uid %d) tries:", uid)
 	l.Say("segment %d has mode 0600, segment %d mode 0644.", id, open)
-	p, err := startPeer(l, cmd)
+	p, err := lesson.StartChild(l, cmd)
 	if err != nil {
 		return err
 	}
-	if err := p.finish(); err != nil {
+	if err := p.Finish(); err != nil {
 		return fmt.Errorf("the child running as nobody: %w", err)
 	}
 	l.Say("The bits of the class that applies to you count: owner if you own it, else group,")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -189,20 +188,19 @@ func TestWriteThroughReadOnlyAttachment(t *testing.T) {
 			b[0] = 'a'
 			other := ipctest.Attach(t, id, tt.flags)
 
-			err := writeRecovering(other, 'X')
+			err := lesson.RecoverFault(func() { other[0] = 'X' })
 
 			if !tt.wantFault {
 				assert.NoError(t, err)
 				assert.Equal(t, byte('X'), b[0], "the write is seen through the other attachment")
 				return
 			}
-			var fault *faultError
+			var fault *lesson.FaultError
 			require.ErrorAs(t, err, &fault)
-			assert.Equal(t, addr(other), fault.addr, "the fault is at the read-only mapping")
+			assert.Equal(t, addr(other), fault.Addr, "the fault is at the read-only mapping")
 			assert.Equal(t, byte('a'), b[0], "the segment is unchanged")
 		})
 	}
-	assert.False(t, debug.SetPanicOnFault(false), "writeRecovering must restore SetPanicOnFault")
 }
 
 func TestReadOnlyWriteWithoutRecoverKillsTheProcess(t *testing.T) {

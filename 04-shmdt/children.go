@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -64,10 +61,11 @@ func runTouchRecovering(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	l.Call("debug.SetPanicOnFault(true); read b[0]")
-	v, err := readRecovering(b)
-	var fault *faultError
+	var v byte
+	err = lesson.RecoverFault(func() { v = b[0] })
+	var fault *lesson.FaultError
 	if errors.As(err, &fault) {
-		l.Result("recovered a panic: %s, at %#x: the detached address", fault.msg, fault.addr)
+		l.Result("recovered a panic: %s, at %#x: the detached address", fault.Msg, fault.Addr)
 		return nil
 	}
 	l.Result("read %#x without a fault: something else is mapped at %#x now", v, addr(b))
@@ -158,109 +156,14 @@ func roleID(args []string) (int, error) {
 	return parseID(args[0])
 }
 
-// faultError is a memory fault that SetPanicOnFault turned into a panic.
-type faultError struct {
-	addr uintptr // the address the faulting instruction touched
-	msg  string
-}
-
-func (e *faultError) Error() string { return fmt.Sprintf("%s (address %#x)", e.msg, e.addr) }
-
-// readRecovering reads b[0] with debug.SetPanicOnFault(true), so that a fault (no
-// mapping there any more) becomes a panic, which it recovers and returns as a
-// *faultError. Any other panic goes on.
-func readRecovering(b []byte) (v byte, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // on now, restored on return
-	defer func() {
-		p := recover()
-		if p == nil {
-			return
-		}
-		if re, ok := p.(interface {
-			runtime.Error
-			Addr() uintptr
-		}); ok {
-			err = &faultError{addr: re.Addr(), msg: re.Error()}
-			return
-		}
-		panic(p)
-	}()
-	return b[0], nil
-}
-
-// peer is a child process running this program in a role. Its narration is
-// relayed into ours, each line marked with its pid.
-type peer struct {
-	l     *lesson.Lesson
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines *bufio.Scanner
-}
-
-// startRole starts this program again as role with args. Its stderr goes to
-// stderr, or to ours if that is nil.
-func startRole(l *lesson.Lesson, stderr io.Writer, role string, args ...string) (*peer, error) {
+// startRole starts this program again as role with args, as a child whose
+// narration is relayed into ours. Its stderr goes to stderr, or to ours if that is nil.
+func startRole(l *lesson.Lesson, stderr io.Writer, role string, args ...string) (*lesson.Child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	l.Call("%s %s %s    (this program again, as a child process)", name, role, strings.Join(args, " "))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	cmd.Stderr = stderr
-	if stderr == nil {
-		cmd.Stderr = l.Err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	return &peer{l: l, cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}, nil
+	return lesson.StartChild(l, cmd)
 }
-
-func (p *peer) pid() int { return p.cmd.Process.Pid }
-
-func (p *peer) relay(line string) {
-	fmt.Fprintf(p.l.Out, "   [pid %d] %s\n", p.pid(), strings.TrimLeft(line, " "))
-}
-
-// until relays the child's lines until one contains marker, and returns that line.
-func (p *peer) until(marker string) (string, error) {
-	for p.lines.Scan() {
-		line := p.lines.Text()
-		p.relay(line)
-		if strings.Contains(line, marker) {
-			return line, nil
-		}
-	}
-	_ = p.finish()
-	return "", fmt.Errorf("the child (pid %d) ended without saying %q", p.pid(), marker)
-}
-
-// finish closes the child's standard input (its signal to go on), relays the rest
-// of its output and waits for it to end. A non-zero exit is an *exitError.
-func (p *peer) finish() error {
-	_ = p.stdin.Close()
-	for p.lines.Scan() {
-		p.relay(p.lines.Text())
-	}
-	err := p.cmd.Wait()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return &exitError{status: exit.ExitCode(), state: exit.String()}
-	}
-	return err
-}
-
-// exitError is a child that ended with a non-zero status.
-type exitError struct {
-	status int
-	state  string
-}
-
-func (e *exitError) Error() string { return e.state } // "exit status 2", "signal: killed"

@@ -203,7 +203,7 @@ func touchAfterDetach(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	if err := p.finish(); err != nil {
+	if err := p.Finish(); err != nil {
 		return fmt.Errorf("the child that recovers: %w", err)
 	}
 	var stderr strings.Builder
@@ -211,12 +211,12 @@ func touchAfterDetach(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	err = p.finish()
-	var exit *exitError
-	if !errors.As(err, &exit) || exit.status != 2 {
+	err = p.Finish()
+	var exit *lesson.ExitError
+	if !errors.As(err, &exit) || exit.Status != 2 {
 		return fmt.Errorf("the child without SetPanicOnFault should die with exit status 2, got %v", err)
 	}
-	l.Result("the second child died: exit status %d. The first lines of its stderr:", exit.status)
+	l.Result("the second child died: exit status %d. The first lines of its stderr:", exit.Status)
 	for _, line := range firstLines(stderr.String(), 3) {
 		l.Say("| %s", line)
 	}
@@ -234,16 +234,16 @@ func exitDetaches(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.until("waiting"); err != nil {
+	if _, err := p.Until("waiting"); err != nil {
 		return err
 	}
 	if err := sayStat(l, id); err != nil {
 		return err
 	}
-	if err := p.finish(); err != nil {
-		return fmt.Errorf("the child (pid %d): %w", p.pid(), err)
+	if err := p.Finish(); err != nil {
+		return fmt.Errorf("the child (pid %d): %w", p.Pid, err)
 	}
-	l.Result("child %d has exited", p.pid())
+	l.Result("child %d has exited", p.Pid)
 	if err := sayStat(l, id); err != nil {
 		return err
 	}
@@ -259,30 +259,30 @@ func execDetaches(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.until("waiting"); err != nil {
+	if _, err := p.Until("waiting"); err != nil {
 		return err
 	}
 	if err := sayStat(l, id); err != nil {
 		return err
 	}
-	if _, err := p.stdin.Write([]byte("exec\n")); err != nil {
+	if err := p.Send("exec"); err != nil {
 		return err
 	}
-	line, err := p.until("after exec")
+	line, err := p.Until("after exec")
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(line, fmt.Sprintf("pid %d", p.pid())) {
+	if !strings.Contains(line, fmt.Sprintf("pid %d", p.Pid)) {
 		return fmt.Errorf("the child's pid changed across exec: %q", line)
 	}
 	if err := sayStat(l, id); err != nil {
 		return err
 	}
-	l.Say("Process %d is still running, but execve(2) replaced its address space, and the", p.pid())
+	l.Say("Process %d is still running, but execve(2) replaced its address space, and the", p.Pid)
 	l.Say("attachment with it. (After fork(2) a C child inherits attachments; Go never")
 	l.Say("forks without exec, which is why lesson 03's child attached by id.)")
-	if err := p.finish(); err != nil {
-		return fmt.Errorf("the child (pid %d): %w", p.pid(), err)
+	if err := p.Finish(); err != nil {
+		return fmt.Errorf("the child (pid %d): %w", p.Pid, err)
 	}
 	return nil
 }
@@ -295,7 +295,7 @@ func createAndLeave(l *lesson.Lesson) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	line, err := p.until("created segment")
+	line, err := p.Until("created segment")
 	if err != nil {
 		return 0, err
 	}
@@ -305,13 +305,13 @@ func createAndLeave(l *lesson.Lesson) (int, error) {
 	}
 	// Ours to remove from now on, whatever happens; then the child may go.
 	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfThere(id) })
-	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
+	if err := p.Send("go"); err != nil {
 		return 0, err
 	}
-	if err := p.finish(); err != nil {
-		return 0, fmt.Errorf("the child (pid %d): %w", p.pid(), err)
+	if err := p.Finish(); err != nil {
+		return 0, fmt.Errorf("the child (pid %d): %w", p.Pid, err)
 	}
-	l.Result("child %d has exited without shmdt or IPC_RMID", p.pid())
+	l.Result("child %d has exited without shmdt or IPC_RMID", p.Pid)
 	l.Look("ipcs -m -p    (with -step, look now: segment %d, nattch 0, its cpid gone)", id)
 	return id, nil
 }
