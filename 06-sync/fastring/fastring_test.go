@@ -324,8 +324,8 @@ func TestNoLostWakeup(t *testing.T) {
 	assert.Equal(t, p.count, cons.messages)
 	assert.Zero(t, prod.timeouts+cons.timeouts, "with a live peer every sleep must end by a wake-up")
 	// The test means something only if both sides really slept, often.
-	assert.Greater(t, prod.sleeps, p.count/10, "producer sleeps")
-	assert.Greater(t, cons.sleeps, p.count/10, "consumer sleeps")
+	assert.Greater(t, prod.sleeps, p.count/50, "producer sleeps")
+	assert.Greater(t, cons.sleeps, p.count/50, "consumer sleeps")
 	t.Logf("%d messages: producer slept %d times, consumer %d times", p.count, prod.sleeps, cons.sleeps)
 }
 
