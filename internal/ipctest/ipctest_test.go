@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +46,26 @@ func TestMain(m *testing.M) {
 		fmt.Println(id)
 		return 0
 	})
+	Helper("steps", lesson.Entry("steps", "usage: steps [-step]", threeSteps))
 	Main(m, nil)
+}
+
+// threeSteps is a lesson with three steps, which creates a segment in step 1 and
+// removes it on every way out.
+func threeSteps(l *lesson.Lesson, args []string) error {
+	if err := l.Parse(args); err != nil {
+		return err
+	}
+	l.Step("Create")
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 16, unix.IPC_CREAT|0o600)
+	if err != nil {
+		return lesson.Failed("shmget", err, "")
+	}
+	l.Cleanup("remove it", func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err })
+	l.Result("id %d", id)
+	l.Step("Look")
+	l.Step("End")
+	return nil
 }
 
 func TestHelperExitCodes(t *testing.T) {
@@ -118,4 +141,88 @@ func TestLeakedCountsOnlyTheTestRunsObjects(t *testing.T) {
 	}
 	assert.Contains(t, ids, insideID, "a segment created by a helper of this run is a leak")
 	assert.NotContains(t, ids, outsideID, "a segment created by an unrelated process is not ours")
+}
+
+// recorder is a testing.TB that records whether an assertion failed, to test the
+// assertion helpers themselves. Only the methods assert calls are implemented.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
+
+func TestAssertOneLineError(t *testing.T) {
+	tests := []struct {
+		name     string
+		r        Result
+		exit     int
+		substr   string
+		wantPass bool
+	}{
+		{"a failed call", Result{ExitCode: 1, Stderr: "x: shmget: EINVAL\n"}, 1, "EINVAL", true},
+		{"a usage error", Result{ExitCode: 2, Stderr: "x: bad flag (run with -h for usage)\n"}, 2, "bad flag", true},
+		{"a usage error without the hint", Result{ExitCode: 2, Stderr: "x: bad flag\n"}, 2, "bad flag", false},
+		{"another exit status", Result{ExitCode: 1, Stderr: "x: shmget: EINVAL\n"}, 2, "EINVAL", false},
+		{"another message", Result{ExitCode: 1, Stderr: "x: shmget: EINVAL\n"}, 1, "EACCES", false},
+		{"two lines", Result{ExitCode: 1, Stderr: "x: shmget: EINVAL\nmore\n"}, 1, "EINVAL", false},
+		{"no newline", Result{ExitCode: 1, Stderr: "x: shmget: EINVAL"}, 1, "EINVAL", false},
+		{"a panic trace", Result{ExitCode: 2, Stderr: "panic: EINVAL goroutine 1 [running] (run with -h for usage)\n"}, 2, "EINVAL", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{TB: t}
+			passed := AssertOneLineError(rec, tt.r, tt.exit, tt.substr)
+			assert.Equal(t, tt.wantPass, passed)
+			assert.Equal(t, !tt.wantPass, rec.failed, "a failed check fails the test")
+		})
+	}
+}
+
+func TestAssertUsage(t *testing.T) {
+	usage := Result{Stdout: "usage: x [-step]\n\nFlags:\n  -step\n"}
+	tests := []struct {
+		name     string
+		r        Result
+		want     []string
+		wantPass bool
+	}{
+		{"the usage", usage, []string{"usage: x", "-step"}, true},
+		{"a flag missing", usage, []string{"usage: x", "-size"}, false},
+		{"exit 2", Result{ExitCode: 2, Stdout: usage.Stdout}, []string{"usage: x"}, false},
+		{"something on stderr", Result{Stdout: usage.Stdout, Stderr: "warning\n"}, []string{"usage: x"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{TB: t}
+			assert.Equal(t, tt.wantPass, AssertUsage(rec, tt.r, tt.want...))
+			assert.Equal(t, !tt.wantPass, rec.failed)
+		})
+	}
+}
+
+func TestStepToAndInterrupt(t *testing.T) {
+	NoLeaks(t)
+	p := StartHelper(t, "steps", "-step")
+	p.StepTo(t, 2)
+	out := p.Stdout()
+	assert.Contains(t, out, "== 2. Look ==", "paused before step 2")
+	assert.NotContains(t, out, "== 3.", "not beyond it")
+	m := regexp.MustCompile(`-> id (\d+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	id, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	_, exists, err := procsysv.FindShm(id)
+	require.NoError(t, err)
+	require.True(t, exists, "step 1 ran: segment %d exists", id)
+
+	r := p.Interrupt(t)
+
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "SIGINT, not end of input, ended it")
+	assert.Contains(t, r.Stderr, "interrupt: cleaning up")
+	assert.NotContains(t, r.Stdout, "== 3.")
+	_, exists, err = procsysv.FindShm(id)
+	require.NoError(t, err)
+	assert.False(t, exists, "the cleanup removed segment %d", id)
 }
