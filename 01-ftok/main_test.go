@@ -288,24 +288,13 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ipctest.RunProgram(t, tt.args...)
-			assert.Equal(t, tt.exit, r.ExitCode)
-			assert.Contains(t, r.Stderr, tt.want)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
-			assert.NotContains(t, r.Stderr, "goroutine")
-			if tt.exit == 2 {
-				assert.Contains(t, r.Stderr, "run with -h for usage")
-			}
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), tt.exit, tt.want)
 		})
 	}
 }
 
 func TestHelp(t *testing.T) {
-	r := ipctest.RunProgram(t, "-h")
-	assert.Equal(t, 0, r.ExitCode)
-	assert.Contains(t, r.Stdout, "usage: go run ./01-ftok [-step] [PATH [PROJ_ID]]")
-	assert.Contains(t, r.Stdout, "-step")
-	assert.Empty(t, r.Stderr)
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./01-ftok [-step] [PATH [PROJ_ID]]", "-step")
 }
 
 // TestEACCES runs the program as nobody on a file inside a directory only root may
@@ -330,15 +319,10 @@ func TestCtrlC(t *testing.T) {
 	m := reWorkDir.FindStringSubmatch(line)
 	require.NotNil(t, m, line)
 	dir := m[1]
-	p.Expect(t, "== 1.", 5*time.Second)
-	_, err := p.Stdin.Write([]byte("\n"))
-	require.NoError(t, err)
-	p.Expect(t, "== 2.", 5*time.Second) // now waiting for Enter before step 2
+	p.StepTo(t, 2) // now waiting for Enter before step 2
 	require.DirExists(t, dir)
 	require.FileExists(t, filepath.Join(dir, "keyfile"))
-	p.Signal(t, syscall.SIGINT)
-	<-p.Done() // not p.Wait yet: it closes stdin, and end of input would end the pause
-	r := p.Wait(t)
+	r := p.Interrupt(t)
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	assert.Contains(t, r.Stderr, "interrupt: cleaning up and exiting")
 	assert.NoDirExists(t, dir)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -333,25 +332,14 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ipctest.NoLeaks(t)
-			r := ipctest.RunProgram(t, tt.args...)
-			assert.Equal(t, tt.exit, r.ExitCode)
-			assert.Contains(t, r.Stderr, tt.want)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
-			assert.NotContains(t, r.Stderr, "goroutine")
-			if tt.exit == 2 {
-				assert.Contains(t, r.Stderr, "run with -h for usage")
-			}
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), tt.exit, tt.want)
 		})
 	}
 }
 
 func TestHelp(t *testing.T) {
-	r := ipctest.RunProgram(t, "-h")
-	assert.Equal(t, 0, r.ExitCode)
-	assert.Contains(t, r.Stdout, "usage: go run ./02-shmget [-step] [-size BYTES] [-mode OCTAL]")
-	for _, f := range []string{"-size", "-mode", "-step"} {
-		assert.Contains(t, r.Stdout, f)
-	}
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"),
+		"usage: go run ./02-shmget [-step] [-size BYTES] [-mode OCTAL]", "-size", "-mode", "-step")
 }
 
 // TestCtrlC interrupts a -step run after the segment exists: the segment is
@@ -359,17 +347,8 @@ func TestHelp(t *testing.T) {
 func TestCtrlC(t *testing.T) {
 	ipctest.NoLeaks(t)
 	p := ipctest.StartProgram(t, "-step")
-	enter := func() {
-		_, err := p.Stdin.Write([]byte("\n"))
-		require.NoError(t, err)
-	}
-	for step := 1; step <= 3; step++ {
-		p.Expect(t, fmt.Sprintf("== %d.", step), 5*time.Second)
-		enter()
-	}
-	line := p.Expect(t, "-> id ", 5*time.Second)
-	id := mustAtoi(t, strings.TrimPrefix(line, "-> id "))
-	p.Expect(t, "== 4.", 5*time.Second) // paused before step 4
+	p.StepTo(t, 4) // paused before step 4
+	id := mustAtoi(t, find(t, reID, p.Stdout())[1])
 
 	seg, exists, err := procsysv.FindShm(id)
 	require.NoError(t, err)
@@ -379,9 +358,7 @@ func TestCtrlC(t *testing.T) {
 	assert.Equal(t, p.Pid(), seg.CPID)
 	assert.Contains(t, p.Stdout(), "-> key "+seg.Key.String())
 
-	p.Signal(t, syscall.SIGINT)
-	<-p.Done() // not p.Wait yet: it closes stdin, and end of input would end the pause
-	r := p.Wait(t)
+	r := p.Interrupt(t)
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
 	_, exists, err = procsysv.FindShm(id)
 	require.NoError(t, err)
@@ -395,12 +372,7 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 	ipctest.NoLeaks(t)
 	copiesBefore, _ := filepath.Glob(copyPattern())
 	p := ipctest.StartProgram(t, "-step")
-	for step := 1; step <= 10; step++ {
-		p.Expect(t, fmt.Sprintf("== %d.", step), 5*time.Second)
-		_, err := p.Stdin.Write([]byte("\n"))
-		require.NoError(t, err)
-	}
-	p.Expect(t, "== 11.", 5*time.Second) // paused before the last step
+	p.StepTo(t, 11) // paused before the last step
 
 	var ids []int
 	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(p.Stdout(), -1) {
@@ -420,9 +392,7 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 		require.Greater(t, len(copies), len(copiesBefore), "a copy of the program for nobody must exist")
 	}
 
-	p.Signal(t, syscall.SIGINT)
-	<-p.Done()
-	r := p.Wait(t)
+	r := p.Interrupt(t)
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
 	for _, id := range ids {
 		_, exists, err := procsysv.FindShm(id)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -361,39 +360,28 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := ipctest.RunProgram(t, tt.args...)
-			assert.Equal(t, tt.exit, r.ExitCode)
-			assert.Contains(t, r.Stderr, tt.stderr)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
-			assert.NotContains(t, r.Stderr, "goroutine")
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), tt.exit, tt.stderr)
 		})
 	}
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	r := ipctest.RunProgram(t, "-h")
-	assert.Equal(t, 0, r.ExitCode)
-	assert.Contains(t, r.Stdout, "usage: go run ./03-shmat")
-	assert.Contains(t, r.Stdout, "-step")
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./03-shmat", "-step")
 }
 
 func TestCtrlCDuringStepRemovesTheSegment(t *testing.T) {
 	ipctest.NoLeaks(t)
 	p := ipctest.StartProgram(t, "-step")
-	p.Expect(t, "== 1. Create a segment", wait)
-	_, err := p.Stdin.Write([]byte("\n")) // run step 1: the segment now exists
-	require.NoError(t, err)
-	idLine := p.Expect(t, "-> id ", wait)
-	p.Expect(t, "== 2. Attach it", wait) // waiting for Enter before step 2
-	id, err := strconv.Atoi(strings.TrimPrefix(idLine, "-> id "))
+	p.StepTo(t, 2) // step 1 created the segment; waiting for Enter before step 2
+	m := regexp.MustCompile(`(?m)^-> id (\d+)$`).FindStringSubmatch(p.Stdout())
+	require.NotNil(t, m, p.Stdout())
+	id, err := strconv.Atoi(m[1])
 	require.NoError(t, err)
 	_, exists, err := procsysv.FindShm(id)
 	require.NoError(t, err)
 	require.True(t, exists, "step 1 created segment %d", id)
 
-	p.Signal(t, syscall.SIGINT)
-	<-p.Done() // Wait would close stdin, and EOF at the prompt means "go on": let SIGINT win
-	r := p.Wait(t)
+	r := p.Interrupt(t)
 
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
 	assert.Contains(t, r.Stderr, "interrupt: cleaning up")

@@ -293,19 +293,13 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := ipctest.RunProgram(t, tt.args...)
-			assert.Equal(t, tt.exit, r.ExitCode)
-			assert.Contains(t, r.Stderr, tt.stderr)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
-			assert.NotContains(t, r.Stderr, "goroutine")
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), tt.exit, tt.stderr)
 		})
 	}
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	r := ipctest.RunProgram(t, "-h")
-	assert.Equal(t, 0, r.ExitCode)
-	assert.Contains(t, r.Stdout, "usage: go run ./04-shmdt")
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./04-shmdt", "-step")
 }
 
 func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
@@ -320,12 +314,7 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			p := ipctest.StartProgram(t, "-step")
-			for step := 1; step < tt.stopAt; step++ {
-				p.Expect(t, fmt.Sprintf("== %d. ", step), wait)
-				_, err := p.Stdin.Write([]byte("\n"))
-				require.NoError(t, err)
-			}
-			p.Expect(t, fmt.Sprintf("== %d. ", tt.stopAt), wait)
+			p.StepTo(t, tt.stopAt)
 			var ids []int
 			for _, m := range regexp.MustCompile(`(?:-> id|created segment) (\d+)`).FindAllStringSubmatch(p.Stdout(), -1) {
 				id, err := strconv.Atoi(m[1])
@@ -335,9 +324,7 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 			}
 			require.NotEmpty(t, ids)
 
-			p.Signal(t, syscall.SIGINT)
-			<-p.Done() // Wait would close stdin, and EOF at the prompt means "go on": let SIGINT win
-			r := p.Wait(t)
+			r := p.Interrupt(t)
 
 			assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
 			for _, id := range ids {
