@@ -24,9 +24,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// The program itself, run by a helper process, so that it can run as another user.
-	ipctest.Helper("program", func(args []string) int {
-		return lesson.Run(name, usage, run, args, os.Stdin, os.Stdout, os.Stderr)
-	})
+	ipctest.Helper("program", lesson.Entry(name, usage, run))
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
