@@ -96,9 +96,7 @@
 //     tail again. A record that fits the ring is published whole, so its header
 //     means all of it is there; a larger one is copied out piece by piece as tail
 //     moves, each piece freed as soon as it is copied.
-//  2. Read the record at head (ordinary loads). Store the new head (atomic) once a
-//     quarter of the ring has been read, and always before waiting for data: many
-//     small records, one store.
+//  2. Read the record at head (ordinary loads), then store the new head (atomic).
 //  3. Load the producer-sleeping flag; if it is 1, compare-and-swap it 1 -> 0 and, if
 //     that succeeded, post semaphore 1.
 //
