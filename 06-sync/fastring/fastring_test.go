@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -475,4 +476,27 @@ func TestSendAfterClose(t *testing.T) {
 	assert.True(t, errors.Is(s.Send(nil), ErrClosed))
 	_, err = c.Receive(nil)
 	assert.Equal(t, io.EOF, err, "after the end, Receive keeps returning io.EOF")
+}
+
+// TestHeadIsPublishedAfterEveryMessage: the space of a message the consumer has
+// read is free for the producer at once, not later, so a consumer that then
+// blocks elsewhere cannot hold back a producer that waits for space.
+func TestHeadIsPublishedAfterEveryMessage(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := newRing(t, 1024)
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	c, err := NewReceiver(r.seg, r.set)
+	require.NoError(t, err)
+	buf := make([]byte, 100)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, s.Send(buf[:50])) // a record of 8 + 56 bytes
+		require.NoError(t, s.Send(buf[:50]))
+		_, err := c.Receive(buf)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(64*(2*i-1)), atomic.LoadUint64(u64(r.seg, offHead)), "head after message %d", 2*i-1)
+		_, err = c.Receive(buf)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(64*2*i), atomic.LoadUint64(u64(r.seg, offHead)), "head after message %d", 2*i)
+	}
 }
