@@ -57,7 +57,7 @@ func TestParseMode(t *testing.T) {
 		{"rw-r--r--", 0o644, "everyone may read; 6 is read+write, not read+write+execute (that is 7)"},
 		{"rw-rw-rw-", 0o666, "everyone may write: rarely what you want"},
 		{"r--------", 0o400, "read only, even for the owner"},
-		{"rwxr-x--x", 0o751, "x is 1; shmget keeps the bit although it means nothing for shared memory"},
+		{"rwxr-x--x", 0o751, "x is 1; shmget keeps the bit, and shmat checks it when asked for SHM_EXEC"},
 		{"---------", 0o000, "no permission at all is still a valid mode"},
 	}
 	for _, tt := range tests {
