@@ -5,6 +5,8 @@ package readonly
 import (
 	"fmt"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,7 +19,51 @@ import (
 
 const segSize = 4096
 
-func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+func TestMain(m *testing.M) {
+	// A separate process calls TryWrite on a read-only attachment with faults NOT
+	// turned into panics, as a caller would. If TryWrite forgets SetPanicOnFault,
+	// the fault kills that process, not the test binary.
+	ipctest.Helper("trywrite-readonly", func(args []string) int {
+		id, _ := strconv.Atoi(args[0])
+		b, err := unix.SysvShmAttach(id, 0, unix.SHM_RDONLY)
+		if err != nil {
+			fmt.Println("shmat:", err)
+			return 1
+		}
+		defer unix.SysvShmDetach(b)
+		debug.SetPanicOnFault(false)
+		err = TryWrite(b, 0, []byte("x"))
+		fmt.Println("TryWrite returned:", err)
+		return 0
+	})
+	ipctest.Main(m, nil)
+}
+
+// faultSurvived caches what requireFaultIsAnError found: nil until it has run.
+var faultSurvived *bool
+
+// requireFaultIsAnError stops t unless TryWrite survives a write to read-only memory
+// when the caller has not turned faults into panics. It checks once, in a separate
+// process: in this one, such a fault would kill the whole test binary (no message,
+// no cleanup).
+func requireFaultIsAnError(t *testing.T) {
+	t.Helper()
+	if faultSurvived == nil {
+		id := ipctest.NewSegment(t, segSize, 0o600)
+		r := ipctest.RunHelper(t, "trywrite-readonly", strconv.Itoa(id))
+		ok := r.ExitCode == 0
+		faultSurvived = &ok
+		if !ok {
+			first, _, _ := strings.Cut(strings.TrimSpace(r.Stderr), "\n")
+			t.Fatalf("TryWrite on a read-only attachment killed its process (exit %d, %q): "+
+				"a fault is fatal to a Go program unless debug.SetPanicOnFault(true) is on "+
+				"in the goroutine that faults; turn it on inside TryWrite", r.ExitCode, first)
+		}
+	}
+	if !*faultSurvived {
+		t.Fatal("not run: TryWrite lets a fault kill the process (see the first failure above)")
+	}
+}
 
 // attachRO calls AttachReadOnly and detaches what it returned when the test ends.
 func attachRO(t *testing.T, id int) []byte {
@@ -92,6 +138,7 @@ func TestTryWrite(t *testing.T) {
 			rw := ipctest.Attach(t, id, 0)
 			b := rw
 			if tt.readOnly {
+				requireFaultIsAnError(t)
 				b = ipctest.Attach(t, id, unix.SHM_RDONLY)
 			}
 
@@ -135,6 +182,7 @@ func TestTryWriteOutOfRange(t *testing.T) {
 // or the caller's later bugs would panic where they used to crash (or the reverse).
 func TestTryWriteRestoresFaultSetting(t *testing.T) {
 	ipctest.NoLeaks(t)
+	requireFaultIsAnError(t)
 	id := ipctest.NewSegment(t, segSize, 0o600)
 	ro := ipctest.Attach(t, id, unix.SHM_RDONLY)
 	rw := make([]byte, 8)
