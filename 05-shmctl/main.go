@@ -15,9 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -138,8 +136,8 @@ type tourState struct {
 	l    *lesson.Lesson
 	key  ftok.Key
 	id   int
-	mem  []byte    // our attachment; nil once detached
-	peer *peerProc // the second process, once started
+	mem  []byte        // our attachment; nil once detached
+	peer *lesson.Child // the second process, once started
 }
 
 // create makes a key with ftok from a file of our own and a new segment for it.
@@ -292,12 +290,12 @@ func (t *tourState) stranger() error {
 	}
 	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
 	l.Call("a second process, as nobody (uid %d), tries IPC_STAT, IPC_SET and IPC_RMID on %d:", uid, t.id)
-	out, err := cmd.CombinedOutput()
+	c, err := lesson.StartChild(l, cmd)
 	if err != nil {
-		return fmt.Errorf("the process running as nobody failed: %v: %s", err, strings.TrimSpace(string(out)))
+		return err
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		l.Result("%s", line)
+	if err := c.Finish(); err != nil {
+		return fmt.Errorf("the process running as nobody (pid %d): %w", c.Pid, err)
 	}
 	return nil
 }
@@ -470,18 +468,22 @@ func (t *tourState) keyIsFree() error {
 func (t *tourState) attachAfterRmid() error {
 	l := t.l
 	l.Step("A second process attaches by id after IPC_RMID (Linux only)")
-	p, err := startPeer(t.id, l.Err)
+	cmd, err := reexec.Command(rolePeer, strconv.Itoa(t.id))
 	if err != nil {
 		return err
 	}
-	t.peer = p
-	l.Cleanup("stop the second process", p.stop)
-	l.Call("second process, pid %d: shmat(%d, NULL, 0)", p.cmd.Process.Pid, t.id)
-	line, err := p.readLine()
+	c, err := lesson.StartChild(l, cmd)
 	if err != nil {
 		return err
 	}
-	l.Result("%s", line)
+	t.peer = c
+	// Its end of input is its word to detach and exit (see peer): on Ctrl-C or an
+	// error, closing it ends the second process too.
+	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
+	l.Call("second process, pid %d: shmat(%d, NULL, 0)", c.Pid, t.id)
+	if _, err := c.Until("attached"); err != nil {
+		return err
+	}
 	ds, err := t.stat()
 	if err != nil {
 		return err
@@ -496,11 +498,15 @@ func (t *tourState) lastDetach() error {
 	l := t.l
 	l.Step("The last detach destroys the segment")
 	l.Call("second process: shmdt(addr)")
-	line, err := t.peer.detach()
-	if err != nil {
+	if err := t.peer.Send("detach"); err != nil {
 		return err
 	}
-	l.Result("%s", line)
+	if _, err := t.peer.Until("detached"); err != nil {
+		return err
+	}
+	if err := t.peer.Finish(); err != nil {
+		return fmt.Errorf("the second process (pid %d): %w", t.peer.Pid, err)
+	}
 	ds, err := t.stat()
 	if err != nil {
 		return err
@@ -526,70 +532,6 @@ func (t *tourState) lastDetach() error {
 	return nil
 }
 
-// peerProc is the second process, started with reexec.
-type peerProc struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Scanner
-	done   bool
-}
-
-func startPeer(id int, stderr io.Writer) (*peerProc, error) {
-	cmd, err := reexec.Command(rolePeer, strconv.Itoa(id))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the second process: %w", err)
-	}
-	return &peerProc{cmd: cmd, stdin: stdin, stdout: bufio.NewScanner(stdout)}, nil
-}
-
-// readLine returns the next line the second process prints.
-func (p *peerProc) readLine() (string, error) {
-	if !p.stdout.Scan() {
-		p.stop()
-		return "", fmt.Errorf("the second process (pid %d) ended early: %v", p.cmd.Process.Pid, p.cmd.ProcessState)
-	}
-	return p.stdout.Text(), nil
-}
-
-// detach tells the second process to detach (a line on its stdin) and waits for it.
-func (p *peerProc) detach() (string, error) {
-	if _, err := io.WriteString(p.stdin, "detach\n"); err != nil {
-		return "", err
-	}
-	line, err := p.readLine()
-	if err != nil {
-		return "", err
-	}
-	p.done = true
-	if err := p.cmd.Wait(); err != nil {
-		return "", fmt.Errorf("the second process: %w", err)
-	}
-	return line, nil
-}
-
-// stop kills the second process if it is still running; its attachment goes with it.
-func (p *peerProc) stop() error {
-	if p.done {
-		return nil
-	}
-	p.done = true
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
-	return nil
-}
-
 // peer is the second process: it attaches the segment whose id is its argument,
 // says what it reads, and detaches when a line (or end of input) arrives on stdin.
 func peer(l *lesson.Lesson, args []string) error {
@@ -608,13 +550,13 @@ func peer(l *lesson.Lesson, args []string) error {
 		}
 		return unix.SysvShmDetach(mem)
 	})
-	fmt.Fprintf(l.Out, "attached at %p (pid %d), read %q\n", &mem[0], os.Getpid(), cString(mem))
+	fmt.Fprintf(l.Out, "attached at %p, read %q\n", &mem[0], cString(mem))
 	_, _ = bufio.NewReader(l.In).ReadString('\n')
 	if err := unix.SysvShmDetach(mem); err != nil {
 		return lesson.Failed("shmdt", err, "")
 	}
 	mem = nil
-	fmt.Fprintf(l.Out, "detached (pid %d)\n", os.Getpid())
+	fmt.Fprintln(l.Out, "detached")
 	return nil
 }
 

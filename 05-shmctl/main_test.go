@@ -452,6 +452,9 @@ func TestProgramTour(t *testing.T) {
 		assert.Contains(t, out, "IPC_STAT, &buf): EACCES")
 		assert.Contains(t, out, "IPC_SET, &buf): EPERM")
 	}
+	// The second process's own lines, relayed with its pid: it read what step 2 wrote.
+	assert.Regexp(t, `\n   \[pid (\d+)\] attached at 0x[0-9a-f]+, read "hello from pid \d+"\n`, out)
+	assert.Regexp(t, `\n   \[pid (\d+)\] detached\n`, out)
 	m := regexp.MustCompile(`change_time (.+) -> (.+): IPC_SET updates ctime`).FindStringSubmatch(out)
 	require.NotNil(t, m, "the IPC_SET step shows ctime before and after")
 	assert.NotEqual(t, m[1], m[2], "ctime changed")
@@ -496,22 +499,15 @@ func TestProgramBadInput(t *testing.T) {
 		{[]string{rolePeer}, 2, "takes one argument"},
 		{[]string{rolePeer, "x"}, 2, `"x" is not a segment id`},
 		{[]string{rolePeer, goneID}, 1, "shmat(" + goneID + ", NULL, 0): EINVAL"},
-		{[]string{"-h"}, 0, ""},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			r := ipctest.RunProgram(t, c.args...)
-			assert.Equal(t, c.status, r.ExitCode)
-			assert.NotContains(t, r.Stderr, "panic")
-			assert.NotContains(t, r.Stderr, "goroutine")
-			if c.stderr == "" {
-				assert.Empty(t, r.Stderr)
-				assert.Contains(t, r.Stdout, "usage: go run ./05-shmctl")
-				return
-			}
-			assert.Contains(t, r.Stderr, c.stderr)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, c.args...), c.status, c.stderr)
 		})
 	}
+}
+
+func TestProgramUsage(t *testing.T) {
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step] [-id ID]", "-step", "-id ID")
 }
 
 // Ctrl-C while -step waits removes everything: early (segment created and
@@ -521,14 +517,7 @@ func TestStepInterruptCleansUp(t *testing.T) {
 		t.Run(fmt.Sprintf("at step %d", stopAt), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			p := ipctest.StartProgram(t, "-step")
-			for step := 1; ; step++ {
-				p.Expect(t, fmt.Sprintf("== %d. ", step), 10*time.Second)
-				if step == stopAt {
-					break
-				}
-				_, err := p.Stdin.Write([]byte("\n"))
-				require.NoError(t, err)
-			}
+			p.StepTo(t, stopAt)
 			out := p.Stdout()
 			m := regexp.MustCompile(`-> id (\d+)\n`).FindStringSubmatch(out)
 			require.NotNil(t, m, "step 1 prints the id:\n%s", out)
@@ -540,16 +529,9 @@ func TestStepInterruptCleansUp(t *testing.T) {
 				peerPid, _ = strconv.Atoi(m[1])
 			}
 
-			p.Signal(t, syscall.SIGINT)
-			// Wait closes the program's stdin, which would end the -step pause and
-			// let the next step race the cleanup: wait for the exit first.
-			select {
-			case <-p.Done():
-			case <-time.After(10 * time.Second):
-				t.Fatal("the program did not exit on SIGINT")
-			}
-			r := p.Wait(t)
+			r := p.Interrupt(t)
 			assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+			assert.NotContains(t, r.Stderr, "cleanup (", "every cleanup succeeds")
 			_, ok = findShm(t, id)
 			assert.False(t, ok, "segment %d removed on Ctrl-C", id)
 			if stopAt == 12 {
