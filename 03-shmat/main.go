@@ -541,12 +541,15 @@ func flagNames(flags int) string {
 	return strings.Join(names, "|")
 }
 
+// parseID parses a segment id. shmat and shmctl take a C int: parsed as 32 bits, a
+// number too big is refused instead of being truncated to another segment's id
+// (2^32+5 would name segment 5).
 func parseID(s string) (int, error) {
-	id, err := strconv.Atoi(s)
+	id, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || id < 0 {
 		return 0, lesson.Usagef("%q is not a segment id: ids are numbers like those in the shmid column of ipcs -m", s)
 	}
-	return id, nil
+	return int(id), nil
 }
 
 // addressIn finds the 0x... address in a line the child printed.

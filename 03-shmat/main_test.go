@@ -342,6 +342,9 @@ func TestBadInput(t *testing.T) {
 	ipctest.NoLeaks(t)
 	gone := ipctest.NewSegment(t, 4096, 0o600)
 	require.NoError(t, remove(gone))
+	// shmid is a C int: 2^32 more than a live segment's id must not name that segment.
+	live := ipctest.NewSegment(t, 4096, 0o600)
+	tooBig := strconv.Itoa(live + 1<<32)
 
 	tests := []struct {
 		args   []string
@@ -354,6 +357,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"abc"}, lesson.ExitUsage, `"abc" is not a segment id`},
 		{[]string{"-5"}, lesson.ExitUsage, "flag provided but not defined: -5"},
 		{[]string{"1", "2"}, lesson.ExitUsage, "too many arguments"},
+		{[]string{tooBig}, lesson.ExitUsage, fmt.Sprintf("%q is not a segment id", tooBig)},
 		{[]string{roleAttacher, "x"}, lesson.ExitUsage, `"x" is not a segment id`},
 		{[]string{roleAttacher}, lesson.ExitUsage, "this role takes 1 segment id(s)"},
 		{[]string{strconv.Itoa(gone)}, lesson.ExitFailed, fmt.Sprintf("shmat(%d, NULL, SHM_RDONLY): EINVAL (invalid argument): no segment has id %d", gone, gone)},

@@ -278,6 +278,9 @@ func TestBadInput(t *testing.T) {
 	ipctest.NoLeaks(t)
 	gone := ipctest.NewSegment(t, 4096, 0o600)
 	require.NoError(t, remove(gone))
+	// shmid is a C int: 2^32 more than a live segment's id must not name that segment.
+	live := ipctest.NewSegment(t, 4096, 0o600)
+	tooBig := strconv.Itoa(live + 1<<32)
 
 	tests := []struct {
 		args   []string
@@ -287,6 +290,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-nope"}, lesson.ExitUsage, "flag provided but not defined: -nope"},
 		{[]string{"abc"}, lesson.ExitUsage, `"abc" is not a segment id`},
 		{[]string{"1", "2"}, lesson.ExitUsage, "too many arguments"},
+		{[]string{tooBig}, lesson.ExitUsage, fmt.Sprintf("%q is not a segment id", tooBig)},
 		{[]string{roleAttachAndExit}, lesson.ExitUsage, "this role takes one segment id"},
 		{[]string{roleTouchFatal, "x"}, lesson.ExitUsage, `"x" is not a segment id`},
 		{[]string{strconv.Itoa(gone)}, lesson.ExitFailed, fmt.Sprintf("shmctl(%d, IPC_STAT): EINVAL (invalid argument): no segment has id %d", gone, gone)},
