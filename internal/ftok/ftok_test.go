@@ -180,6 +180,32 @@ func TestZeroProjIDRejected(t *testing.T) {
 	}
 }
 
+// TestMake checks the formula on numbers chosen to catch each mask and shift:
+// device bytes with the top bit set (this machine's devices may have none), bits
+// above the kept ones, and a top byte of 0x80 or more, which makes key_t negative.
+func TestMake(t *testing.T) {
+	tests := []struct {
+		ino, dev uint64
+		projID   int
+		want     uint32
+	}{
+		{ino: 0x2e1, dev: 0xfe00, projID: 'A', want: 0x410002e1},
+		{ino: 0xffff, dev: 0xff, projID: 0xff, want: 0xffffffff},
+		{ino: 0x1_0000, dev: 0x100, projID: 0x101, want: 0x01000000},           // only bits above the masks
+		{ino: 0xdead_beef, dev: 0x8_0000_00a5, projID: 0x7f, want: 0x7fa5beef}, // dev byte 0xa5, high bits dropped
+		{ino: 0x8001, dev: 0x80, projID: 0x80, want: 0x80808001},
+		{ino: 0, dev: 0x0103, projID: -0xbf, want: 0x41030000}, // -0xbf & 0xff is 0x41
+	}
+	for _, tt := range tests {
+		key := ftok.Make(tt.ino, tt.dev, tt.projID)
+		assert.Equal(t, tt.want, uint32(key), "Make(%#x, %#x, %#x) = %v", tt.ino, tt.dev, tt.projID, key)
+		assert.Equal(t, uint8(tt.want>>24), key.ProjID())
+		assert.Equal(t, uint8(tt.want>>16), key.Dev())
+		assert.Equal(t, uint16(tt.want), key.Ino())
+		assert.Equal(t, int32(tt.want), int32(key), "key_t is signed")
+	}
+}
+
 func TestKeyString(t *testing.T) {
 	tests := []struct {
 		key  ftok.Key
