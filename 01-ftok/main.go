@@ -229,7 +229,7 @@ func whyStatFailed(err error) string {
 	case errors.Is(err, syscall.ELOOP):
 		return "too many symbolic links while resolving the path"
 	case errors.Is(err, syscall.ENAMETOOLONG):
-		return "the path is too long"
+		return "the path is longer than PATH_MAX (4096 bytes), or one name in it is longer than NAME_MAX (255)"
 	}
 	return "stat(2) failed, and ftok fails with it"
 }
@@ -319,10 +319,10 @@ func recreate(l *lesson.Lesson, own string, projID int) error {
 	switch {
 	case inoAfter == inoBefore:
 		l.Say("This time the file system handed the freed inode number straight back to the new")
-		l.Say("file, so the key did not change (ext4 often does this; tmpfs never does, it")
+		l.Say("file, so the key did not change (ext4 often does this; tmpfs does not, it")
 		l.Say("counts up). Do not rely on either: whether a recreated file keeps its key is up")
-		l.Say("to the file system. The next step replaces the file the way editors, mv and")
-		l.Say("package managers do, which always gives a new inode.")
+		l.Say("to the file system. The next step replaces the file the way many editors, mv")
+		l.Say("and package managers do, which always gives a new inode.")
 	case after != before:
 		l.Say("A new file gets a new inode number, so a new key. A program still using the old")
 		l.Say("key will not find segments made with the new one: a classic rendezvous bug when")
@@ -359,7 +359,8 @@ func replace(l *lesson.Lesson, own string, projID int) error {
 	l.Result("after:  key %v (inode %d)", after, inoAfter)
 	if after != before {
 		l.Say("Same path, new file, new key. Pick a key file nothing rewrites (a directory the")
-		l.Say("program owns, or its executable), or agree on a fixed key instead of ftok.")
+		l.Say("program owns, not its executable, which an upgrade replaces), or agree on a")
+		l.Say("fixed key instead of ftok.")
 	} else {
 		l.Say("The new inode (%d) has the same low 16 bits as the old (%d), so by chance the", inoAfter, inoBefore)
 		l.Say("key is the same: only 16 bits of the inode count.")
