@@ -308,7 +308,7 @@ func (t *tourState) lock() error {
 	l.Call(call)
 	if _, err := unix.SysvShmCtl(t.id, cmdSHMLock, nil); err != nil {
 		// Not fatal: an unprivileged user may lack RLIMIT_MEMLOCK room.
-		l.Result("%s: needs CAP_IPC_LOCK, or to be the owner within RLIMIT_MEMLOCK (ulimit -l)", lesson.ErrnoText(err))
+		l.Result("%s: needs CAP_IPC_LOCK, or to be the owner or creator within RLIMIT_MEMLOCK (ulimit -l)", lesson.ErrnoText(err))
 		return nil
 	}
 	l.Result("0: its pages will not be swapped out (SHM_LOCK does not bring them in: touch them first)")
@@ -355,7 +355,11 @@ func (t *tourState) limits() error {
 		}
 		l.Say("%-7s %-21d %-45s %s", row.field, row.value, row.means, proc)
 	}
-	l.Say("18446744073692774399 is ULONG_MAX - 2^24, the default since Linux 3.16: in effect, no limit.")
+	// SHMMAX and SHMALL in <linux/shm.h>: ULONG_MAX - (1UL << 24). Say so only when
+	// the limits have not been changed (sysctl kernel.shmmax, kernel.shmall).
+	if def := ^uint(0) - 1<<24; lim.Shmmax == def || lim.Shmall == def {
+		l.Say("%d is ULONG_MAX - 2^24, the default since Linux 3.16: in effect, no limit.", def)
+	}
 	l.Look("ipcs -m -l")
 
 	l.Call("shmctl(0, SHM_INFO, (struct shmid_ds *)&shm_info)")
@@ -409,7 +413,7 @@ func (t *tourState) provokeErrors() error {
 		l.Result("%s: buf is not an address this process can use", errText(errnoOrNil(errno)))
 	}
 	l.Say("EIDRM means the segment was destroyed between the kernel finding it and locking it:")
-	l.Say("a race you cannot provoke on purpose. A segment already gone gives EINVAL (step 12).")
+	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL (step 12).")
 	return nil
 }
 
@@ -488,8 +492,8 @@ func (t *tourState) attachAfterRmid() error {
 	if err != nil {
 		return err
 	}
-	l.Say("nattch is %d. Linux lets anyone who knows the id attach a marked segment;", ds.Nattch)
-	l.Say("other systems refuse, so portable programs do not rely on it.")
+	l.Say("nattch is %d. Linux lets a process that knows the id (and has permission) attach a", ds.Nattch)
+	l.Say("marked segment; other systems refuse, so portable programs do not rely on it.")
 	return nil
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,9 +417,32 @@ func TestShmctlErrors(t *testing.T) {
 			assert.ErrorIs(t, err, c.want)
 		})
 	}
+	t.Run("IPC_SET with uid (uid_t)-1", func(t *testing.T) {
+		ds, err := stat(id)
+		require.NoError(t, err)
+		ds.Perm.Uid = math.MaxUint32 // no user has it
+		_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+		assert.ErrorIs(t, err, unix.EINVAL)
+	})
 	ds, err := stat(id)
 	require.NoError(t, err)
-	assert.EqualValues(t, 0o600, ds.Perm.Mode, "the failed IPC_SET changed nothing")
+	assert.EqualValues(t, 0o600, ds.Perm.Mode, "the failed IPC_SETs changed nothing")
+	assert.EqualValues(t, os.Geteuid(), ds.Perm.Uid, "the failed IPC_SETs changed nothing")
+}
+
+// The mistake the README warns of: IPC_SET from a zeroed buffer sets the owner
+// to uid 0 and gid 0 and the permission bits to 0.
+func TestIPCSetFromZeroedBuffer(t *testing.T) {
+	ipctest.NoLeaks(t)
+	_, id := newKeyedSegment(t, 5000, 0o640)
+	_, err := unix.SysvShmCtl(id, unix.IPC_SET, &unix.SysvShmDesc{})
+	require.NoError(t, err)
+	ds, err := stat(id)
+	require.NoError(t, err)
+	assert.Zero(t, ds.Perm.Mode, "mode 0: nobody but a privileged process may use it now")
+	assert.Zero(t, ds.Perm.Uid)
+	assert.Zero(t, ds.Perm.Gid)
+	assert.EqualValues(t, os.Geteuid(), ds.Perm.Cuid, "the creator stays")
 }
 
 // The whole program, as a learner runs it.
