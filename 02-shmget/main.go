@@ -579,8 +579,9 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
 	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
 	cmd.Stdout, cmd.Stderr = l.Out, l.Err
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a second process runs as nobody")
-	l.Say("(uid %d). It opens the first segment (mode %04o) by key, then tries each", uid, mode)
-	l.Say("segment above read-write and read-only (SHM_RDONLY):")
+	l.Say("(uid %d). It opens the segment of step 3 (key %v, mode %04o) by its", uid, key, mode)
+	l.Say("key, then tries to attach each segment above read-write and read-only")
+	l.Say("(SHM_RDONLY):")
 	l.Call("start: %s %s   (as uid %d, gid %d)", filepath.Base(cmd.Path), strings.Join(args, " "), uid, gid)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("the process running as nobody failed: %v", err)
@@ -670,8 +671,10 @@ func tryAttach(l *lesson.Lesson, who string, id int) error {
 func outlive(l *lesson.Lesson, id int) {
 	l.Step("Segments outlive their processes")
 	l.Say("A segment stays until someone removes it with shmctl(IPC_RMID) or the machine")
-	l.Say("reboots, even after every process that used it has exited: the second process")
-	l.Say("above is gone, its segment is not. List segments and remove a leftover of yours:")
+	l.Say("reboots, even after every process that used it has exited: the processes of")
+	l.Say("steps 9 and 10 are gone, the segments they used are not (unless")
+	l.Say("/proc/sys/kernel/shm_rmid_forced is 1, see proc(5)). List segments and remove")
+	l.Say("a leftover of yours:")
 	l.Look("ipcs -m")
 	l.Look("ipcrm -m %d", id)
 	l.Say("This program removes everything it made as it ends (also on an error or Ctrl-C).")

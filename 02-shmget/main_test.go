@@ -289,6 +289,25 @@ func TestUmaskDoesNotApply(t *testing.T) {
 	assert.Regexp(t, `-> id \d+: mode 0666 \(rw-rw-rw-\)`, s)
 }
 
+// TestPrivateNeedsNoIPCCreat: with the key IPC_PRIVATE, shmget creates a new
+// segment even without IPC_CREAT, as the README says, and each call a new one.
+func TestPrivateNeedsNoIPCCreat(t *testing.T) {
+	ipctest.NoLeaks(t)
+	var ids []int
+	for range 2 {
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 16, 0o600)
+		require.NoError(t, err, "shmget(IPC_PRIVATE, 16, 0600)")
+		t.Cleanup(func() { unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+		ids = append(ids, id)
+		seg, exists, err := procsysv.FindShm(id)
+		require.NoError(t, err)
+		require.True(t, exists, "segment %d", id)
+		assert.Equal(t, "0x00000000", seg.Key.String())
+		assert.Equal(t, uint64(16), seg.Size)
+	}
+	assert.NotEqual(t, ids[0], ids[1], "IPC_PRIVATE always creates a new segment")
+}
+
 // TestAsNobody runs the whole lesson as an unprivileged user: it works, and the
 // part that needs root says how to see it.
 func TestAsNobody(t *testing.T) {
