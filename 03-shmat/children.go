@@ -54,7 +54,9 @@ func runAttacher(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	l.Result("header: magic %#x, version %d; message at offset %d: %q", h.Magic, h.Version, h.MsgOff, message(b, h))
-	writeReply(b, h, fmt.Sprintf("hello back from pid %d", os.Getpid()))
+	if err := writeReply(b, h, fmt.Sprintf("hello back from pid %d", os.Getpid())); err != nil {
+		return err
+	}
 	l.Say("reply written at offset %d; staying attached until the parent has looked", h.ReplyOff)
 	_, _ = io.Copy(io.Discard, l.In) // the parent closes our stdin when it is done
 	l.Call("shmdt(%#x)", addr(b))

@@ -44,7 +44,7 @@ type header struct {
 }
 
 const (
-	headerMagic   = 0x53484d31 // "SHM1" in ASCII
+	headerMagic   = 0x53484d31 // "SHM1" read as a number; in memory on x86-64 (little-endian) the bytes are "1MHS"
 	headerVersion = 1
 
 	msgOff   = 64  // the parent's message: 64 bytes after the start
@@ -107,11 +107,16 @@ func message(b []byte, h *header) string { return text(b, h.MsgOff, h.MsgLen) }
 // reply returns the child's reply.
 func reply(b []byte, h *header) string { return text(b, h.ReplyOff, h.ReplyLen) }
 
-// writeReply stores the child's reply at the offset the header names.
-func writeReply(b []byte, h *header, s string) {
+// writeReply stores the child's reply at the offset the header names, after
+// checking that offset: the other process wrote it.
+func writeReply(b []byte, h *header, s string) error {
+	if end := uint64(h.ReplyOff) + maxText; end > uint64(len(b)) {
+		return fmt.Errorf("the header's reply offset %d leaves no room for %d bytes in a %d-byte segment", h.ReplyOff, maxText, len(b))
+	}
 	n := copy(b[h.ReplyOff:h.ReplyOff+maxText], s)
 	atomic.StoreUint32(&h.ReplyLen, uint32(n))
 	atomic.AddUint64(&h.Writes, 1)
+	return nil
 }
 
 // text reads n bytes at off, refusing offsets outside the segment: another process

@@ -260,7 +260,7 @@ func readOnly(l *lesson.Lesson, id int, first []byte) ([]byte, error) {
 	if !errors.As(err, &fault) {
 		return nil, fmt.Errorf("a write through the read-only attachment did not fault (%v)", err)
 	}
-	l.Result("recovered a panic: %v, at %#x = the read-only mapping's start", fault.Msg, fault.Addr)
+	l.Result("recovered a panic: %v, at %#x%s", fault.Msg, fault.Addr, sameAddr(fault.Addr, addr(ro), "the read-only mapping's start"))
 	l.Result("the byte is still %#x, the magic's first byte", first[0])
 	l.Say("The CPU refused the write and the kernel sent SIGSEGV (code SEGV_ACCERR). With")
 	l.Say("SetPanicOnFault(true) the Go runtime turns that fault into a panic this goroutine")
@@ -327,6 +327,15 @@ func addressErrors(l *lesson.Lesson, id int, ro []byte) error {
 		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
 	}
 	return nil
+}
+
+// sameAddr says how the address a fault reported compares with the one the lesson
+// touched: runtime/debug calls Addr best-effort, so the lesson checks before it says so.
+func sameAddr(got, want uintptr, what string) string {
+	if got == want {
+		return " = " + what
+	}
+	return fmt.Sprintf(", not %#x (%s): Addr is best-effort", want, what)
 }
 
 // tryAttach makes an attach that is expected to fail and prints the errno.

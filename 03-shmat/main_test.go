@@ -116,8 +116,13 @@ func TestHeaderRefusesForeignBytes(t *testing.T) {
 	assert.ErrorContains(t, h.check(), "layout version 2")
 	_, err = headerIn(make([]byte, minSize-1))
 	assert.ErrorContains(t, err, "needs")
-	// An offset written by another process is input, not fact.
+	// An offset written by another process is input, not fact: reading and writing check it.
 	assert.Equal(t, "(bad offset 150, length 64)", text(b, 150, 64))
+	h.ReplyOff = uint32(len(b)) - 10
+	assert.ErrorContains(t, writeReply(b, h, "x"), "leaves no room", "a reply offset near the end must not be written past the segment")
+	h.ReplyOff = replyOff
+	require.NoError(t, writeReply(b, h, "in bounds"))
+	assert.Equal(t, "in bounds", reply(b, h))
 }
 
 func TestTwoProcessesSeeEachOthersBytes(t *testing.T) {
