@@ -95,6 +95,15 @@ func within[T any](t *testing.T, d time.Duration, what string, fn func() (T, err
 	}
 }
 
+// recoverInto, deferred in a goroutine that calls Put or Get, turns a panic into
+// an error on errs: a panic in a goroutine would otherwise kill the test binary
+// before its cleanups remove the segment and the semaphore set.
+func recoverInto(errs chan<- error, what string) {
+	if p := recover(); p != nil {
+		errs <- fmt.Errorf("%s panicked: %v", what, p)
+	}
+}
+
 // callTimeout is how long one Put or Get may take before the test calls it a
 // deadlock. Correct calls take microseconds.
 const callTimeout = 2 * time.Second
@@ -173,6 +182,7 @@ func TestGetWaitsWhileEmpty(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer recoverInto(errs, "Get()")
 		v, err := s.ring.Get()
 		got <- v
 		errs <- err
@@ -199,7 +209,11 @@ func TestPutWaitsWhileFull(t *testing.T) {
 	}
 	errs := make(chan error, 1)
 	done := make(chan struct{})
-	go func() { defer close(done); errs <- s.ring.Put(99) }()
+	go func() {
+		defer close(done)
+		defer recoverInto(errs, "Put(99)")
+		errs <- s.ring.Put(99)
+	}()
 	if !sleepers(t, s, Empty, done) {
 		t.Fatalf("Put on a full ring (%d messages) did not sleep on semaphore Empty (returned %v): it would overwrite the oldest message", Slots, <-errs)
 	}
@@ -313,6 +327,7 @@ func stress(t *testing.T, producers, perProducer int) {
 	got := make(chan uint64, 64)
 	errs := make(chan error, 1)
 	go func() {
+		defer recoverInto(errs, "Get()")
 		for i := 0; i < total; i++ {
 			v, err := s.ring.Get()
 			if err != nil {
@@ -339,7 +354,11 @@ consume:
 		case <-deadline:
 			var status []string
 			for i, p := range procs {
-				status = append(status, fmt.Sprintf("producer %d printed %q", i, strings.TrimSpace(p.Stdout())))
+				st := fmt.Sprintf("producer %d printed %q", i, strings.TrimSpace(p.Stdout()))
+				if line, _, _ := strings.Cut(strings.TrimSpace(p.Stderr()), "\n"); line != "" {
+					st += fmt.Sprintf(" and on stderr %q", line)
+				}
+				status = append(status, st)
 			}
 			t.Fatalf("the consumer got %d of %d messages within 5s (%s): a deadlock — a wait nobody posts, the mutex never released, "+
 				"or posts of Full taken back by SEM_UNDO when a producer exited. Problems so far: %v",
