@@ -94,12 +94,27 @@ func TestIpcsLinesMatchIpcs(t *testing.T) {
 	}
 	ipctest.NoLeaks(t)
 	_, id := newKeyedSegment(t, 5000, 0o640)
-	ipctest.Attach(t, id, 0)
+	// Make every field distinct from its neighbour, so that a printer that swaps
+	// two of them fails: owner nobody (uid != cuid, gid != cgid), a detach by us
+	// (det_time set), then an attach by another process (lpid != cpid).
+	ds, err := stat(id)
+	require.NoError(t, err)
+	ds.Perm.Uid, ds.Perm.Gid = reexec.Nobody()
+	_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+	require.NoError(t, err)
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	require.NoError(t, err)
+	require.NoError(t, unix.SysvShmDetach(mem))
+	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
+	p.Expect(t, "attached", ipctest.Timeout)
+	defer p.Wait(t)
 
 	out, err := exec.Command(ipcs, "-m", "-i", strconv.Itoa(id)).Output()
 	require.NoError(t, err)
-	ds, err := stat(id)
+	ds, err = stat(id)
 	require.NoError(t, err)
+	require.NotEqual(t, ds.Cpid, ds.Lpid, "precondition: fields differ")
+	require.NotEqual(t, ds.Perm.Uid, ds.Perm.Cuid, "precondition: fields differ")
 
 	var want []string
 	for _, line := range strings.Split(string(out), "\n") {
