@@ -56,14 +56,7 @@ func values(t *testing.T, s *sem.Set, n int) []int {
 func call(t *testing.T, what string, fn func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- fmt.Errorf("%s panicked: %v", what, p)
-			}
-		}()
-		done <- fn()
-	}()
+	go func() { done <- recovering(what, fn) }()
 	select {
 	case err := <-done:
 		return err
@@ -71,6 +64,17 @@ func call(t *testing.T, what string, fn func() error) error {
 		t.Fatalf("%s did not return within 3s: it blocked where it should not (IPC_NOWAIT?) or loops forever", what)
 		return nil
 	}
+}
+
+// recovering runs fn and turns a panic into an error: a panic in a goroutine
+// would kill the test binary before its cleanups remove the semaphore set.
+func recovering(what string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s panicked: %v", what, p)
+		}
+	}()
+	return fn()
 }
 
 func TestSembufLayout(t *testing.T) {
@@ -158,7 +162,7 @@ func TestWaitBlocksUntilPost(t *testing.T) {
 	s := newSet(t, 0)
 	result := make(chan error, 1)
 	returned := make(chan struct{})
-	go func() { result <- Wait(s.ID(), 0); close(returned) }()
+	go func() { defer close(returned); result <- recovering("Wait", func() error { return Wait(s.ID(), 0) }) }()
 
 	if !waitUntilSleeping(t, s, 0, 1, returned) {
 		t.Fatalf("Wait returned (%v) while the value was 0: it must sleep in semop until somebody posts", <-result)
@@ -178,7 +182,7 @@ func TestWaitOnRemovedSet(t *testing.T) {
 	s := newSet(t, 0)
 	result := make(chan error, 1)
 	returned := make(chan struct{})
-	go func() { result <- Wait(s.ID(), 0); close(returned) }()
+	go func() { defer close(returned); result <- recovering("Wait", func() error { return Wait(s.ID(), 0) }) }()
 	if !waitUntilSleeping(t, s, 0, 1, returned) {
 		t.Fatalf("Wait returned (%v) while the value was 0", <-result)
 	}
