@@ -190,9 +190,16 @@ func TestTryWriteRestoresFaultSetting(t *testing.T) {
 	for _, before := range []bool{false, true} {
 		for _, b := range [][]byte{ro, rw} {
 			old := debug.SetPanicOnFault(before)
-			noPanic(t, "TryWrite", func() { _ = TryWrite(b, 0, []byte("x")) })
+			var err error
+			noPanic(t, "TryWrite", func() { err = TryWrite(b, 0, []byte("x")) })
 			after := debug.SetPanicOnFault(old)
-			assert.Equal(t, before, after, "SetPanicOnFault was %t before TryWrite and must be %t after it (read-only: %t)", before, before, len(b) == segSize)
+			readOnly := len(b) == segSize
+			assert.Equal(t, before, after, "SetPanicOnFault was %t before TryWrite and must be %t after it (read-only: %t)", before, before, readOnly)
+			if readOnly {
+				assert.ErrorIs(t, err, ErrReadOnly, "TryWrite into a read-only attachment (fault setting %t before the call)", before)
+			} else {
+				assert.NoError(t, err, "TryWrite into ordinary memory (fault setting %t before the call)", before)
+			}
 		}
 	}
 }
