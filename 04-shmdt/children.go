@@ -167,7 +167,7 @@ func startRole(l *lesson.Lesson, stderr io.Writer, role string, args ...string) 
 	if err != nil {
 		return nil, err
 	}
-	l.Call("%s %s %s    (this program again, as a child process)", name, role, strings.Join(args, " "))
+	l.Call("%s    (this program again, as a child process)", strings.Join(append([]string{name, role}, args...), " "))
 	cmd.Stderr = stderr
 	return lesson.StartChild(l, cmd)
 }

@@ -324,12 +324,12 @@ func outlives(l *lesson.Lesson, id int) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("segment %d vanished with its creator (is /proc/sys/kernel/shm_rmid_forced 1?)", id)
+		return fmt.Errorf("segment %d is gone: someone removed it (ipcrm?), or the kernel did because /proc/sys/kernel/shm_rmid_forced is 1", id)
 	}
 	l.Result("/proc/sysvipc/shm: id %d, size %d, cpid %d, lpid %d, nattch %d", s.ID, s.Size, s.CPID, s.LPID, s.Nattch)
 	l.Say("Its creator (cpid %d) is gone, nothing is attached, and it stays: until someone", s.CPID)
 	l.Say("removes it, the machine reboots or its IPC namespace ends (a container stops).")
-	l.Say("With IPC_PRIVATE, nobody even knows its id any more; only ipcs shows it.")
+	l.Say("With IPC_PRIVATE there is no key to find it by: only its id, which ipcs -m lists.")
 	l.Look("ipcs -m -i %d    (or: ipcs -m -p, which shows cpid and lpid)", id)
 	b, err := attach(l, id, unix.SHM_RDONLY)
 	if err != nil {
@@ -476,7 +476,7 @@ func whyShmat(err error, id int) string {
 	case errors.Is(err, unix.EINVAL):
 		return fmt.Sprintf("no segment has id %d (ipcs -m lists them)", id)
 	case errors.Is(err, unix.EACCES):
-		return "the segment's mode does not let you read it (ipcs -m -i ID shows the mode)"
+		return "the segment's mode does not let you read it (or, to attach without SHM_RDONLY, read and write it); ipcs -m -i ID shows the mode"
 	case errors.Is(err, unix.EIDRM):
 		return "the segment was being destroyed at that moment"
 	}
