@@ -175,6 +175,19 @@ func TestNattchCountsAttachmentsNotProcesses(t *testing.T) {
 	}
 }
 
+func TestSliceLengthIsTheRequestedSize(t *testing.T) {
+	page := os.Getpagesize()
+	for _, size := range []int{1, 100, page, page + 1} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			id := ipctest.NewSegment(t, size, 0o600)
+			b := ipctest.Attach(t, id, 0)
+			assert.Len(t, b, size, "len(b) is shm_segsz, not the page-rounded allocation")
+			assert.Zero(t, addr(b)%uintptr(page), "shmat(id, NULL, ...) picks a page-aligned address")
+		})
+	}
+}
+
 func TestWriteThroughReadOnlyAttachment(t *testing.T) {
 	tests := []struct {
 		name      string
