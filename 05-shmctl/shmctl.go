@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -56,9 +57,17 @@ type shmUsage struct {
 	SwapSuccesses uint  // unused since Linux 2.4: always 0
 }
 
+// ipc64 is IPC_64 from <linux/ipc.h>: on a few architectures shmctl answers with
+// the old, smaller structures unless cmd carries it. glibc and x/sys's SysvShmCtl
+// add it there; so must a raw call.
+const ipc64 = 0x100
+
 // shmctl is the raw system call, for the commands whose buffer is not a shmid_ds.
 // x/sys's SysvShmCtl only accepts a *SysvShmDesc.
 func shmctl(id, cmd int, buf unsafe.Pointer) (int, error) {
+	if runtime.GOARCH == "arm" || runtime.GOARCH == "mips64" || runtime.GOARCH == "mips64le" {
+		cmd |= ipc64 // as x/sys's SysvShmCtl does
+	}
 	r, _, errno := unix.Syscall(unix.SYS_SHMCTL, uintptr(id), uintptr(cmd), uintptr(buf))
 	if errno != 0 {
 		return -1, errno
