@@ -139,15 +139,43 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := ipctest.RunProgram(t, tt.args...)
-			assert.Equal(t, 2, r.ExitCode)
-			assert.Contains(t, r.Stderr, tt.want)
-			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), 2, tt.want)
 		})
 	}
-	r := ipctest.RunProgram(t, "-h")
-	assert.Equal(t, 0, r.ExitCode)
-	assert.Contains(t, r.Stdout, "usage: go run ./06-sync")
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./06-sync", "race", "producer", "consumer", "-step")
+}
+
+// TestRaceExactNote: with -n 1 the unsynchronised adders usually lose nothing;
+// when they do not, the program must say that the bug is still there, and when
+// they do, it must report the loss instead.
+func TestRaceExactNote(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := ipctest.RunProgram(t, "race", "-n", "1")
+	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	if strings.Contains(r.Stdout, "-> unsynchronised: 2 x 1 additions gave 2: exact") {
+		assert.Contains(t, r.Stdout, "No update was lost this time")
+		assert.Contains(t, r.Stdout, "The bug is still there")
+	} else {
+		assert.Contains(t, r.Stdout, "-> unsynchronised: 2 x 1 additions gave 1: 1 lost (50.0%)")
+		assert.NotContains(t, r.Stdout, "No update was lost")
+	}
+}
+
+// TestCtrlCAtAStep: Ctrl-C while the race demo pauses before step 2, with its
+// segment and semaphore set made: exit 130, both removed (NoLeaks).
+func TestCtrlCAtAStep(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "race", "-n", "10", "-step")
+	p.StepTo(t, 2)
+	m := regexp.MustCompile(`segment id (\d+)`).FindStringSubmatch(p.Stdout())
+	require.NotNil(t, m, "stdout: %s", p.Stdout())
+	id, _ := strconv.Atoi(m[1])
+	_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &unix.SysvShmDesc{})
+	require.NoError(t, err, "the segment exists at the pause")
+	r := p.Interrupt(t)
+	assert.Equal(t, 130, r.ExitCode, "stderr: %s", r.Stderr)
+	_, err = unix.SysvShmCtl(id, unix.IPC_STAT, &unix.SysvShmDesc{})
+	assert.ErrorIs(t, err, unix.EINVAL, "the segment was removed")
 }
 
 // pidOfRole finds "started the ROLE, pid N" in the launcher's output.

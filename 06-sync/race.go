@@ -77,9 +77,10 @@ func race(l *lesson.Lesson, args []string) error {
 		if total == want {
 			l.Result("%s: 2 x %d additions gave %d: exact", mode.name, *n, total)
 			if mode.name == "unsynchronised" {
-				l.Say("No update was lost this time: the two loops did not overlap (a busy machine, or")
-				l.Say("one CPU, can run one adder while the other waits). The bug is still there: run")
-				l.Say("it again, or with a larger -n. Correct code must be right in every interleaving.")
+				l.Say("No update was lost this time: neither adder stored between the other's load and")
+				l.Say("store (with a small -n, or on a busy machine, the two loops may not even run at")
+				l.Say("the same time). The bug is still there: run it again, or with a larger -n.")
+				l.Say("Correct code must be right in every interleaving, not just in this one.")
 			}
 		} else {
 			l.Result("%s: 2 x %d additions gave %d: %d lost (%.1f%%)", mode.name, *n, total, want-total, 100*float64(want-total)/float64(want))
