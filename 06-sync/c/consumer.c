@@ -32,36 +32,5 @@ int main(int argc, char **argv) {
 	if (argc != 2) { fprintf(stderr, "usage: consumer KEY\n"); return 2; }
 	key_t key = (key_t)strtoul(argv[1], NULL, 0);
 	open_ring(key, OFF_CONSUMER_PID, OFF_PRODUCER_PID, 0);
-	size_t cap = load32(OFF_MAX_MESSAGE);
-	unsigned char *buf = malloc(cap);
-	uint64_t messages = 0, bytes = 0, want[3] = {0};
-	uint32_t crc = 0, want_crc = 0;
-	int trailer = 0;
-	long n;
-	while ((n = receive(buf, cap)) >= 0) {
-		uint64_t seq;
-		memcpy(&seq, buf, 8);
-		if (n == 28 && seq == UINT64_MAX) {
-			memcpy(want, buf + 8, 16);
-			memcpy(&want_crc, buf + 24, 4);
-			trailer = 1;
-			continue;
-		}
-		if (seq != messages) {
-			fprintf(stderr, "out of order: message %llu carries %llu\n", (unsigned long long)messages, (unsigned long long)seq);
-			return 1;
-		}
-		crc = crc32_update(crc, buf, (size_t)n);
-		bytes += (uint64_t)n;
-		messages++;
-	}
-	semctl(semid, 0, IPC_RMID); /* finished: remove the set */
-	if (!trailer || want[0] != messages || want[1] != bytes || want_crc != crc) {
-		fprintf(stderr, "checksum MISMATCH: got %llu messages, %llu bytes, crc32 0x%08x\n",
-		        (unsigned long long)messages, (unsigned long long)bytes, crc);
-		return 1;
-	}
-	printf("C consumer: %llu messages, %llu bytes, crc32 0x%08x verified\n",
-	       (unsigned long long)messages, (unsigned long long)bytes, crc);
-	return 0;
+	return consume_messages(receive);
 }

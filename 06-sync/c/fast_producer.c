@@ -51,37 +51,21 @@ static void send_record(const unsigned char *msg, uint32_t len, uint32_t tag) {
 	}
 }
 
+static void send_message(const unsigned char *msg, size_t len) { send_record(msg, (uint32_t)len, TAG_MESSAGE); }
+
 int main(int argc, char **argv) {
 	if (argc != 5) { fprintf(stderr, "usage: fast_producer KEY MESSAGES SIZE MIXED\n"); return 2; }
 	key_t key = (key_t)strtoul(argv[1], NULL, 0);
 	uint64_t messages = strtoull(argv[2], NULL, 0);
 	size_t size = strtoul(argv[3], NULL, 0);
 	int mixed = atoi(argv[4]);
-	unsigned char *msg = malloc(size < 28 ? 28 : size);
-	open_ring(key, OFF_PRODUCER_PID, OFF_CONSUMER_PID, size < 28 ? 28 : size);
+	open_ring(key, OFF_PRODUCER_PID, OFF_CONSUMER_PID, size < 28 ? 28 : size); /* room for the trailer */
 	fast_init();
 	tail = ld64(OFF_TAIL);
-	uint64_t bytes = 0;
-	uint32_t crc = 0;
-	for (uint64_t i = 0; i < messages; i++) {
-		size_t len = message_size(i, size, mixed);
-		memcpy(msg, &i, 8); /* the sequence number, little-endian */
-		for (size_t k = 8; k < len; k++) msg[k] = (unsigned char)(i + k);
-		crc = crc32_update(crc, msg, len);
-		bytes += len;
-		send_record(msg, (uint32_t)len, TAG_MESSAGE);
-	}
-	unsigned char trailer[28];
-	uint64_t seq = UINT64_MAX;
-	memcpy(trailer, &seq, 8);
-	memcpy(trailer + 8, &messages, 8);
-	memcpy(trailer + 16, &bytes, 8);
-	memcpy(trailer + 24, &crc, 4);
-	send_record(trailer, sizeof trailer, TAG_MESSAGE);
+	struct tally sent = produce_messages(messages, size, mixed, send_message);
 	send_record(NULL, 0, TAG_END);
 	if (!all_taken()) fast_wait(all_taken, OFF_PRODUCER_WAIT, SEM_SPACE); /* the consumer took it all */
 	semctl(semid, 0, IPC_RMID); /* finished: remove the set (the consumer may have already) */
-	printf("C producer: sent %llu messages, %llu bytes, crc32 0x%08x\n",
-	       (unsigned long long)messages, (unsigned long long)bytes, crc);
+	print_sent(sent);
 	return 0;
 }

@@ -127,3 +127,83 @@ static inline size_t message_size(uint64_t i, size_t size, int mixed) {
 	if (!mixed || size == 8) return size;
 	return 8 + (size_t)(i * 7919 % (size - 7));
 }
+
+/* The stream both transports carry (README section 3): data message i is the
+ * 8-byte little-endian i, then bytes (i + k) & 0xff; after the last one a 28-byte
+ * trailer: UINT64_MAX, the number of messages, of bytes, and the CRC-32 of all
+ * data bytes. */
+struct tally {
+	uint64_t messages, bytes;
+	uint32_t crc;
+};
+
+/* produce_messages sends the messages and the trailer with send, which delivers
+ * one whole message of any length; it returns what it sent. */
+static inline struct tally produce_messages(uint64_t messages, size_t size, int mixed,
+                                            void (*send)(const unsigned char *, size_t)) {
+	unsigned char *msg = malloc(size);
+	struct tally sent = {0, 0, 0};
+	for (uint64_t i = 0; i < messages; i++) {
+		size_t len = message_size(i, size, mixed);
+		memcpy(msg, &i, 8); /* the sequence number, little-endian */
+		for (size_t k = 8; k < len; k++) msg[k] = (unsigned char)(i + k);
+		sent.crc = crc32_update(sent.crc, msg, len);
+		sent.bytes += len;
+		send(msg, len);
+	}
+	free(msg);
+	sent.messages = messages;
+	unsigned char trailer[28];
+	uint64_t seq = UINT64_MAX;
+	memcpy(trailer, &seq, 8);
+	memcpy(trailer + 8, &sent.messages, 8);
+	memcpy(trailer + 16, &sent.bytes, 8);
+	memcpy(trailer + 24, &sent.crc, 4);
+	send(trailer, sizeof trailer);
+	return sent;
+}
+
+/* consume_messages receives with receive (a message's length, or -1 at the end of
+ * the stream) until the end, checks every sequence number, then the count, bytes
+ * and CRC against the trailer, removes the set and prints the result; it returns
+ * the exit status. */
+static inline int consume_messages(long (*receive)(unsigned char *buf, size_t cap)) {
+	size_t cap = load32(OFF_MAX_MESSAGE);
+	unsigned char *buf = malloc(cap);
+	struct tally got = {0, 0, 0}, want = {0, 0, 0};
+	int trailer = 0;
+	long n;
+	while ((n = receive(buf, cap)) >= 0) {
+		uint64_t seq;
+		memcpy(&seq, buf, 8);
+		if (n == 28 && seq == UINT64_MAX) {
+			memcpy(&want.messages, buf + 8, 8);
+			memcpy(&want.bytes, buf + 16, 8);
+			memcpy(&want.crc, buf + 24, 4);
+			trailer = 1;
+			continue;
+		}
+		if (seq != got.messages) {
+			fprintf(stderr, "out of order: message %llu carries %llu\n", (unsigned long long)got.messages, (unsigned long long)seq);
+			return 1;
+		}
+		got.crc = crc32_update(got.crc, buf, (size_t)n);
+		got.bytes += (uint64_t)n;
+		got.messages++;
+	}
+	free(buf);
+	semctl(semid, 0, IPC_RMID); /* finished: remove the set */
+	if (!trailer || want.messages != got.messages || want.bytes != got.bytes || want.crc != got.crc) {
+		fprintf(stderr, "checksum MISMATCH: got %llu messages, %llu bytes, crc32 0x%08x\n",
+		        (unsigned long long)got.messages, (unsigned long long)got.bytes, got.crc);
+		return 1;
+	}
+	printf("C consumer: %llu messages, %llu bytes, crc32 0x%08x verified\n",
+	       (unsigned long long)got.messages, (unsigned long long)got.bytes, got.crc);
+	return 0;
+}
+
+static inline void print_sent(struct tally sent) {
+	printf("C producer: sent %llu messages, %llu bytes, crc32 0x%08x\n",
+	       (unsigned long long)sent.messages, (unsigned long long)sent.bytes, sent.crc);
+}
