@@ -62,5 +62,5 @@ func inodeAndDevice(path string) (ino, dev uint64, err error) {
 		return 0, 0, err
 	}
 	st := info.Sys().(*syscall.Stat_t)
-	return st.Ino, st.Dev, nil
+	return uint64(st.Ino), uint64(st.Dev), nil // their widths differ between architectures
 }
