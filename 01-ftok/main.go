@@ -170,7 +170,7 @@ func stat(path string) (ino, dev uint64, err error) {
 	if err := syscall.Stat(path, &st); err != nil {
 		return 0, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	return st.Ino, st.Dev, nil
+	return uint64(st.Ino), uint64(st.Dev), nil // widths differ between architectures
 }
 
 // devString prints a device number as stat -c %D does (hex) with its major and
