@@ -423,8 +423,8 @@ func findCollision(roots []string, projID, limit int) (a, b fileID, seen int, fo
 				continue
 			}
 			seen++
-			f := fileID{filepath.Join(dir, e.Name()), st.Dev, st.Ino}
-			key := ftok.Make(st.Ino, st.Dev, projID)
+			f := fileID{filepath.Join(dir, e.Name()), uint64(st.Dev), uint64(st.Ino)}
+			key := ftok.Make(f.ino, f.dev, projID)
 			if other, dup := byKey[key]; dup && (other.ino != f.ino || other.dev != f.dev) {
 				return other, f, seen, true
 			}
