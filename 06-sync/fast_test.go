@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -69,67 +68,4 @@ func TestFastAndSemringDoNotMix(t *testing.T) {
 	assert.Contains(t, r.Stderr, "uses the fast transport, not semring")
 	c.Signal(t, syscall.SIGTERM)
 	c.Wait(t)
-}
-
-// fastStream is a launcher run of the fast transport that would take minutes.
-func fastStream(t *testing.T) (*ipctest.Proc, map[string]int) {
-	_, key := testKey(t)
-	p := ipctest.StartProgram(t, "-transport", "fast", "-key", key, "-messages", "2000000000", "-size", "64", "-slots", "4")
-	pids := map[string]int{"consumer": pidOfRole(t, p, "consumer"), "producer": pidOfRole(t, p, "producer")}
-	p.Expect(t, "Receive until the end-of-stream marker", 10*time.Second)
-	time.Sleep(200 * time.Millisecond) // mid-stream
-	return p, pids
-}
-
-func TestFastKill9OfEitherSide(t *testing.T) {
-	for _, victim := range []string{"producer", "consumer"} {
-		t.Run(victim, func(t *testing.T) {
-			ipctest.NoLeaks(t)
-			p, pids := fastStream(t)
-			survivor := map[string]string{"consumer": "producer", "producer": "consumer"}[victim]
-			require.NoError(t, syscall.Kill(pids[victim], syscall.SIGKILL))
-			killed := time.Now()
-			select {
-			case <-p.Done():
-			case <-time.After(5 * time.Second):
-				t.Fatalf("the %s did not notice the %s's death within 5 s", survivor, victim)
-			}
-			noticed := time.Since(killed)
-			assert.Less(t, noticed, 2*time.Second, "the survivor must notice within 2 s (and the launcher end)")
-			r := p.Wait(t)
-			assert.NotEqual(t, 0, r.ExitCode, "the launcher exits non-zero")
-			assert.Regexp(t, fmt.Sprintf(`(?m)^%s *\| 06-sync: .*the %s \(pid %d\) is gone`, survivor, victim, pids[victim]), r.Stderr, "the survivor says which peer died")
-			t.Logf("%s noticed the %s's death after %v", survivor, victim, noticed)
-		})
-	}
-}
-
-func TestFastSignalsStopEverything(t *testing.T) {
-	tests := []struct {
-		target string
-		sig    syscall.Signal
-	}{
-		{"launcher", syscall.SIGINT},
-		{"producer", syscall.SIGTERM},
-		{"consumer", syscall.SIGINT},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%v to the %s", tt.sig, tt.target), func(t *testing.T) {
-			ipctest.NoLeaks(t)
-			p, pids := fastStream(t)
-			pids["launcher"] = p.Pid()
-			require.NoError(t, syscall.Kill(pids[tt.target], tt.sig))
-			select {
-			case <-p.Done():
-			case <-time.After(10 * time.Second):
-				t.Fatalf("still running 10 s after %v to the %s", tt.sig, tt.target)
-			}
-			assert.NotEqual(t, 0, p.Wait(t).ExitCode)
-			for role, pid := range pids {
-				if role != "launcher" {
-					assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the %s (pid %d) must have exited", role, pid)
-				}
-			}
-		})
-	}
 }

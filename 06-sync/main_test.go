@@ -187,10 +187,11 @@ func pidOfRole(t *testing.T, p *ipctest.Proc, role string) int {
 	return pid
 }
 
-// longStream is a launcher run that would take minutes: it is killed first.
-func longStream(t *testing.T) (*ipctest.Proc, map[string]int) {
+// longStream is a launcher run of transport that would take minutes: it is
+// killed first.
+func longStream(t *testing.T, transport string) (*ipctest.Proc, map[string]int) {
 	_, key := testKey(t)
-	p := ipctest.StartProgram(t, "-key", key, "-messages", "100000000", "-size", "64", "-slots", "4")
+	p := ipctest.StartProgram(t, "-transport", transport, "-key", key, "-messages", "2000000000", "-size", "64", "-slots", "4")
 	pids := map[string]int{"consumer": pidOfRole(t, p, "consumer"), "producer": pidOfRole(t, p, "producer")}
 	p.Expect(t, "Receive until the end-of-stream marker", 10*time.Second)
 	time.Sleep(200 * time.Millisecond) // mid-stream
@@ -198,28 +199,32 @@ func longStream(t *testing.T) (*ipctest.Proc, map[string]int) {
 }
 
 func TestKill9OfEitherSide(t *testing.T) {
-	for _, victim := range []string{"producer", "consumer"} {
-		t.Run(victim, func(t *testing.T) {
-			ipctest.NoLeaks(t)
-			p, pids := longStream(t)
-			survivor := map[string]string{"consumer": "producer", "producer": "consumer"}[victim]
-			require.NoError(t, syscall.Kill(pids[victim], syscall.SIGKILL))
-			killed := time.Now()
-			select {
-			case <-p.Done():
-			case <-time.After(5 * time.Second):
-				t.Fatalf("the %s did not notice the %s's death within 5 s", survivor, victim)
-			}
-			noticed := time.Since(killed)
-			assert.Less(t, noticed, 2*time.Second, "the survivor must notice within 2 s (and the launcher end)")
-			r := p.Wait(t)
-			assert.NotEqual(t, 0, r.ExitCode, "the launcher exits non-zero")
-			assert.Regexp(t, fmt.Sprintf(`(?m)^%s *\| 06-sync: .*the %s \(pid %d\) is gone`, survivor, victim, pids[victim]), r.Stderr, "the survivor says which peer died")
-			assert.Contains(t, r.Stderr, fmt.Sprintf("the %s (pid %d) failed: killed by signal 9", victim, pids[victim]))
-			assert.Contains(t, r.Stderr, fmt.Sprintf("the %s (pid %d) failed: exit status 1", survivor, pids[survivor]))
-			t.Logf("%s noticed the %s's death after %v", survivor, victim, noticed)
-		})
+	for _, tr := range transportNames() {
+		for _, victim := range []string{"producer", "consumer"} {
+			t.Run(tr+"/"+victim, func(t *testing.T) { testKill9(t, tr, victim) })
+		}
 	}
+}
+
+func testKill9(t *testing.T, transport, victim string) {
+	ipctest.NoLeaks(t)
+	p, pids := longStream(t, transport)
+	survivor := map[string]string{"consumer": "producer", "producer": "consumer"}[victim]
+	require.NoError(t, syscall.Kill(pids[victim], syscall.SIGKILL))
+	killed := time.Now()
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the %s did not notice the %s's death within 5 s", survivor, victim)
+	}
+	noticed := time.Since(killed)
+	assert.Less(t, noticed, 2*time.Second, "the survivor must notice within 2 s (and the launcher end)")
+	r := p.Wait(t)
+	assert.NotEqual(t, 0, r.ExitCode, "the launcher exits non-zero")
+	assert.Regexp(t, fmt.Sprintf(`(?m)^%s *\| 06-sync: .*the %s \(pid %d\) is gone`, survivor, victim, pids[victim]), r.Stderr, "the survivor says which peer died")
+	assert.Contains(t, r.Stderr, fmt.Sprintf("the %s (pid %d) failed: killed by signal 9", victim, pids[victim]))
+	assert.Contains(t, r.Stderr, fmt.Sprintf("the %s (pid %d) failed: exit status 1", survivor, pids[survivor]))
+	t.Logf("%s noticed the %s's death after %v", survivor, victim, noticed)
 }
 
 func TestKill9InTwoTerminals(t *testing.T) {
@@ -249,28 +254,32 @@ func TestSignalsStopEverything(t *testing.T) {
 		{"consumer", syscall.SIGTERM},
 		{"consumer", syscall.SIGINT},
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%v to the %s", tt.sig, tt.target), func(t *testing.T) {
-			ipctest.NoLeaks(t)
-			p, pids := longStream(t)
-			pids["launcher"] = p.Pid()
-			require.NoError(t, syscall.Kill(pids[tt.target], tt.sig))
-			select {
-			case <-p.Done():
-			case <-time.After(10 * time.Second):
-				t.Fatalf("still running 10 s after %v to the %s", tt.sig, tt.target)
-			}
-			r := p.Wait(t)
-			assert.NotEqual(t, 0, r.ExitCode)
-			for role, pid := range pids {
-				if role != "launcher" {
-					assert.Equal(t, unix.ESRCH, syscall.Kill(pid, 0), "the %s (pid %d) must have exited", role, pid)
-				}
-			}
-			if tt.target != "launcher" {
-				assert.Regexp(t, fmt.Sprintf(`(?m)^%s *\| 06-sync: %v: cleaning up and exiting`, tt.target, tt.sig), r.Stderr)
-			}
-		})
+	for _, tr := range transportNames() {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%v to the %s", tr, tt.sig, tt.target), func(t *testing.T) { testSignal(t, tr, tt.target, tt.sig) })
+		}
+	}
+}
+
+func testSignal(t *testing.T, transport, target string, sig syscall.Signal) {
+	ipctest.NoLeaks(t)
+	p, pids := longStream(t, transport)
+	pids["launcher"] = p.Pid()
+	require.NoError(t, syscall.Kill(pids[target], sig))
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after %v to the %s", sig, target)
+	}
+	r := p.Wait(t)
+	assert.NotEqual(t, 0, r.ExitCode)
+	for role, pid := range pids {
+		if role != "launcher" {
+			assert.Equal(t, unix.ESRCH, syscall.Kill(pid, 0), "the %s (pid %d) must have exited", role, pid)
+		}
+	}
+	if target != "launcher" {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^%s *\| 06-sync: %v: cleaning up and exiting`, target, sig), r.Stderr)
 	}
 }
 
