@@ -75,6 +75,9 @@ func run(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOwnerBits(mode); err != nil {
+		return err
+	}
 	if *size < 0 || *size > maxSize {
 		return lesson.Usagef("-size %d: give 1 to %d bytes (0 to see shmget refuse it with EINVAL)", *size, maxSize)
 	}
@@ -122,6 +125,18 @@ func parseMode(s string) (int, error) {
 		return 0, lesson.Usagef("-mode %s is more than 0777: only the 9 permission bits (owner, group, others; read 4, write 2, execute 1) go here, the program adds IPC_CREAT and IPC_EXCL itself", s)
 	}
 	return int(v), nil
+}
+
+// checkOwnerBits refuses a -mode that would lock this program out of its own
+// segments. The owner digit binds the owner too: the read-write shmat of steps 7
+// and 10 needs the owner's read and write, shmctl(IPC_STAT) needs read. Only
+// CAP_IPC_OWNER, which root has, skips the check (shmop(2), capabilities(7)).
+func checkOwnerBits(mode int) error {
+	if mode&0o600 == 0o600 || hasCapIPCOwner() {
+		return nil
+	}
+	return lesson.Usagef("-mode %04o gives the owner only %s, and the owner is you: shmat read-write needs the owner's read and write, shmctl(IPC_STAT) needs read, so this program's own calls would fail with EACCES (only CAP_IPC_OWNER, which root has, skips the check); give the owner 6, e.g. -mode %04o",
+		mode, rwx(mode)[:3], mode|0o600)
 }
 
 // flagString spells shmflg as C code would: IPC_CREAT|IPC_EXCL|0600.
@@ -248,6 +263,13 @@ func create(l *lesson.Lesson, key ftok.Key, size, mode int) (int, error) {
 	l.Say("The id (shmid) is what shmat and shmctl take; the key only finds it. IPC_CREAT")
 	l.Say("creates the segment if the key has none; with IPC_EXCL it must be new. The low")
 	l.Say("9 bits of shmflg are its permissions, %04o = %s.", mode, rwx(mode))
+	if mode&0o600 != 0o600 {
+		// Only possible with CAP_IPC_OWNER: checkOwnerBits refused it otherwise.
+		l.Say("%04o gives the owner only %s, yet this program, the owner, attaches it", mode, rwx(mode)[:3])
+		l.Say("read-write in step 7: it has CAP_IPC_OWNER, as root does, which skips the")
+		l.Say("check. Without it, shmat would fail with EACCES, so the program refuses this")
+		l.Say("-mode up front.")
+	}
 	l.Look("ipcs -m -i %d", id)
 	return id, nil
 }
@@ -512,20 +534,42 @@ func childAttach(l *lesson.Lesson, args []string) error {
 	return nil
 }
 
+// statusField returns the value of the line "name:\tvalue" of /proc/self/status
+// (proc(5)), where the kernel shows this process's credentials and more.
+func statusField(name string) (string, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("no %s line in /proc/self/status", name)
+}
+
 // umask reads this process's umask from /proc/self/status (Linux 4.7 and later),
 // which, unlike umask(2), does not change it to read it.
 func umask() (int, error) {
-	b, err := os.ReadFile("/proc/self/status")
+	v, err := statusField("Umask")
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
-			return int(m), err
-		}
+	m, err := strconv.ParseUint(v, 8, 32)
+	return int(m), err
+}
+
+// hasCapIPCOwner reports whether this process has CAP_IPC_OWNER, the capability
+// that skips System V permission checks: bit 15 of the effective set, CapEff in
+// /proc/self/status (capabilities(7)). Root has it, unless a container dropped it.
+func hasCapIPCOwner() bool {
+	v, err := statusField("CapEff")
+	if err != nil {
+		return false
 	}
-	return 0, errors.New("no Umask line in /proc/self/status")
+	caps, err := strconv.ParseUint(v, 16, 64)
+	return err == nil && caps&(1<<unix.CAP_IPC_OWNER) != 0
 }
 
 func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
@@ -566,6 +610,7 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
 		l.Say("To see another user refused, a process must start one as that user, which only")
 		l.Say("root may do. You are uid %d, so this part is skipped. To see it:", os.Geteuid())
 		l.Look("go build -o /tmp/02-shmget ./02-shmget && sudo /tmp/02-shmget; rm /tmp/02-shmget")
+		explainYourMode(l, mode)
 		return nil
 	}
 	uid, gid := reexec.Nobody()
@@ -591,10 +636,17 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) error {
 	l.Say("ways. 0644: others may read, so only the SHM_RDONLY attach works. 0666: anyone")
 	l.Say("on the machine may write, which is rarely what you want; prefer 0600 and share")
 	l.Say("with other users on purpose.")
-	if len(modes) > 3 {
-		l.Say("%04o (your -mode): the others digit is %d, so nobody %s.", mode, mode&7, othersMay(mode&7))
-	}
+	explainYourMode(l, mode)
 	return nil
+}
+
+// explainYourMode reads the others digit of a -mode other than the three above.
+func explainYourMode(l *lesson.Lesson, mode int) {
+	if mode == 0o600 || mode == 0o644 || mode == 0o666 {
+		return
+	}
+	l.Say("%04o (your -mode): the others digit is %d, so a user neither owner nor in the group", mode, mode&7)
+	l.Say("(such as the user nobody) %s.", othersMay(mode&7))
 }
 
 // othersMay says what a user outside the owner and group may do with a segment
@@ -606,7 +658,7 @@ func othersMay(bits int) string {
 	case bits&4 != 0:
 		return "may attach it read-only (SHM_RDONLY) only"
 	default:
-		return "is refused both ways (every attach needs read permission)"
+		return "is refused both ways (every attach needs read)"
 	}
 }
 

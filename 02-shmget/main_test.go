@@ -26,6 +26,21 @@ import (
 func TestMain(m *testing.M) {
 	// The program itself, run by a helper process, so that it can run as nobody.
 	ipctest.Helper("program", lesson.Entry(name, usage, run))
+	// What a segment's owner may do with it, run as nobody when the tests run as root.
+	ipctest.Helper("owner-tries", func(args []string) int {
+		mode, err := strconv.ParseUint(args[0], 8, 32)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		got, err := ownerTries(int(mode))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(got)
+		return 0
+	})
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
@@ -145,7 +160,9 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("permissions as nobody", func(t *testing.T) {
-		checkPermissions(t, section(t, out, 10), key, id, 0o600, nil)
+		s := section(t, out, 10)
+		checkPermissions(t, s, key, id, 0o600, nil)
+		assert.NotContains(t, s, "(your -mode)", "the default mode is one of the three shown")
 	})
 
 	t.Run("segments outlive processes", func(t *testing.T) {
@@ -184,19 +201,15 @@ func checkSizes(t *testing.T, s, id, key string, size int) {
 	assert.Equal(t, "0x"+maps[1], find(t, reSliceAt, s)[1], "the slice starts where the mapping does")
 }
 
-// checkPermissions checks the permission step as run by root: the modes the
-// kernel reports, and what nobody was allowed. extra is the -mode segment, if any.
+// checkPermissions checks the permission step: the modes the kernel reports and,
+// as root, what nobody was allowed. extra is the -mode segment, if any.
 func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		assert.Contains(t, s, "so this part is skipped")
-		return
-	}
 	perms := rePerm.FindAllStringSubmatch(s, -1)
 	modes := map[string]string{} // id -> mode
 	for _, p := range perms {
 		modes[p[1]] = p[2]
-		assert.Equal(t, "0", p[4], "created by root")
+		assert.Equal(t, strconv.Itoa(os.Geteuid()), p[4], "created by the program, running as this user")
 	}
 	want := []string{"0600", "0644", "0666"}
 	if extra != nil {
@@ -207,6 +220,12 @@ func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int)
 		assert.Equal(t, want[i], p[2])
 		m, _ := strconv.ParseUint(p[2], 8, 32)
 		assert.Equal(t, rwx(int(m)), p[3])
+	}
+	assert.Regexp(t, `umask is 0[0-7]{3}, yet the modes are exactly as asked`, s)
+	if os.Geteuid() != 0 {
+		assert.Contains(t, s, "so this part is skipped")
+		assert.NotContains(t, s, "as uid", "no second user without root")
+		return
 	}
 	nobody, _ := reexec.Nobody()
 	// shmget by key checks only the permissions asked for in shmflg.
@@ -232,7 +251,6 @@ func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int)
 	// The 0666 segment: nobody wrote into it, and the read-only attach saw that.
 	assert.Regexp(t, `shmat\(\d+, NULL, 0\): attached; read "segment \d+, mode 0666", wrote "nobody was here"`, s)
 	assert.Regexp(t, `shmat\(\d+, NULL, SHM_RDONLY\): attached; read "nobody was here"`, s)
-	assert.Regexp(t, `umask is 0[0-7]{3}, yet the modes are exactly as asked`, s)
 }
 
 // TestSizes: shm_segsz is the size asked for; the allocation is whole pages.
@@ -252,21 +270,142 @@ func TestSizes(t *testing.T) {
 	}
 }
 
-// TestMode: -mode sets the main segment's mode and adds a segment for nobody to try.
+// TestMode: -mode sets the main segment's mode, adds a segment for nobody to try
+// (as root) and explains its others digit (as anyone). A mode without owner read
+// and write runs only with CAP_IPC_OWNER; without it the program refuses it.
 func TestMode(t *testing.T) {
-	for _, mode := range []int{0o640, 0o604, 0o602, 0o400, 0o606} {
+	tests := []struct {
+		mode   int
+		others string // what the program says a user outside owner and group may do
+	}{
+		{0o640, "is refused both ways (every attach needs read)"},
+		{0o604, "may attach it read-only (SHM_RDONLY) only"},
+		{0o602, "is refused both ways (every attach needs read)"},
+		{0o606, "may attach it read-write and read-only"},
+		{0o744, "may attach it read-only (SHM_RDONLY) only"},
+		{0o400, "is refused both ways (every attach needs read)"}, // owner without write
+		{0o204, "may attach it read-only (SHM_RDONLY) only"},      // owner without read
+	}
+	for _, tt := range tests {
+		mode := tt.mode
 		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			r := ipctest.RunProgram(t, "-mode", fmt.Sprintf("%o", mode))
+			ownerRW := mode&0o600 == 0o600
+			if !ownerRW && !hasCapIPCOwner() {
+				ipctest.AssertOneLineError(t, r, 2, fmt.Sprintf("-mode %04o gives the owner only %s, and the owner is you", mode, rwx(mode)[:3]))
+				assert.Empty(t, r.Stdout, "refused before the first step")
+				return
+			}
 			require.Equal(t, 0, r.ExitCode, r.Stderr)
-			assert.Contains(t, section(t, r.Stdout, 3), fmt.Sprintf("IPC_CREAT|IPC_EXCL|%04o)\n-> id", mode))
-			assert.Contains(t, section(t, r.Stdout, 3), rwx(mode))
-			id := find(t, reID, section(t, r.Stdout, 3))[1]
+			s3 := section(t, r.Stdout, 3)
+			assert.Contains(t, s3, fmt.Sprintf("IPC_CREAT|IPC_EXCL|%04o)\n-> id", mode))
+			assert.Contains(t, s3, rwx(mode))
+			if ownerRW {
+				assert.NotContains(t, s3, "CAP_IPC_OWNER")
+			} else {
+				assert.Contains(t, s3, fmt.Sprintf("%04o gives the owner only %s, yet this program, the owner, attaches it", mode, rwx(mode)[:3]))
+				assert.Contains(t, s3, "it has CAP_IPC_OWNER")
+			}
+			id := find(t, reID, s3)[1]
 			key := find(t, reKey, section(t, r.Stdout, 2))[1]
-			checkPermissions(t, section(t, r.Stdout, 10), key, id, mode, &mode)
-			assert.Contains(t, section(t, r.Stdout, 10), fmt.Sprintf("%04o (your -mode): the others digit is %d", mode, mode&7))
+			checkSizes(t, section(t, r.Stdout, 7), id, key, 100)
+			s10 := section(t, r.Stdout, 10)
+			checkPermissions(t, s10, key, id, mode, &mode)
+			assert.Contains(t, s10, fmt.Sprintf("%04o (your -mode): the others digit is %d, so a user neither owner nor in the group\n   (such as the user nobody) %s.\n", mode, mode&7, tt.others))
 		})
 	}
+}
+
+// TestModeWithoutOwnerBitsAsNobody: without CAP_IPC_OWNER, a -mode that denies the
+// owner read or write is refused before anything is created. Run as nobody, so
+// that a test run as root sees it too.
+func TestModeWithoutOwnerBitsAsNobody(t *testing.T) {
+	for _, mode := range []string{"0400", "0200", "0"} {
+		t.Run(mode, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			uid, gid := reexec.Nobody()
+			r := ipctest.StartHelperAs(t, uid, gid, "program", "-mode", mode).Wait(t)
+			m, err := strconv.ParseUint(mode, 8, 32)
+			require.NoError(t, err)
+			ipctest.AssertOneLineError(t, r, 2, fmt.Sprintf("-mode %04o gives the owner only %s, and the owner is you: shmat read-write needs the owner's read and write, shmctl(IPC_STAT) needs read, so this program's own calls would fail with EACCES (only CAP_IPC_OWNER, which root has, skips the check); give the owner 6, e.g. -mode %04o", m, rwx(int(m))[:3], m|0o600))
+			assert.Empty(t, r.Stdout)
+		})
+	}
+}
+
+// ownerTries creates a segment with mode and says what the kernel lets its owner,
+// this process, do with it: attach read-write, attach read-only, IPC_STAT.
+func ownerTries(mode int) (string, error) {
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 16, unix.IPC_CREAT|mode)
+	if err != nil {
+		return "", err
+	}
+	defer unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	outcome := func(err error) string {
+		if err != nil {
+			return lesson.ErrnoText(err)
+		}
+		return "ok"
+	}
+	var got []string
+	for _, flags := range []int{0, unix.SHM_RDONLY} {
+		b, err := unix.SysvShmAttach(id, 0, flags)
+		if err == nil {
+			err = unix.SysvShmDetach(b)
+		}
+		got = append(got, outcome(err))
+	}
+	_, err = stat(id)
+	return fmt.Sprintf("rw %s, ro %s, stat %s", got[0], got[1], outcome(err)), nil
+}
+
+// TestOwnerIsCheckedToo backs checkOwnerBits: the owner digit binds the segment's
+// owner (shmat read-write needs read and write, SHM_RDONLY and IPC_STAT need read)
+// unless it has CAP_IPC_OWNER. The unprivileged owner is this user, or nobody when
+// the tests run as root; root itself passes everything.
+func TestOwnerIsCheckedToo(t *testing.T) {
+	const denied = "EACCES (permission denied)"
+	tests := []struct {
+		mode int
+		want string
+	}{
+		{0o600, "rw ok, ro ok, stat ok"},
+		{0o400, "rw " + denied + ", ro ok, stat ok"},
+		{0o200, "rw " + denied + ", ro " + denied + ", stat " + denied},
+		{0o066, "rw " + denied + ", ro " + denied + ", stat " + denied},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%04o", tt.mode), func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			var r ipctest.Result
+			if os.Geteuid() == 0 {
+				uid, gid := reexec.Nobody()
+				r = ipctest.StartHelperAs(t, uid, gid, "owner-tries", fmt.Sprintf("%o", tt.mode)).Wait(t)
+			} else {
+				r = ipctest.RunHelper(t, "owner-tries", fmt.Sprintf("%o", tt.mode))
+			}
+			require.Equal(t, 0, r.ExitCode, r.Stderr)
+			assert.Equal(t, tt.want+"\n", r.Stdout, "an owner without CAP_IPC_OWNER")
+
+			got, err := ownerTries(tt.mode)
+			require.NoError(t, err)
+			if hasCapIPCOwner() {
+				assert.Equal(t, "rw ok, ro ok, stat ok", got, "CAP_IPC_OWNER skips the check")
+			} else {
+				assert.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
+
+// TestHasCapIPCOwner: hasCapIPCOwner agrees with the kernel, which lets an owner
+// attach its own 0400 segment read-write only with CAP_IPC_OWNER.
+func TestHasCapIPCOwner(t *testing.T) {
+	ipctest.NoLeaks(t)
+	got, err := ownerTries(0o400)
+	require.NoError(t, err)
+	assert.Equal(t, strings.HasPrefix(got, "rw ok"), hasCapIPCOwner(), got)
 }
 
 // TestUmaskDoesNotApply creates a segment with 0666 under umask 077 here, and runs
