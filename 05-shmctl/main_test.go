@@ -446,18 +446,46 @@ func TestShmctlErrors(t *testing.T) {
 }
 
 // The mistake the README warns of: IPC_SET from a zeroed buffer sets the owner
-// to uid 0 and gid 0 and the permission bits to 0.
+// to uid 0 and gid 0 and the permission bits to 0. Its creator then may no longer
+// read it (IPC_STAT, like shmat, needs read permission, and mode 0 gives the owner
+// digit nothing) unless it has CAP_IPC_OWNER, as root does; being the creator still
+// lets it IPC_SET the segment back (and IPC_RMID it, as the cleanup does).
 func TestIPCSetFromZeroedBuffer(t *testing.T) {
 	ipctest.NoLeaks(t)
 	_, id := newKeyedSegment(t, 5000, 0o640)
 	_, err := unix.SysvShmCtl(id, unix.IPC_SET, &unix.SysvShmDesc{})
 	require.NoError(t, err)
-	ds, err := stat(id)
-	require.NoError(t, err)
-	assert.Zero(t, ds.Perm.Mode, "mode 0: nobody but a privileged process may use it now")
-	assert.Zero(t, ds.Perm.Uid)
-	assert.Zero(t, ds.Perm.Gid)
-	assert.EqualValues(t, os.Geteuid(), ds.Perm.Cuid, "the creator stays")
+
+	// /proc/sysvipc/shm lists every segment to everyone, with no permission check.
+	s, ok := findShm(t, id)
+	require.True(t, ok, "segment %d must be in /proc/sysvipc/shm", id)
+	assert.Zero(t, s.Mode, "mode 0")
+	assert.Zero(t, s.UID, "owner uid 0")
+	assert.Zero(t, s.GID, "owner gid 0")
+	assert.EqualValues(t, os.Geteuid(), s.CUID, "the creator stays")
+
+	_, statErr := stat(id)
+	b, attachErr := unix.SysvShmAttach(id, 0, unix.SHM_RDONLY)
+	if attachErr == nil {
+		require.NoError(t, unix.SysvShmDetach(b))
+	}
+	for call, err := range map[string]error{"IPC_STAT": statErr, "shmat SHM_RDONLY": attachErr} {
+		if os.Geteuid() == 0 {
+			assert.NoError(t, err, "%s: root reads it anyway (CAP_IPC_OWNER)", call)
+		} else {
+			assert.ErrorIs(t, err, unix.EACCES, "%s: mode 0, not even the creator may read it", call)
+		}
+	}
+
+	// IPC_STAT may be refused, so the way back is a buffer filled by hand.
+	var ds unix.SysvShmDesc
+	ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Mode = uint32(os.Geteuid()), uint32(os.Getegid()), 0o600
+	_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+	require.NoError(t, err, "the creator may still IPC_SET")
+	got, err := stat(id)
+	require.NoError(t, err, "and, owner again with mode 0600, read it")
+	assert.EqualValues(t, 0o600, got.Perm.Mode)
+	assert.EqualValues(t, os.Geteuid(), got.Perm.Uid)
 }
 
 // The whole program, as a learner runs it.
