@@ -64,7 +64,7 @@ func run(l *lesson.Lesson, args []string) error {
 		}
 	}
 	size := l.Flags.Int("size", 100, "segment size in bytes, 1 to 64 MiB (0 shows EINVAL); the kernel allocates whole pages")
-	modeFlag := l.Flags.String("mode", "0600", "permission bits of the segment, octal, at most 0777")
+	modeFlag := l.Flags.String("mode", "0600", "permission bits of the segment, octal, at most 0777; the owner digit needs 6 (read, write) without CAP_IPC_OWNER (root has it)")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
