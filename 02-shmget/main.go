@@ -722,9 +722,13 @@ func tryAttach(l *lesson.Lesson, who string, id int) error {
 
 func outlive(l *lesson.Lesson, id int) {
 	l.Step("Segments outlive their processes")
+	gone := "the second process of step 9 has exited, its segment has not"
+	if os.Geteuid() == 0 {
+		gone = "the processes of steps 9 and 10 are gone, the segments they used are not"
+	}
 	l.Say("A segment stays until someone removes it with shmctl(IPC_RMID) or the machine")
-	l.Say("reboots, even after every process that used it has exited: the processes of")
-	l.Say("steps 9 and 10 are gone, the segments they used are not (unless")
+	l.Say("reboots, even after every process that used it has exited:")
+	l.Say("%s (unless", gone)
 	l.Say("/proc/sys/kernel/shm_rmid_forced is 1, see proc(5)). List segments and remove")
 	l.Say("a leftover of yours:")
 	l.Look("ipcs -m")

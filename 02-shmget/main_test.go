@@ -168,6 +168,11 @@ func TestDefaultRun(t *testing.T) {
 	t.Run("segments outlive processes", func(t *testing.T) {
 		s := section(t, out, 11)
 		assert.Contains(t, s, "$ ipcs -m\n")
+		if os.Geteuid() == 0 {
+			assert.Contains(t, s, "the processes of steps 9 and 10 are gone")
+		} else {
+			assert.Contains(t, s, "the second process of step 9 has exited", "step 10 started no process")
+		}
 		assert.Contains(t, s, "$ ipcrm -m "+id+"\n")
 	})
 }
@@ -447,19 +452,24 @@ func TestPrivateNeedsNoIPCCreat(t *testing.T) {
 	assert.NotEqual(t, ids[0], ids[1], "IPC_PRIVATE always creates a new segment")
 }
 
-// TestAsNobody runs the whole lesson as an unprivileged user: it works, and the
-// part that needs root says how to see it.
+// TestAsNobody runs the whole lesson as an unprivileged user, with a -mode of its
+// own: it works, the part that needs root says how to see it, and the -mode's
+// others digit is still explained.
 func TestAsNobody(t *testing.T) {
 	ipctest.NoLeaks(t)
 	uid, gid := reexec.Nobody()
-	p := ipctest.StartHelperAs(t, uid, gid, "program")
+	p := ipctest.StartHelperAs(t, uid, gid, "program", "-mode", "0604")
 	r := p.Wait(t)
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
+	assert.NotContains(t, section(t, r.Stdout, 3), "CAP_IPC_OWNER", "the owner has read and write")
 	s := section(t, r.Stdout, 10)
 	assert.Contains(t, s, fmt.Sprintf("You are uid %d, so this part is skipped", uid))
 	assert.Contains(t, s, "sudo /tmp/02-shmget")
 	assert.Regexp(t, fmt.Sprintf(`-> id \d+: mode 0600 \(rw-------\), owner uid %d`, uid), s)
+	assert.Regexp(t, fmt.Sprintf(`-> id \d+: mode 0604 \(rw----r--\), owner uid %d`, uid), s)
+	assert.Contains(t, s, "0604 (your -mode): the others digit is 4, so a user neither owner nor in the group\n   (such as the user nobody) may attach it read-only (SHM_RDONLY) only.\n")
 	assert.Contains(t, section(t, r.Stdout, 9), "now holds \"hello back from pid")
+	assert.Contains(t, section(t, r.Stdout, 11), "the second process of step 9 has exited, its segment has not")
 }
 
 // TestBadInput: one line on stderr naming the problem; exit 2 for usage errors,
