@@ -29,6 +29,23 @@ type endpoint struct {
 // was first, and returns once they are ready to use. Stale objects from a crashed
 // run are removed and the meeting starts again; objects that are not this lesson's
 // are reported with the ipcrm command that removes them.
+//
+// Both peers usually arrive at the same moment (the launcher starts them together),
+// so every decision about a leftover must come out the same in both and must not
+// undo the other's work:
+//
+//   - A segment is removed only by its id, and only once what it records shows that
+//     it can never be used again (its creator died before publishing it, or every
+//     pid it records is dead). Both peers reach that verdict from the same facts, so
+//     both may remove it; the second IPC_RMID is harmless. How many processes are
+//     attached says nothing: the two fresh peers are attached too.
+//   - A semaphore set is created, and a leftover set under the key removed, only by
+//     the process that has just won shmget(IPC_CREAT|IPC_EXCL) for the segment
+//     (createSet). The segment under the key acts as a lock: while it exists, nobody
+//     else can win, and it loses the key only once its own set is initialised (both
+//     sides joined and removed it early), its creator died, or its creator gave up.
+//     So an opener never removes a set by key: it might be the new set that the
+//     faster peer has just created.
 func meet(l narrator, key ftok.Key, t transport, cfg ringConfig, wait time.Duration) (*endpoint, error) {
 	deadline := time.Now().Add(wait)
 	for attempt := 0; attempt < 5; attempt++ {
@@ -90,9 +107,10 @@ func (ep *endpoint) attach(l narrator) error {
 	return nil
 }
 
-// createSet creates the semaphore set under the same key. A set without a segment
-// is left over from a crashed run (or belongs to a run whose segment was already
-// removed early, which is still going): staleSet tells which.
+// createSet creates the semaphore set under the same key. Only the creator of the
+// segment calls it (see meet), so a set already under the key was left by a crashed
+// run, or belongs to a run still going whose segment was removed early:
+// removeStaleSet tells which.
 func (ep *endpoint) createSet(l narrator, values []int) error {
 	for attempt := 0; ; attempt++ {
 		l.Call("semget(%v, %d, IPC_CREAT|IPC_EXCL|0600), then semctl SETVAL %v and one semop so sem_otime != 0", ep.key, len(values), values)
@@ -114,7 +132,10 @@ func (ep *endpoint) createSet(l narrator, values []int) error {
 }
 
 // removeStaleSet looks at the set that holds key. If nobody who touched it is
-// alive, it is a crashed run's leftover: remove it. Otherwise report.
+// alive, it is a crashed run's leftover: remove it. Otherwise report. A set whose
+// every last pid is 0 was never initialised (sem.Create's SETVAL records its
+// caller): its creator died, since the only process that could be initialising a
+// set under this key now is this one, which holds the key's segment.
 func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 	id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0)
 	if errno != 0 {
@@ -133,7 +154,7 @@ func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 			return fmt.Errorf("key %v holds semaphore set %d, in use by running pid %d (another run of this lesson?); wait for it to finish, or stop it and run 'ipcrm -s %d'", key, id, pid, id)
 		}
 	}
-	l.Say("found semaphore set %d under key %v with no segment and every pid that used it gone: a crashed run's leftover; removing it", id, key)
+	l.Say("semaphore set %d under key %v belongs to no segment and every pid that used it is gone: a crashed run's leftover; removing it", id, key)
 	return set.Remove()
 }
 
@@ -163,12 +184,11 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 		return nil, err
 	}
 	if ep.stale() {
-		l.Say("segment %d is a crashed run's leftover: creator pid %d, producer pid %d and consumer pid %d are all gone; removing it and its semaphore set",
+		// Only the segment: its set may already have been replaced by the faster
+		// peer's new one (see meet). Whoever creates the next segment removes it.
+		l.Say("segment %d is a crashed run's leftover: creator pid %d, producer pid %d and consumer pid %d are all gone; removing it (its semaphore set goes when the next segment is created)",
 			id, ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer))
 		_ = ep.removeSegment()
-		if id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0); errno == 0 {
-			_ = sem.FromID(int(id)).Remove()
-		}
 		return nil, errStale
 	}
 	l.Call("semget(%v, 0, 0), waiting for sem_otime != 0", key)
@@ -182,15 +202,17 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 }
 
 // waitPublished waits for the magic. A creator that died before publishing leaves
-// a segment that will never be ready: that is stale.
+// a segment that will never be ready: that is stale, however many processes are
+// attached (only its creator, shm_cpid, ever publishes a segment; a peer that
+// arrives at the same moment is attached too, and removes it as well).
 func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
 	for !ep.hdr.Published() {
 		if ep.hdr.MagicValue() != 0 {
 			return nil // some other magic: not being initialised, foreign; Check says so
 		}
 		var d unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && d.Nattch <= 1 && !header.Alive(int(d.Cpid)) {
-			l.Say("segment %d was never initialised and its creator (pid %d) is gone: a crashed run's leftover; removing it", ep.shmid, d.Cpid)
+		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && !header.Alive(int(d.Cpid)) {
+			l.Say("segment %d was never initialised and its creator (pid %d) is gone: a leftover of a run that crashed or gave up; removing it", ep.shmid, d.Cpid)
 			_ = ep.removeSegment()
 			return errStale
 		}
@@ -202,13 +224,13 @@ func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
 	return nil
 }
 
-// stale reports whether no process that used the segment is alive and nobody but
-// us has it attached.
+// stale reports whether every process the header records (creator, producer,
+// consumer) is dead. Then the ring holds a dead run's indices and semaphore values,
+// and no live process can be using it: a pid is recorded by Claim, which comes only
+// after this check has found someone alive. So shm_nattch does not matter: other
+// processes attached are fresh peers that have not claimed yet, and they reach the
+// same verdict from the same pids.
 func (ep *endpoint) stale() bool {
-	var d unix.SysvShmDesc
-	if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err != nil || d.Nattch > 1 {
-		return false
-	}
 	for _, pid := range []int{ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer)} {
 		if header.Alive(pid) {
 			return false
