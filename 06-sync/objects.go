@@ -177,19 +177,22 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 	if err := ep.waitPublished(l, deadline); err != nil {
 		return nil, err
 	}
-	if err := ep.hdr.Check(t.Kind(), t.KindVersion()); err != nil {
-		if errors.Is(err, header.ErrNotOurs) {
-			return nil, fmt.Errorf("key %v: segment %d: %v; it is not this lesson's: remove it with 'ipcrm -m %d' (and 'ipcrm -S %v' if a semaphore set has the key) or use another -key", key, id, err, id, key)
-		}
-		return nil, err
-	}
-	if ep.stale() {
+	// Stale before the kind check: a dead run of the other transport (or of an
+	// older layout) is a leftover all the same. The pids are at their documented
+	// offsets in any segment with this lesson's magic and header version.
+	if ep.hdr.Published() && ep.hdr.Version() == header.Version && ep.stale() {
 		// Only the segment: its set may already have been replaced by the faster
 		// peer's new one (see meet). Whoever creates the next segment removes it.
 		l.Say("segment %d is a crashed run's leftover: creator pid %d, producer pid %d and consumer pid %d are all gone; removing it (its semaphore set goes when the next segment is created)",
 			id, ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer))
 		_ = ep.removeSegment()
 		return nil, errStale
+	}
+	if err := ep.hdr.Check(t.Kind(), t.KindVersion()); err != nil {
+		if errors.Is(err, header.ErrNotOurs) {
+			return nil, fmt.Errorf("key %v: segment %d: %v; it is not this lesson's: remove it with 'ipcrm -m %d' (and 'ipcrm -S %v' if a semaphore set has the key) or use another -key", key, id, err, id, key)
+		}
+		return nil, err
 	}
 	l.Call("semget(%v, 0, 0), waiting for sem_otime != 0", key)
 	set, err := sem.Open(key, time.Until(deadline))
