@@ -172,6 +172,10 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 	l.Result("id %d", id)
 	ep := &endpoint{key: key, shmid: id}
 	if err := ep.attach(l); err != nil {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
+			l.Say("shmat(%d): %v: the segment was removed since our shmget (its creator gave up); starting again", id, lesson.ErrnoText(err))
+			return nil, errStale
+		}
 		return nil, err
 	}
 	if err := ep.waitPublished(l, deadline); err != nil {
