@@ -233,10 +233,10 @@ func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
 
 // stale reports whether every process the header records (creator, producer,
 // consumer) is dead. Then the ring holds a dead run's indices and semaphore values,
-// and no live process can be using it: a pid is recorded by Claim, which comes only
-// after this check has found someone alive. So shm_nattch does not matter: other
-// processes attached are fresh peers that have not claimed yet, and they reach the
-// same verdict from the same pids.
+// and no live process can be using it: a process is recorded as the creator when it
+// formats the segment, or by Claim, which comes only after this check has found
+// someone alive. So shm_nattch does not matter: other processes attached are fresh
+// peers that have not claimed yet, and they reach the same verdict from the same pids.
 func (ep *endpoint) stale() bool {
 	for _, pid := range []int{ep.hdr.CreatorPid(), ep.hdr.Pid(header.Producer), ep.hdr.Pid(header.Consumer)} {
 		if header.Alive(pid) {
