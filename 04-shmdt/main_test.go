@@ -41,10 +41,16 @@ func exists(t *testing.T, id int) bool {
 	return ok
 }
 
+// kernelSecondsBefore returns a time in seconds that the kernel's IPC timestamps of
+// anything that happens from now on are not earlier than. The kernel stamps them with
+// ktime_get_real_seconds(), a coarse clock updated once per tick, which can still
+// show the previous second just after time.Now() has moved on: hence the one second.
+func kernelSecondsBefore() int64 { return time.Now().Unix() - 1 }
+
 func TestDetachDropsNattchAndSetsDtime(t *testing.T) {
 	ipctest.NoLeaks(t)
 	id := ipctest.NewSegment(t, 4096, 0o600)
-	start := time.Now().Unix()
+	start := kernelSecondsBefore()
 	b, err := unix.SysvShmAttach(id, 0, 0)
 	require.NoError(t, err)
 	copy(b, "kept")
@@ -112,7 +118,7 @@ func TestExitDetaches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			id := ipctest.NewSegment(t, 4096, 0o600)
-			start := time.Now().Unix()
+			start := kernelSecondsBefore()
 			p := ipctest.StartProgram(t, roleAttachAndExit, strconv.Itoa(id))
 			p.Expect(t, "exiting without shmdt", wait)
 			attached := stat(t, id)
