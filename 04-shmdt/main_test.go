@@ -41,11 +41,17 @@ func exists(t *testing.T, id int) bool {
 	return ok
 }
 
-// kernelSecondsBefore returns a time in seconds that the kernel's IPC timestamps of
-// anything that happens from now on are not earlier than. The kernel stamps them with
-// ktime_get_real_seconds(), a coarse clock updated once per tick, which can still
-// show the previous second just after time.Now() has moved on: hence the one second.
-func kernelSecondsBefore() int64 { return time.Now().Unix() - 1 }
+// kernelSecondsBefore returns the kernel's idea of the current second. The kernel
+// stamps shm_dtime with ktime_get_real_seconds(), a coarse clock updated once per
+// tick, which can still show the previous second just after time.Now() has moved on;
+// CLOCK_REALTIME_COARSE reads that same clock, so later stamps are never earlier.
+func kernelSecondsBefore() int64 {
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &now); err != nil {
+		return time.Now().Unix() - 1
+	}
+	return int64(now.Sec)
+}
 
 func TestDetachDropsNattchAndSetsDtime(t *testing.T) {
 	ipctest.NoLeaks(t)
