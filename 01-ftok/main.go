@@ -206,9 +206,9 @@ func showKey(l *lesson.Lesson, path string, projID int) error {
 	}
 	l.Result("key %v", key)
 	l.Say("The key's 32 bits are three pieces, high to low:")
-	l.Say("  0x%02x______  proj_id & 0xff   = %#02x  (the id you gave: %s)", key.ProjID(), key.ProjID(), describeID(projID))
-	l.Say("  0x__%02x____  st_dev  & 0xff   = %#02x  (device %#x)", key.Dev(), key.Dev(), dev)
-	l.Say("  0x____%04x  st_ino  & 0xffff = %#04x  (inode %#x)", key.Ino(), key.Ino(), ino)
+	l.Say("  0x%02x______  proj_id & 0xff   = 0x%02x  (the id you gave: %s)", key.ProjID(), key.ProjID(), describeID(projID))
+	l.Say("  0x__%02x____  st_dev  & 0xff   = 0x%02x  (device %#x)", key.Dev(), key.Dev(), dev)
+	l.Say("  0x____%04x  st_ino  & 0xffff = 0x%04x  (inode %#x)", key.Ino(), key.Ino(), ino)
 	if projID > 0xff {
 		l.Say("Only the low 8 bits of the id count: %#x acts as %s.", projID, describeID(projID&0xff))
 	}

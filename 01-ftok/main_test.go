@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -95,7 +96,7 @@ func TestDefaultRun(t *testing.T) {
 		assert.Equal(t, ftok.Make(ino, dev, 'A'), key, "the key must be the formula applied to the st_dev and st_ino printed")
 		assert.Contains(t, s, "proj_id & 0xff   = 0x41")
 		assert.Contains(t, s, "st_dev  & 0xff   = "+hexByte(uint8(dev)))
-		assert.Contains(t, s, "st_ino  & 0xffff = "+"0x"+strconv.FormatUint(ino&0xffff, 16))
+		assert.Contains(t, s, fmt.Sprintf("st_ino  & 0xffff = 0x%04x", ino&0xffff), "four hex digits, as in the key")
 		assert.Contains(t, s, "("+strconv.Itoa(int(int32(key)))+")", "the decimal form /proc/sysvipc/shm uses")
 	})
 
