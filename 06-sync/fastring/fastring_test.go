@@ -325,9 +325,14 @@ func TestNoLostWakeup(t *testing.T) {
 	assert.Equal(t, prod.checksum, cons.checksum)
 	assert.Equal(t, p.count, cons.messages)
 	assert.Zero(t, prod.timeouts+cons.timeouts, "with a live peer every sleep must end by a wake-up")
-	// The test means something only if both sides really slept, often.
-	assert.Greater(t, prod.sleeps, p.count/50, "producer sleeps")
-	assert.Greater(t, cons.sleeps, p.count/50, "consumer sleeps")
+	// The test means something only if both sides really slept, often. How often
+	// depends on the scheduler: on a quiet machine about one message in ten ends in a
+	// sleep; on a loaded one a side may run through many messages in one time slice
+	// (seen: 137 sleeps in 20,000 with two CPU hogs running). 50 each still means the
+	// sleep and wake-up path ran many times.
+	const minSleeps = 50
+	assert.GreaterOrEqual(t, prod.sleeps, minSleeps, "producer sleeps")
+	assert.GreaterOrEqual(t, cons.sleeps, minSleeps, "consumer sleeps")
 	t.Logf("%d messages: producer slept %d times, consumer %d times", p.count, prod.sleeps, cons.sleeps)
 }
 
