@@ -27,48 +27,66 @@ func buildC(t *testing.T, name string) string {
 	return out
 }
 
-// The README's layout is enough for C: a C producer feeds the Go consumer and the
-// Go producer feeds a C consumer, through the same segment and semaphores. The Go
-// side starts first and creates the objects; the C programs open them.
+// cExchange is one Go/C pairing: the Go program runs goArgs in the role goRole and
+// starts first (it creates the objects); the C program built from cProgram opens them.
+type cExchange struct {
+	name     string
+	goRole   string   // "consumer": a C producer feeds it; "producer": it feeds a C consumer
+	cProgram string   // c/NAME.c
+	size     string   // message size (the largest, with mixed sizes)
+	mixed    string   // "1" for mixed sizes
+	goArgs   []string // transport and ring shape
+}
+
+// TestCPeers: each ring's documented layout (06-sync/README.md for semring, package
+// fastring for fast) is enough for C. A C producer feeds the Go consumer and the Go
+// producer feeds a C consumer, through the same segment and semaphores.
 func TestCPeers(t *testing.T) {
-	producer, consumer := buildC(t, "producer"), buildC(t, "consumer")
-	tests := []struct {
-		name   string
-		goRole string
-		size   string
-		mixed  string
-	}{
-		{"C producer to Go consumer", "consumer", "1000", "0"},
-		{"C producer to Go consumer, mixed sizes over small slots", "consumer", "300", "1"},
-		{"Go producer to C consumer", "producer", "1000", "0"},
-		{"Go producer to C consumer, mixed sizes over small slots", "producer", "300", "1"},
+	small := []string{"-mixed", "-slotsize", "64", "-slots", "3"}
+	tinyFast := []string{"-transport", "fast", "-mixed", "-slots", "2", "-slotsize", "64"}
+	tests := []cExchange{
+		{"semring: C producer to Go consumer", "consumer", "producer", "1000", "0", nil},
+		{"semring: C producer to Go consumer, mixed sizes over small slots", "consumer", "producer", "300", "1", small},
+		{"semring: Go producer to C consumer", "producer", "consumer", "1000", "0", nil},
+		{"semring: Go producer to C consumer, mixed sizes over small slots", "producer", "consumer", "300", "1", small},
+		{"fast: C producer to Go consumer", "consumer", "fast_producer", "1000", "0", []string{"-transport", "fast"}},
+		{"fast: C producer to Go consumer, messages larger than a 128-byte ring", "consumer", "fast_producer", "300", "1", tinyFast},
+		{"fast: Go producer to C consumer", "producer", "fast_consumer", "1000", "0", []string{"-transport", "fast"}},
+		{"fast: Go producer to C consumer, messages larger than a 128-byte ring", "producer", "fast_consumer", "300", "1", tinyFast},
+	}
+	built := map[string]string{} // built once, in this test's temporary directory
+	for _, tt := range tests {
+		if built[tt.cProgram] == "" {
+			built[tt.cProgram] = buildC(t, tt.cProgram)
+		}
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ipctest.NoLeaks(t)
-			_, key := testKey(t)
-			args := []string{tt.goRole, "-key", key, "-messages", "3000", "-size", tt.size, "-wait", "20s"}
-			if tt.mixed == "1" {
-				args = append(args, "-mixed", "-slotsize", "64", "-slots", "3")
-			}
-			g := ipctest.StartProgram(t, args...)
-			g.Expect(t, "waiting up to", 10*time.Second)
-			var cmd *exec.Cmd
-			if tt.goRole == "consumer" {
-				cmd = exec.Command(producer, key, "3000", tt.size, tt.mixed)
-			} else {
-				cmd = exec.Command(consumer, key)
-			}
-			cout, cerr := cmd.CombinedOutput()
-			r := g.Wait(t)
-			require.NoError(t, cerr, "C side: %s\nGo side stderr: %s", cout, r.Stderr)
-			require.Equal(t, 0, r.ExitCode, "Go side stderr: %s\nC side: %s", r.Stderr, cout)
-			if tt.goRole == "consumer" {
-				assertVerified(t, r.Stdout, 3000)
-				assert.Contains(t, string(cout), "C producer: sent 3000 messages")
-			} else {
-				assert.Regexp(t, `C consumer: 3000 messages, \d+ bytes, crc32 0x[0-9a-f]{8} verified`, string(cout))
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { exchangeWithC(t, tt, built[tt.cProgram]) })
+	}
+}
+
+// exchangeWithC runs one pairing of 3000 messages and checks that the receiving
+// side, Go or C, verified count and checksum.
+func exchangeWithC(t *testing.T, tt cExchange, cBinary string) {
+	ipctest.NoLeaks(t)
+	_, key := testKey(t)
+	args := append([]string{tt.goRole, "-key", key, "-messages", "3000", "-size", tt.size, "-wait", "20s"}, tt.goArgs...)
+	g := ipctest.StartProgram(t, args...)
+	g.Expect(t, "waiting up to", 10*time.Second)
+	var cmd *exec.Cmd
+	if tt.goRole == "consumer" {
+		cmd = exec.Command(cBinary, key, "3000", tt.size, tt.mixed)
+	} else {
+		cmd = exec.Command(cBinary, key)
+	}
+	cout, cerr := cmd.CombinedOutput()
+	r := g.Wait(t)
+	require.NoError(t, cerr, "C side: %s\nGo side stderr: %s", cout, r.Stderr)
+	require.Equal(t, 0, r.ExitCode, "Go side stderr: %s\nC side: %s", r.Stderr, cout)
+	if tt.goRole == "consumer" {
+		assertVerified(t, r.Stdout, 3000)
+		assert.Contains(t, string(cout), "C producer: sent 3000 messages")
+	} else {
+		assert.Regexp(t, `C consumer: 3000 messages, \d+ bytes, crc32 0x[0-9a-f]{8} verified`, string(cout))
 	}
 }
