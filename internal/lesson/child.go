@@ -59,11 +59,37 @@ func (c *Child) relay(line string) {
 	fmt.Fprintf(c.l.Out, "   [pid %d] %s\n", c.Pid, strings.TrimLeft(line, " "))
 }
 
+// Await relays the child's narration until the child tells (Tell) the parent verb,
+// and returns the fields that came with it. Narration is for the learner and may
+// change; the parent waits only for these protocol lines, which it does not print.
+// A protocol line with another verb, or the child ending first, is an error (the
+// child is then waited for).
+func (c *Child) Await(verb string) ([]string, error) {
+	for c.lines.Scan() {
+		line := c.lines.Text()
+		fields, ok := protocolLine(line)
+		if !ok {
+			c.relay(line)
+			continue
+		}
+		if fields[0] != verb {
+			_ = c.Finish()
+			return nil, fmt.Errorf("the child (pid %d) said %q where the lesson waited for %s", c.Pid, strings.Join(fields, " "), verb)
+		}
+		return fields[1:], nil
+	}
+	_ = c.Finish()
+	return nil, fmt.Errorf("the child (pid %d) ended before it said %s", c.Pid, verb)
+}
+
 // Until relays the child's lines until one contains marker, and returns that line.
-// If the child ends first, Until waits for it and returns an error.
+// Deprecated: it matches narration meant for people; use Tell and Await.
 func (c *Child) Until(marker string) (string, error) {
 	for c.lines.Scan() {
 		line := c.lines.Text()
+		if _, ok := protocolLine(line); ok {
+			continue
+		}
 		c.relay(line)
 		if strings.Contains(line, marker) {
 			return line, nil
@@ -88,7 +114,9 @@ func (c *Child) Finish() error {
 	}
 	_ = c.stdin.Close()
 	for c.lines.Scan() {
-		c.relay(c.lines.Text())
+		if _, ok := protocolLine(c.lines.Text()); !ok {
+			c.relay(c.lines.Text())
+		}
 	}
 	c.waited = true
 	c.err = c.cmd.Wait()
@@ -106,3 +134,32 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string { return e.State }
+
+// The line protocol between a child and its parent. The child's standard output
+// carries narration, which the parent relays to the learner, and protocol lines,
+// which the parent reads and does not print: the prefix, a verb and its fields,
+// separated by spaces:
+//
+//	@@ READY
+//	@@ ADDR 0x7f3c2a1b6000
+const protocolPrefix = "@@ "
+
+// Tell writes a protocol line for the parent (Child.Await) on the child's standard
+// output: verb and the fields, each printed with %v and containing no space.
+func (l *Lesson) Tell(verb string, fields ...any) {
+	line := protocolPrefix + verb
+	for _, f := range fields {
+		line += " " + fmt.Sprint(f)
+	}
+	fmt.Fprintln(l.Out, line)
+}
+
+// protocolLine splits a protocol line into its verb and fields.
+func protocolLine(line string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(line, protocolPrefix)
+	if !ok {
+		return nil, false
+	}
+	fields := strings.Fields(rest)
+	return fields, len(fields) > 0
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,9 +28,11 @@ func demoChild(l *Lesson, args []string) error {
 		return Usagef("child takes one argument: ok, fail or mute")
 	}
 	l.Result("ready, pid %d", os.Getpid())
+	l.Tell("READY", os.Getpid())
 	in := bufio.NewScanner(l.In)
 	for in.Scan() {
 		l.Result("got %s", in.Text())
+		l.Tell("GOT", in.Text())
 	}
 	switch args[0] {
 	case "fail":
@@ -76,6 +79,41 @@ func TestChildRelaysItsLinesMarkedWithItsPid(t *testing.T) {
 	})
 	want := fmt.Sprintf("   [pid %[1]d] -> ready, pid %[1]d\n   [pid %[1]d] -> got hello\n   [pid %[1]d] goodbye\n", pid)
 	assert.Equal(t, want, out, "every line relayed once, in order, marked with the pid, the child's indent trimmed")
+}
+
+func TestChildAwaitReadsProtocolLinesAndRelaysTheRest(t *testing.T) {
+	var pid int
+	out, _ := withChild(t, childCmd("ok"), func(c *Child) error {
+		pid = c.Pid
+		fields, err := c.Await("READY")
+		require.NoError(t, err)
+		assert.Equal(t, []string{strconv.Itoa(c.Pid)}, fields, "the fields after the verb")
+		require.NoError(t, c.Send("hello"))
+		fields, err = c.Await("GOT")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"hello"}, fields)
+		require.NoError(t, c.Send("again"))
+		return c.Finish() // a protocol line Finish meets is not printed either
+	})
+	want := fmt.Sprintf("   [pid %[1]d] -> ready, pid %[1]d\n   [pid %[1]d] -> got hello\n   [pid %[1]d] -> got again\n   [pid %[1]d] goodbye\n", pid)
+	assert.Equal(t, want, out, "narration relayed, protocol lines not shown")
+}
+
+func TestChildAwaitFailsOnAnotherVerbOrTheEnd(t *testing.T) {
+	withChild(t, childCmd("ok"), func(c *Child) error {
+		_, err := c.Await("ADDR")
+		assert.EqualError(t, err, fmt.Sprintf(`the child (pid %d) said "READY %d" where the lesson waited for ADDR`, c.Pid, c.Pid))
+		assert.True(t, c.waited, "Await waited for the child")
+		return nil
+	})
+	withChild(t, childCmd("mute"), func(c *Child) error {
+		_, err := c.Await("READY")
+		require.NoError(t, err)
+		require.NoError(t, c.stdin.Close())
+		_, err = c.Await("GOT")
+		assert.EqualError(t, err, fmt.Sprintf(`the child (pid %d) ended before it said GOT`, c.Pid))
+		return nil
+	})
 }
 
 func TestChildFinishReportsTheExitStatus(t *testing.T) {

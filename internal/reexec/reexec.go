@@ -10,18 +10,48 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
 
+// EnvParent is the environment variable through which Command and CommandAs tell
+// the child the pid of the process that started it.
+const EnvParent = "SHMCOURSE_ROLE_PARENT"
+
 // Command returns a command that runs this program's executable again with args.
-// The child inherits the environment; standard streams are the caller's to set.
+// The child inherits the environment, plus EnvParent; standard streams are the
+// caller's to set. A caller that sets cmd.Env must keep EnvParent in it.
 func Command(args ...string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding my own executable: %w", err)
 	}
-	return exec.Command(exe, args...), nil
+	cmd := exec.Command(exe, args...)
+	cmd.Env = withParent()
+	return cmd, nil
+}
+
+// withParent is this process's environment with EnvParent set to its pid.
+func withParent() []string {
+	env := []string{EnvParent + "=" + strconv.Itoa(os.Getpid())}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, EnvParent+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// FromParent reports whether this process was started by Command or CommandAs of
+// the process that is still its parent: EnvParent names getppid(2). A command typed
+// in a shell has the shell (or go run) as its parent and no EnvParent, or one naming
+// another process, so a role can refuse to run for a person. It is a guard against
+// mistakes, not a security boundary: whoever can set the environment and pick the
+// parent could still pass it.
+func FromParent() bool {
+	v, ok := os.LookupEnv(EnvParent)
+	return ok && v == strconv.Itoa(os.Getppid())
 }
 
 // CommandAs is Command for a child that runs with the given user and group ids,
@@ -34,6 +64,7 @@ func CommandAs(uid, gid uint32, args ...string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = withParent()
 	cmd.Dir = os.TempDir() // the child may not be allowed into our working directory
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
