@@ -50,6 +50,10 @@ const (
 	roleStranger = "stranger" // run as nobody: tries IPC_STAT, IPC_SET, IPC_RMID
 )
 
+var roles lesson.Roles
+
+func init() { roles = lesson.Roles{rolePeer: peer, roleStranger: stranger} }
+
 const (
 	segSize = 5000  // not a multiple of the page size, on purpose: see IPC_STAT
 	segMode = 0o600 // rw for the owner only
@@ -58,13 +62,10 @@ const (
 func main() { lesson.Main(name, usage, run) }
 
 func run(l *lesson.Lesson, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case rolePeer:
-			return peer(l, args[1:])
-		case roleStranger:
-			return stranger(l, args[1:])
-		}
+	// A second process is this program again, with its role as the first argument;
+	// a role runs only when this lesson started it (lesson.Roles).
+	if handled, err := roles.Dispatch(l, args); handled {
+		return err
 	}
 	idArg := l.Flags.String("id", "", "show the existing segment `ID` with IPC_STAT only (never changes or removes it)")
 	if err := l.Parse(args); err != nil {
@@ -485,7 +486,7 @@ func (t *tourState) attachAfterRmid() error {
 	// error, closing it ends the second process too.
 	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
 	l.Call("second process, pid %d: shmat(%d, NULL, 0)", c.Pid, t.id)
-	if _, err := c.Until("attached"); err != nil {
+	if _, err := c.Await("ATTACHED"); err != nil {
 		return err
 	}
 	ds, err := t.stat()
@@ -505,7 +506,7 @@ func (t *tourState) lastDetach() error {
 	if err := t.peer.Send("detach"); err != nil {
 		return err
 	}
-	if _, err := t.peer.Until("detached"); err != nil {
+	if _, err := t.peer.Await("DETACHED"); err != nil {
 		return err
 	}
 	if err := t.peer.Finish(); err != nil {
@@ -536,11 +537,15 @@ func (t *tourState) lastDetach() error {
 	return nil
 }
 
-// peer is the second process: it attaches the segment whose id is its argument,
-// says what it reads, and detaches when a line (or end of input) arrives on stdin.
+// peer is the second process: it attaches the segment whose id is its argument
+// (only the one its parent created), says what it reads, and detaches when a line
+// (or end of input) arrives on stdin. It tells the parent ATTACHED and DETACHED.
 func peer(l *lesson.Lesson, args []string) error {
 	id, err := roleID(rolePeer, args)
 	if err != nil {
+		return err
+	}
+	if _, err := parentsSegment(id, segSize); err != nil {
 		return err
 	}
 	call := fmt.Sprintf("shmat(%d, NULL, 0)", id)
@@ -555,43 +560,44 @@ func peer(l *lesson.Lesson, args []string) error {
 		return unix.SysvShmDetach(mem)
 	})
 	fmt.Fprintf(l.Out, "attached at %p, read %q\n", &mem[0], cString(mem))
+	l.Tell("ATTACHED")
 	_, _ = bufio.NewReader(l.In).ReadString('\n')
 	if err := unix.SysvShmDetach(mem); err != nil {
 		return lesson.Failed("shmdt", err, "")
 	}
 	mem = nil
 	fmt.Fprintln(l.Out, "detached")
+	l.Tell("DETACHED")
 	return nil
 }
 
-// stranger runs as another user and reports what the kernel lets it do.
+// stranger runs as another user and reports what the kernel lets it do. It acts
+// only on its parent's segment, and only as a process that should be refused: its
+// IPC_SET asks for the owner and mode the segment already has, so even a success
+// would change nothing but the time.
 func stranger(l *lesson.Lesson, args []string) error {
 	id, err := roleID(roleStranger, args)
 	if err != nil {
 		return err
 	}
+	s, err := parentsSegment(id, segSize)
+	if err != nil {
+		return err
+	}
+	euid := uint32(os.Geteuid())
+	if euid == 0 || euid == s.UID || euid == s.CUID {
+		return fmt.Errorf("uid %d owns or created segment %d, or is root: this part of the lesson shows what a stranger may not do", euid, id)
+	}
 	var ds unix.SysvShmDesc
 	_, err = unix.SysvShmCtl(id, unix.IPC_STAT, &ds)
-	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_STAT, &buf): %s\n", os.Geteuid(), id, errText(err))
+	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_STAT, &buf): %s\n", euid, id, errText(err))
 	ds = unix.SysvShmDesc{}
-	ds.Perm.Mode = 0o666
+	ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Mode = s.UID, s.GID, s.Mode&permBits
 	_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
-	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_SET, &buf): %s\n", os.Geteuid(), id, errText(err))
+	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_SET, &buf): %s\n", euid, id, errText(err))
 	_, err = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_RMID, NULL): %s\n", os.Geteuid(), id, errText(err))
+	fmt.Fprintf(l.Out, "uid %d: shmctl(%d, IPC_RMID, NULL): %s\n", euid, id, errText(err))
 	return nil
-}
-
-// roleID parses the one argument of a role: a segment id.
-func roleID(role string, args []string) (int, error) {
-	if len(args) != 1 {
-		return 0, lesson.Usagef("%s takes one argument, a segment id", role)
-	}
-	id, err := strconv.Atoi(args[0])
-	if err != nil {
-		return 0, lesson.Usagef("%s: %q is not a segment id", role, args[0])
-	}
-	return id, nil
 }
 
 // showStat prints ds as ipcs -m -i does.

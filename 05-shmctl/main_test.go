@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper(roleStranger, func(args []string) int {
 		return lesson.Run(name, usage, run, append([]string{roleStranger}, args...), os.Stdin, os.Stdout, os.Stderr)
 	})
+	ipctest.Helper(helperMakeSegment, makeSegment)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
@@ -105,8 +106,9 @@ func TestIpcsLinesMatchIpcs(t *testing.T) {
 	mem, err := unix.SysvShmAttach(id, 0, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.SysvShmDetach(mem))
+	startedByLesson(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
-	p.Expect(t, "attached", ipctest.Timeout)
+	p.Expect(t, "@@ ATTACHED", ipctest.Timeout)
 	defer p.Wait(t)
 
 	out, err := exec.Command(ipcs, "-m", "-i", strconv.Itoa(id)).Output()
@@ -204,6 +206,7 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 		t.Run(fmt.Sprintf("%#o", c.mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			_, id := newKeyedSegment(t, 5000, c.mode)
+			startedByLesson(t)
 			uid, gid := reexec.Nobody()
 			p := ipctest.StartHelperAs(t, uid, gid, roleStranger, strconv.Itoa(id))
 			r := p.Wait(t)
@@ -278,8 +281,10 @@ func TestRMIDWhileAttached(t *testing.T) {
 	assert.False(t, ok, "IPC_RMID with nattch 0 destroys at once")
 
 	// A second process attaches by id after IPC_RMID (Linux allows it).
+	startedByLesson(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
 	line := p.Expect(t, "attached", 10*time.Second)
+	p.Expect(t, "@@ ATTACHED", 10*time.Second)
 	assert.Contains(t, line, `read "left before IPC_RMID"`)
 	ds, err = stat(id)
 	require.NoError(t, err)
@@ -289,7 +294,7 @@ func TestRMIDWhileAttached(t *testing.T) {
 	// It detaches: one attachment left, the segment stays.
 	_, err = p.Stdin.Write([]byte("\n"))
 	require.NoError(t, err)
-	p.Expect(t, "detached", 10*time.Second)
+	p.Expect(t, "@@ DETACHED", 10*time.Second)
 	require.Equal(t, 0, p.Wait(t).ExitCode)
 	ds, err = stat(id)
 	require.NoError(t, err)
@@ -563,9 +568,6 @@ func TestProgramBadInput(t *testing.T) {
 		{[]string{"-id"}, 2, "flag needs an argument"},
 		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{rolePeer}, 2, "takes one argument"},
-		{[]string{rolePeer, "x"}, 2, `"x" is not a segment id`},
-		{[]string{rolePeer, goneID}, 1, "shmat(" + goneID + ", NULL, 0): EINVAL"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, c.args...), c.status, c.stderr)

@@ -1,0 +1,52 @@
+//go:build linux
+
+package main
+
+// What every role checks before it touches anything. A role is this program started
+// again by the lesson (lesson.Roles refuses it when typed by hand); it is handed a
+// segment id on its command line and must act only on the segment that its parent,
+// the lesson, created in this run.
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
+)
+
+// roleID parses the one argument of a role: a segment id, which must fit in a C int
+// (shmctl takes an int; a larger number must not be cut down to another segment's id).
+func roleID(role string, args []string) (int, error) {
+	if len(args) != 1 {
+		return 0, lesson.Usagef("%s takes one argument, a segment id", role)
+	}
+	id, err := strconv.ParseInt(args[0], 10, 32)
+	if err != nil {
+		return 0, lesson.Usagef("%s: %s is not a segment id (a number that fits in a C int)", role, quoteShort(args[0]))
+	}
+	return int(id), nil
+}
+
+// parentsSegment returns segment id's line of /proc/sysvipc/shm if the process that
+// started this role created it (shm_cpid is our parent's pid) with the size the
+// lesson uses, and an error otherwise. /proc/sysvipc/shm lists every segment to
+// everyone, so the check works for a role that may not IPC_STAT the segment (the
+// stranger). A segment removed and a new one made with the same id in between is
+// impossible: the new one would have another creator.
+func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
+	s, ok, err := procsysv.FindShm(id)
+	parent := os.Getppid()
+	switch {
+	case err != nil:
+		return s, err
+	case !ok:
+		return s, fmt.Errorf("no segment has id %d (this part of the lesson acts only on a segment its lesson just created)", id)
+	case s.CPID != parent:
+		return s, fmt.Errorf("segment %d was created by pid %d, not by the lesson that started me (pid %d): I touch no other segment", id, s.CPID, parent)
+	case s.Size != size:
+		return s, fmt.Errorf("segment %d has %d bytes, not the lesson's %d: I touch no other segment", id, s.Size, size)
+	}
+	return s, nil
+}
