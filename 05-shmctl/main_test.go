@@ -554,6 +554,7 @@ func TestProgramBadInput(t *testing.T) {
 	_, err = unix.SysvShmCtl(gone, unix.IPC_RMID, nil)
 	require.NoError(t, err)
 	goneID := strconv.Itoa(gone)
+	long := strings.Repeat("7", 5000)
 
 	for _, c := range []struct {
 		args   []string
@@ -568,15 +569,21 @@ func TestProgramBadInput(t *testing.T) {
 		{[]string{"-id"}, 2, "flag needs an argument"},
 		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"extra", "-id", "5"}, 2, `unexpected argument "extra"`}, // flags after a word are read too
+		{[]string{"-id", long}, 2, `-id "` + long[:40] + `"... (5000 bytes) is not a segment id`},
+		{[]string{long}, 2, `unexpected argument "` + long[:40] + `"... (5000 bytes)`},
+		{[]string{"-" + long}, 2, "flag provided but not defined: -" + long[:60]},
 	} {
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, c.args...), c.status, c.stderr)
+		t.Run(shorten(strings.Join(c.args, " "), 50), func(t *testing.T) {
+			r := ipctest.RunProgram(t, c.args...)
+			ipctest.AssertOneLineError(t, r, c.status, c.stderr)
+			assert.Less(t, len(r.Stderr), 250, "long input is quoted short")
 		})
 	}
 }
 
 func TestProgramUsage(t *testing.T) {
-	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step] [-id ID]", "-step", "-id ID")
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step]", "go run ./05-shmctl [-step] -id ID", "-step", "-id ID")
 }
 
 // Ctrl-C while -step waits removes everything: early (segment created and

@@ -10,7 +10,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
@@ -22,11 +21,7 @@ func roleID(role string, args []string) (int, error) {
 	if len(args) != 1 {
 		return 0, lesson.Usagef("%s takes one argument, a segment id", role)
 	}
-	id, err := strconv.ParseInt(args[0], 10, 32)
-	if err != nil {
-		return 0, lesson.Usagef("%s: %s is not a segment id (a number that fits in a C int)", role, quoteShort(args[0]))
-	}
-	return int(id), nil
+	return parseID(role+":", args[0])
 }
 
 // parentsSegment returns segment id's line of /proc/sysvipc/shm if the process that

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"strings"
 	"time"
@@ -76,11 +75,4 @@ func readProcValue(file string) string {
 		return "(unreadable: " + err.Error() + ")"
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// flagGiven reports whether the flag called name was on the command line.
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
 }
