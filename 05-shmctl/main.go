@@ -38,16 +38,18 @@ Flags may come before or after the other words.
 // ...)), each in the file named beside it. lesson.Roles runs one only when this
 // lesson started it; typed by hand, a role is a usage error.
 const (
-	rolePeer     = "peer"     // rmid.go: attaches the marked segment by id, detaches when told
-	roleStranger = "stranger" // stranger.go: as nobody, tries what only the owner may do
+	rolePeer        = "peer"         // rmid.go: attaches the marked segment by id, detaches when told
+	roleStranger    = "stranger"     // stranger.go: as nobody, tries what only the owner may do
+	roleMemlockZero = "memlock-zero" // lock.go: with ulimit -l 0, SHM_LOCK and SHM_UNLOCK its own segment
 )
 
 var roles lesson.Roles
 
 func init() {
 	roles = lesson.Roles{
-		rolePeer:     peer,
-		roleStranger: stranger,
+		rolePeer:        peer,
+		roleStranger:    stranger,
+		roleMemlockZero: memlockZero,
 	}
 }
 
@@ -89,7 +91,7 @@ func tour(l *lesson.Lesson) error {
 		t.ipcStat,         // stat.go: IPC_STAT, printed like ipcs -m -i
 		t.ipcSet,          // stat.go: IPC_SET changes owner, group and 9 mode bits, nothing else
 		t.stranger,        // stranger.go: another user gets EACCES and EPERM
-		t.lock,            // lock.go: SHM_LOCK and SHM_UNLOCK
+		t.lock,            // lock.go: SHM_LOCK and SHM_UNLOCK, and who may
 		t.limits,          // limits.go: IPC_INFO, SHM_INFO, SHM_STAT
 		t.provokeErrors,   // errors.go: EINVAL and EFAULT on purpose
 		t.rmid,            // rmid.go: IPC_RMID while attached marks the segment

@@ -28,10 +28,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The stranger role, run by tests as nobody through ipctest.StartHelperAs.
-	ipctest.Helper(roleStranger, func(args []string) int {
-		return lesson.Run(name, usage, run, append([]string{roleStranger}, args...), os.Stdin, os.Stdout, os.Stderr)
-	})
+	// The program with the arguments given, for roles that tests run as nobody with
+	// ipctest.StartHelperAs.
+	ipctest.Helper(helperProgram, lesson.Entry(name, usage, run))
 	ipctest.Helper(helperMakeSegment, makeSegment)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
@@ -208,7 +207,7 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 			_, id := newKeyedSegment(t, 5000, c.mode)
 			startedByLesson(t)
 			uid, gid := reexec.Nobody()
-			p := ipctest.StartHelperAs(t, uid, gid, roleStranger, strconv.Itoa(id))
+			p := ipctest.StartHelperAs(t, uid, gid, helperProgram, roleStranger, strconv.Itoa(id))
 			r := p.Wait(t)
 			require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 			assert.Regexp(t, `IPC_STAT, &buf\): `+regexp.QuoteMeta(c.wantStat), r.Stdout)
@@ -221,6 +220,10 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 		})
 	}
 }
+
+// helperProgram runs the program in a helper process, so that a test can start a
+// role as another user (ipctest.StartHelperAs).
+const helperProgram = "program"
 
 func TestSHMLockSetsLockedBit(t *testing.T) {
 	ipctest.NoLeaks(t)
@@ -517,8 +520,15 @@ func TestProgramTour(t *testing.T) {
 		"in /proc/sysvipc/shm: false. It is gone.",
 		"no segment has that id any more",
 		"/proc/sys/kernel/shmmax = ",
+		"ulimit -l 0: shmget(IPC_PRIVATE, ", // the lock step's second process
+		"SHM_LOCK, NULL): EPERM",
+		"SHM_UNLOCK, NULL): 0 (no error)",
 	} {
 		assert.Contains(t, out, want)
+	}
+	if m := regexp.MustCompile(`SHM_LOCK, NULL\)\n-> 0: `).FindString(out); m != "" {
+		assert.Regexp(t, `SHM_LOCK brings no page in: rss \(in /proc/sysvipc/shm\) was 4096 bytes before the call\n   and is 4096 now`, out)
+		assert.Contains(t, out, "-> rss 8192: the page arrived when touched")
 	}
 	if os.Geteuid() == 0 {
 		assert.Contains(t, out, "IPC_STAT, &buf): EACCES")

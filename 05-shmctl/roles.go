@@ -10,9 +10,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // roleID parses the one argument of a role: a segment id, which must fit in a C int
@@ -44,4 +46,28 @@ func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
 		return s, fmt.Errorf("segment %d has %d bytes, not the lesson's %d: I touch no other segment", id, s.Size, size)
 	}
 	return s, nil
+}
+
+// commandAsNobody returns a command that runs role as the unprivileged user nobody,
+// which only root may start, and its uid. reexec.CommandAs copies this program where
+// nobody may run it; the copy is removed when the lesson ends.
+func commandAsNobody(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, uint32, error) {
+	uid, gid := reexec.Nobody()
+	cmd, err := reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
+	return cmd, uid, nil
+}
+
+// commandAsOrdinaryUser returns a command that runs role without privilege: as
+// nobody when we are root, as ourselves otherwise; and who that is, for the narration.
+func commandAsOrdinaryUser(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, string, error) {
+	if os.Geteuid() != 0 {
+		cmd, err := reexec.Command(append([]string{role}, args...)...)
+		return cmd, fmt.Sprintf("as you (uid %d)", os.Geteuid()), err
+	}
+	cmd, uid, err := commandAsNobody(l, role, args...)
+	return cmd, fmt.Sprintf("as nobody (uid %d)", uid), err
 }

@@ -72,6 +72,7 @@ func TestRolesTypedByHandAreRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{roleStranger, sid},
 		{rolePeer, sid},
+		{roleMemlockZero},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := ipctest.RunProgram(t, args...)

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // Step 5: another user may not read, change or remove the segment (EACCES, EPERM).
@@ -27,12 +26,10 @@ func (t *tourState) stranger() error {
 		l.Look("sudo $(command -v go) run ./05-shmctl")
 		return nil
 	}
-	uid, gid := reexec.Nobody()
-	cmd, err := reexec.CommandAs(uid, gid, roleStranger, strconv.Itoa(t.id))
+	cmd, uid, err := commandAsNobody(l, roleStranger, strconv.Itoa(t.id))
 	if err != nil {
 		return err
 	}
-	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
 	l.Call("a second process, as nobody (uid %d), tries IPC_STAT, IPC_SET and IPC_RMID on %d:", uid, t.id)
 	c, err := lesson.StartChild(l, cmd)
 	if err != nil {
