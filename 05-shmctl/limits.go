@@ -57,6 +57,7 @@ func (t *tourState) limits() error {
 
 	l.Say("SHM_STAT takes an index into that table instead of an id and returns the id:")
 	index := findIndex(t.id, maxIndex)
+	t.index = index
 	if index < 0 {
 		l.Result("SHM_STAT found no index holding segment %d (it needs read permission)", t.id)
 		return nil

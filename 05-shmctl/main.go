@@ -84,7 +84,7 @@ func run(l *lesson.Lesson, args []string) error {
 
 // tour is the lesson: one segment of our own, through its whole life.
 func tour(l *lesson.Lesson) error {
-	t := &tourState{l: l}
+	t := &tourState{l: l, index: -1}
 	for _, step := range []func() error{
 		t.create,          // create.go: ftok and shmget (lessons 01 and 02)
 		t.attach,          // create.go: shmat, and a message for later (lesson 03)
@@ -93,6 +93,7 @@ func tour(l *lesson.Lesson) error {
 		t.stranger,        // stranger.go: another user gets EACCES and EPERM
 		t.lock,            // lock.go: SHM_LOCK and SHM_UNLOCK, and who may
 		t.limits,          // limits.go: IPC_INFO, SHM_INFO, SHM_STAT
+		t.howIDsAreMade,   // ids.go: an id is a sequence number and a slot; a stale id gives EINVAL
 		t.provokeErrors,   // errors.go: EINVAL and EFAULT on purpose
 		t.rmid,            // rmid.go: IPC_RMID while attached marks the segment
 		t.keyIsFree,       // rmid.go: its key finds nothing; a new segment may take it
@@ -108,9 +109,10 @@ func tour(l *lesson.Lesson) error {
 
 // tourState is what the steps of the tour share.
 type tourState struct {
-	l    *lesson.Lesson
-	key  ftok.Key
-	id   int
-	mem  []byte        // our attachment; nil once detached
-	peer *lesson.Child // the second process, once started
+	l     *lesson.Lesson
+	key   ftok.Key
+	id    int
+	index int           // the slot SHM_STAT found it in (step 7), or -1
+	mem   []byte        // our attachment; nil once detached
+	peer  *lesson.Child // the second process, once started
 }

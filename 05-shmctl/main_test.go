@@ -523,6 +523,10 @@ func TestProgramTour(t *testing.T) {
 		"ulimit -l 0: shmget(IPC_PRIVATE, ", // the lock step's second process
 		"SHM_LOCK, NULL): EPERM",
 		"SHM_UNLOCK, NULL): 0 (no error)",
+		"= seq × 32768 + index", // how ids are made
+		"a slot used before: kept",
+		"its seq is",
+		"-> 0: the new id reaches it",
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -596,10 +600,14 @@ func TestProgramUsage(t *testing.T) {
 	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step]", "go run ./05-shmctl [-step] -id ID", "-step", "-id ID")
 }
 
+// stepLastDetach is the number of the tour's last step: before it, the segment is
+// marked and a second process has it attached.
+const stepLastDetach = 13
+
 // Ctrl-C while -step waits removes everything: early (segment created and
 // attached) and late (segment marked, a second process attached).
 func TestStepInterruptCleansUp(t *testing.T) {
-	for _, stopAt := range []int{2, 12} {
+	for _, stopAt := range []int{2, stepLastDetach} {
 		t.Run(fmt.Sprintf("at step %d", stopAt), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			p := ipctest.StartProgram(t, "-step")
@@ -620,8 +628,9 @@ func TestStepInterruptCleansUp(t *testing.T) {
 			assert.NotContains(t, r.Stderr, "cleanup (", "every cleanup succeeds")
 			_, ok = findShm(t, id)
 			assert.False(t, ok, "segment %d removed on Ctrl-C", id)
-			if stopAt == 12 {
-				require.NotZero(t, peerPid, "by step 12 the second process runs")
+			if stopAt == stepLastDetach {
+				require.Contains(t, out, fmt.Sprintf("== %d. The last detach destroys the segment ==", stopAt))
+				require.NotZero(t, peerPid, "by step %d the second process runs", stopAt)
 				assert.ErrorIs(t, syscall.Kill(peerPid, 0), syscall.ESRCH, "the second process is gone")
 			}
 		})
