@@ -41,6 +41,7 @@ const (
 	rolePeer        = "peer"         // rmid.go: attaches the marked segment by id, detaches when told
 	roleStranger    = "stranger"     // stranger.go: as nobody, tries what only the owner may do
 	roleMemlockZero = "memlock-zero" // lock.go: with ulimit -l 0, SHM_LOCK and SHM_UNLOCK its own segment
+	roleNextID      = "next-id"      // nextid.go: in a private IPC namespace, writes shm_next_id
 )
 
 var roles lesson.Roles
@@ -50,6 +51,7 @@ func init() {
 		rolePeer:        peer,
 		roleStranger:    stranger,
 		roleMemlockZero: memlockZero,
+		roleNextID:      nextIDRole,
 	}
 }
 
@@ -94,6 +96,7 @@ func tour(l *lesson.Lesson) error {
 		t.lock,            // lock.go: SHM_LOCK and SHM_UNLOCK, and who may
 		t.limits,          // limits.go: IPC_INFO, SHM_INFO, SHM_STAT
 		t.howIDsAreMade,   // ids.go: an id is a sequence number and a slot; a stale id gives EINVAL
+		t.nextID,          // nextid.go: kernel.shm_next_id, written in a private IPC namespace
 		t.provokeErrors,   // errors.go: EINVAL and EFAULT on purpose
 		t.rmid,            // rmid.go: IPC_RMID while attached marks the segment
 		t.keyIsFree,       // rmid.go: its key finds nothing; a new segment may take it

@@ -499,6 +499,7 @@ func TestIPCSetFromZeroedBuffer(t *testing.T) {
 // The whole program, as a learner runs it.
 func TestProgramTour(t *testing.T) {
 	ipctest.NoLeaks(t)
+	nextIDBefore, nextIDErr := readNextID()
 	r := ipctest.RunProgram(t)
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
@@ -541,6 +542,12 @@ func TestProgramTour(t *testing.T) {
 	// The second process's own lines, relayed with its pid: it read what step 2 wrote.
 	assert.Regexp(t, `\n   \[pid (\d+)\] attached at 0x[0-9a-f]+, read "hello from pid \d+"\n`, out)
 	assert.Regexp(t, `\n   \[pid (\d+)\] detached\n`, out)
+	checkNextIDStep(t, out)
+	if nextIDErr == nil {
+		after, err := readNextID()
+		require.NoError(t, err)
+		assert.Equal(t, nextIDBefore, after, "the machine's shm_next_id is unchanged")
+	}
 	m := regexp.MustCompile(`change_time (.+) -> (.+): IPC_SET updates ctime`).FindStringSubmatch(out)
 	require.NotNil(t, m, "the IPC_SET step shows ctime before and after")
 	assert.NotEqual(t, m[1], m[2], "ctime changed")
@@ -602,7 +609,7 @@ func TestProgramUsage(t *testing.T) {
 
 // stepLastDetach is the number of the tour's last step: before it, the segment is
 // marked and a second process has it attached.
-const stepLastDetach = 13
+const stepLastDetach = 14
 
 // Ctrl-C while -step waits removes everything: early (segment created and
 // attached) and late (segment marked, a second process attached).

@@ -73,6 +73,7 @@ func TestRolesTypedByHandAreRefused(t *testing.T) {
 		{roleStranger, sid},
 		{rolePeer, sid},
 		{roleMemlockZero},
+		{roleNextID, strconv.Itoa(wantedID)},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := ipctest.RunProgram(t, args...)

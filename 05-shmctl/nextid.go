@@ -1,0 +1,179 @@
+//go:build linux
+
+package main
+
+// Step 9: kernel.shm_next_id, the one way to choose a segment's id, which CRIU
+// (checkpoint/restore) uses to give restored segments their old ids. The lesson never
+// writes the machine's own: a second process does it in an IPC namespace of its
+// own, which disappears with it. See proc(5), namespaces(7), ipc_namespaces(7).
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/reexec"
+)
+
+const shmNextID = "/proc/sys/kernel/shm_next_id"
+
+// wantedID is the id the second process asks for: slot 7, sequence number 3.
+var wantedID = 3<<idShift() + 7
+
+// nextID reads the machine's shm_next_id, says who may write it, and has a second
+// process in a private IPC namespace write it and get the id it asked for.
+func (t *tourState) nextID() error {
+	l := t.l
+	l.Step("kernel.shm_next_id: asking for an id (in a private IPC namespace)")
+	l.Call("cat %s", shmNextID)
+	value, err := readNextID()
+	if err != nil {
+		l.Result("%v", err)
+		l.Say("This kernel has no shm_next_id (it was built without CONFIG_CHECKPOINT_RESTORE):")
+		l.Say("ids are always chosen as step 8 showed.")
+		return nil
+	}
+	l.Result("%d: nobody has asked for an id; shmget chooses as step 8 showed", value)
+	l.Say("CRIU saves a running process tree and restores it later, and restored segments must")
+	l.Say("have their old ids: it writes the id wanted here, and the next shmget in that IPC")
+	l.Say("namespace gets exactly that id, once; then the file reads -1 again.")
+	may := unix.Faccessat(unix.AT_FDCWD, shmNextID, unix.W_OK, unix.AT_EACCESS)
+	l.Call("faccessat(AT_FDCWD, %q, W_OK, AT_EACCESS)    /* may I write it? nothing is written */", shmNextID)
+	if may == nil {
+		l.Result("0: yes, with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (root). ls -l shows r--r--r--")
+		l.Say("to everyone all the same: the kernel decides for each writer. This lesson never changes")
+		l.Say("the machine's settings, which every program on it shares.")
+	} else {
+		l.Result("%s: only a process with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the", errText(may))
+		l.Say("namespace may write it; to everyone else it is read-only.")
+	}
+	return t.nextIDInNamespace()
+}
+
+// nextIDInNamespace starts the second process in a new IPC namespace (and, without
+// root, a new user namespace in which it is root and may write shm_next_id).
+func (t *tourState) nextIDInNamespace() error {
+	l := t.l
+	cmd, err := reexec.Command(roleNextID, strconv.Itoa(wantedID))
+	if err != nil {
+		return err
+	}
+	how := "clone(CLONE_NEWIPC)"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWIPC}
+	if os.Geteuid() != 0 {
+		how = "clone(CLONE_NEWUSER|CLONE_NEWIPC), root in its user namespace (you outside it)"
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	l.Call("a second process, started with %s:", how)
+	c, err := lesson.StartChild(l, cmd)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) {
+		l.Result("%s: this machine does not let this process make namespaces (a container, or user", errText(err))
+		l.Say("namespaces switched off), so the rest of this step is skipped. Where you may, try:")
+		l.Look("unshare --ipc --map-root-user sh -c 'echo %d > %s; ipcmk -M 1; ipcs -m'", wantedID, shmNextID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
+	if err := c.Finish(); err != nil {
+		return fmt.Errorf("the process in the private IPC namespace (pid %d): %w", c.Pid, err)
+	}
+	l.Look("unshare --ipc --map-root-user sh -c 'echo %d > %s; ipcmk -M 1; ipcs -m'", wantedID, shmNextID)
+	return nil
+}
+
+// nextIDRole is the second process of step 9. It writes shm_next_id only in an IPC
+// namespace other than its parent's, so never the machine's own, and touches only
+// segments it makes there; they go with the namespace when it exits, whatever happens.
+func nextIDRole(l *lesson.Lesson, args []string) error {
+	if len(args) != 1 {
+		return lesson.Usagef("%s takes one argument, the id to ask for", roleNextID)
+	}
+	want, err := parseID(roleNextID+":", args[0])
+	if err != nil {
+		return err
+	}
+	mine, parents, err := ipcNamespaces()
+	if err != nil {
+		return fmt.Errorf("%v, so this process writes nothing: it writes %s only in an IPC namespace of its own", err, shmNextID)
+	}
+	if mine == parents {
+		return fmt.Errorf("this process is in the IPC namespace of the lesson that started it (%s): it writes %s only in an IPC namespace of its own", mine, shmNextID)
+	}
+	fmt.Fprintf(l.Out, "in IPC namespace %s (the lesson's: %s), uid %d here: no segments yet\n", mine, parents, os.Geteuid())
+
+	first, err := makeAndRemove()
+	if err != nil {
+		return err
+	}
+	seq, index := splitID(first)
+	fmt.Fprintf(l.Out, "shmget(IPC_PRIVATE, 1, IPC_CREAT|0600) -> id %d = %d × %d + %d: a new namespace starts at slot 0, seq 0\n", first, seq, 1<<idShift(), index)
+
+	fmt.Fprintf(l.Out, "echo %d > %s\n", want, shmNextID)
+	if err := os.WriteFile(shmNextID, []byte(strconv.Itoa(want)), 0); err != nil {
+		return fmt.Errorf("writing %s: %w", shmNextID, err)
+	}
+	value, err := readNextID()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(l.Out, "cat %s -> %d\n", shmNextID, value)
+	got, err := makeAndRemove()
+	if err != nil {
+		return err
+	}
+	seq, index = splitID(got)
+	fmt.Fprintf(l.Out, "shmget(IPC_PRIVATE, 1, IPC_CREAT|0600) -> id %d = %d × %d + %d: the id asked for\n", got, seq, 1<<idShift(), index)
+	if got != want {
+		return fmt.Errorf("shmget gave id %d after %d was written to %s", got, want, shmNextID)
+	}
+	if value, err = readNextID(); err != nil {
+		return err
+	}
+	fmt.Fprintf(l.Out, "cat %s -> %d: used once, then forgotten\n", shmNextID, value)
+	fmt.Fprintln(l.Out, "exiting: the namespace ends with me, and with it any segment still in it")
+	return nil
+}
+
+// makeAndRemove makes a one-byte segment, removes it and returns its id.
+func makeAndRemove() (int, error) {
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 1, unix.IPC_CREAT|0o600)
+	if err != nil {
+		return 0, lesson.Failed("shmget(IPC_PRIVATE, 1, IPC_CREAT|0600)", err, "")
+	}
+	if _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); err != nil {
+		return 0, lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", id), err, "")
+	}
+	return id, nil
+}
+
+// readNextID reads shm_next_id of this process's IPC namespace.
+func readNextID() (int, error) {
+	b, err := os.ReadFile(shmNextID)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// ipcNamespaces returns the IPC namespace of this process and of its parent, as
+// /proc/PID/ns/ipc names them ("ipc:[4026531839]").
+func ipcNamespaces() (mine, parents string, err error) {
+	if mine, err = os.Readlink("/proc/self/ns/ipc"); err != nil {
+		return "", "", err
+	}
+	if parents, err = os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", os.Getppid())); err != nil {
+		return "", "", fmt.Errorf("cannot tell which IPC namespace the lesson is in (%w)", err)
+	}
+	return mine, parents, nil
+}
