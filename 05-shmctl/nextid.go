@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
@@ -73,7 +74,11 @@ func (t *tourState) nextIDInNamespace() error {
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	l.Call("a second process, started with %s:", how)
+	ours, err := os.Readlink("/proc/self/ns/ipc")
+	if err != nil {
+		return err
+	}
+	l.Call("a second process, started with %s (the lesson is in %s):", how, ours)
 	c, err := lesson.StartChild(l, cmd)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) {
 		l.Result("%s: this machine does not let this process make namespaces (a container, or user", errText(err))
@@ -92,9 +97,11 @@ func (t *tourState) nextIDInNamespace() error {
 	return nil
 }
 
-// nextIDRole is the second process of step 9. It writes shm_next_id only in an IPC
-// namespace other than its parent's, so never the machine's own, and touches only
-// segments it makes there; they go with the namespace when it exits, whatever happens.
+// nextIDRole is the second process of step 9. It writes shm_next_id only in a new
+// IPC namespace, one that holds no segment at all; the lesson's namespace always
+// holds the lesson's segment while this runs (/proc/sysvipc/shm lists those of the
+// reader's namespace), so it is never the machine's own. It touches only segments it
+// makes there, and they go with the namespace when it exits, whatever happens.
 func nextIDRole(l *lesson.Lesson, args []string) error {
 	if len(args) != 1 {
 		return lesson.Usagef("%s takes one argument, the id to ask for", roleNextID)
@@ -103,14 +110,14 @@ func nextIDRole(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	mine, parents, err := ipcNamespaces()
+	mine, err := os.Readlink("/proc/self/ns/ipc")
 	if err != nil {
-		return fmt.Errorf("%v, so this process writes nothing: it writes %s only in an IPC namespace of its own", err, shmNextID)
+		return err
 	}
-	if mine == parents {
-		return fmt.Errorf("this process is in the IPC namespace of the lesson that started it (%s): it writes %s only in an IPC namespace of its own", mine, shmNextID)
+	if err := newNamespace(mine); err != nil {
+		return err
 	}
-	fmt.Fprintf(l.Out, "in IPC namespace %s (the lesson's: %s), uid %d here: no segments yet\n", mine, parents, os.Geteuid())
+	fmt.Fprintf(l.Out, "in IPC namespace %s, uid %d here: no segments (ipcs -m lists none)\n", mine, os.Geteuid())
 
 	first, err := makeAndRemove()
 	if err != nil {
@@ -166,14 +173,22 @@ func readNextID() (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// ipcNamespaces returns the IPC namespace of this process and of its parent, as
-// /proc/PID/ns/ipc names them ("ipc:[4026531839]").
-func ipcNamespaces() (mine, parents string, err error) {
-	if mine, err = os.Readlink("/proc/self/ns/ipc"); err != nil {
-		return "", "", err
+// newNamespace returns an error unless this process's IPC namespace, called name,
+// holds no segment: a new one, not the lesson's.
+func newNamespace(name string) error {
+	list, err := procsysv.ReadShm()
+	if err != nil {
+		return err
 	}
-	if parents, err = os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", os.Getppid())); err != nil {
-		return "", "", fmt.Errorf("cannot tell which IPC namespace the lesson is in (%w)", err)
+	if len(list) == 0 {
+		return nil
 	}
-	return mine, parents, nil
+	s, whose := list[0], ""
+	for _, o := range list {
+		if o.CPID == os.Getppid() {
+			s, whose = o, ", the lesson that started this process"
+			break
+		}
+	}
+	return fmt.Errorf("IPC namespace %s holds segment %d (created by pid %d%s): this process writes %s only in a new IPC namespace of its own", name, s.ID, s.CPID, whose, shmNextID)
 }

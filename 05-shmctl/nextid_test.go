@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -16,23 +17,29 @@ import (
 )
 
 // Started in the lesson's own IPC namespace, the next-id role refuses before it
-// writes anything. The test runs it without privilege (as nobody under root, who
-// may not even look at the lesson's namespace), so that even a broken check could
-// not change the machine's shm_next_id.
+// writes anything: the namespace holds the lesson's segment (here, one this test
+// made). The test runs it without privilege (as nobody under root), so that even a
+// broken check could not change the machine's shm_next_id.
 func TestNextIDRefusesTheLessonsNamespace(t *testing.T) {
+	ipctest.NoLeaks(t)
 	before, err := readNextID()
 	if err != nil {
 		t.Skipf("no %s: %v", shmNextID, err)
 	}
+	id := ipctest.NewSegment(t, 1, 0o600) // the "lesson's" segment
 	startedByLesson(t)
+	args := []string{roleNextID, strconv.Itoa(wantedID)}
 	var r ipctest.Result
 	if os.Geteuid() == 0 {
 		uid, gid := reexec.Nobody()
-		r = ipctest.StartHelperAs(t, uid, gid, helperProgram, roleNextID, strconv.Itoa(wantedID)).Wait(t)
+		r = ipctest.StartHelperAs(t, uid, gid, helperProgram, args...).Wait(t)
 	} else {
-		r = ipctest.RunProgram(t, roleNextID, strconv.Itoa(wantedID))
+		r = ipctest.RunProgram(t, args...)
 	}
-	ipctest.AssertOneLineError(t, r, 1, "it writes /proc/sys/kernel/shm_next_id only in an IPC namespace of its own")
+	ipctest.AssertOneLineError(t, r, 1, "only in a new IPC namespace of its own")
+	assert.Regexp(t, `holds segment \d+ \(created by pid \d+`, r.Stderr)
+	assert.Contains(t, r.Stderr, fmt.Sprintf("holds segment %d (created by pid %d, the lesson that started this process)", id, os.Getpid()),
+		"it names the lesson's segment")
 	assert.Empty(t, r.Stdout)
 	after, err := readNextID()
 	require.NoError(t, err)
