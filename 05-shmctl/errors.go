@@ -35,6 +35,6 @@ func (t *tourState) provokeErrors() error {
 		l.Result("%s: buf is not an address this process can use", errText(errnoOrNil(errno)))
 	}
 	l.Say("EIDRM means the segment was destroyed between the kernel finding it and locking it:")
-	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL (step 12).")
+	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL, as the removed id did in step 8.")
 	return nil
 }

@@ -51,8 +51,8 @@ func (t *tourState) nextID() error {
 		l.Say("to everyone all the same: the kernel decides for each writer. This lesson never changes")
 		l.Say("the machine's settings, which every program on it shares.")
 	} else {
-		l.Result("%s: only a process with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the", errText(may))
-		l.Say("namespace may write it; to everyone else it is read-only.")
+		l.Result("%s: no. Only a process with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN", errText(may))
+		l.Say("over the namespace may write it; to everyone else it is read-only.")
 	}
 	return t.nextIDInNamespace()
 }
@@ -65,10 +65,10 @@ func (t *tourState) nextIDInNamespace() error {
 	if err != nil {
 		return err
 	}
-	how := "clone(CLONE_NEWIPC)"
+	how := "in a new IPC namespace: clone(CLONE_NEWIPC)"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWIPC}
 	if os.Geteuid() != 0 {
-		how = "clone(CLONE_NEWUSER|CLONE_NEWIPC), root in its user namespace (you outside it)"
+		how = "in a new user and IPC namespace, root inside and you outside: clone(CLONE_NEWUSER|CLONE_NEWIPC)"
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
@@ -78,7 +78,8 @@ func (t *tourState) nextIDInNamespace() error {
 	if err != nil {
 		return err
 	}
-	l.Call("a second process, started with %s (the lesson is in %s):", how, ours)
+	l.Call("a second process, %s;", how)
+	l.Call("the lesson's IPC namespace is %s:", ours)
 	c, err := lesson.StartChild(l, cmd)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) {
 		l.Result("%s: this machine does not let this process make namespaces (a container, or user", errText(err))
