@@ -18,15 +18,24 @@ import (
 const name = "05-shmctl"
 
 const usage = `
-usage: go run ./05-shmctl [-step]             the tour: one segment through shmctl(2)
-       go run ./05-shmctl [-step] -id ID      IPC_STAT of an existing segment, nothing else
+usage: go run ./05-shmctl [-step]                the tour: one segment through shmctl(2)
+       go run ./05-shmctl [-step] -id ID         IPC_STAT of an existing segment, nothing else
+       go run ./05-shmctl [-step] alternatives   where System V stops: the same exchange
+                                                 done four other ways, and when to use which
 
 The tour creates a segment of its own and takes it through shmctl(2): IPC_STAT
 printed like "ipcs -m -i", IPC_SET changing the mode, what another user may not
 do (EACCES, EPERM), SHM_LOCK and SHM_UNLOCK, the system limits (IPC_INFO,
 SHM_INFO, SHM_STAT), the errors, and IPC_RMID while attached: key 0, status
 "dest", ENOENT by key, a second process attaching by id, destruction at the last
-detach. Everything it creates is removed when it ends, however it ends.
+detach; how ids are made, and kernel.shm_next_id in a private IPC namespace.
+
+alternatives passes a message and a reply between two processes through System V
+shared memory, POSIX shared memory (/dev/shm), a memfd sent over a Unix socket
+(with seals), a memfd inherited by the child, and MAP_SHARED|MAP_ANONYMOUS across
+fork (in C, where gcc exists); then compares them.
+
+Everything the program creates is removed when it ends, however it ends.
 
 -id ID shows an existing segment with IPC_STAT only: it never changes or removes
 a segment it did not create. List ids with: ipcs -m
@@ -42,6 +51,10 @@ const (
 	roleStranger    = "stranger"     // stranger.go: as nobody, tries what only the owner may do
 	roleMemlockZero = "memlock-zero" // lock.go: with ulimit -l 0, SHM_LOCK and SHM_UNLOCK its own segment
 	roleNextID      = "next-id"      // nextid.go: in a private IPC namespace, writes shm_next_id
+	roleAltSysV     = "alt-sysv"     // alt_sysv.go: attaches by id and answers
+	roleAltPosix    = "alt-posix"    // alt_posix.go: opens /dev/shm/NAME, maps it and answers
+	roleAltMemfd    = "alt-memfd"    // alt_memfd.go: receives a memfd over a socket and answers
+	roleAltInherit  = "alt-inherit"  // alt_memfd.go: maps the memfd it inherited and answers
 )
 
 var roles lesson.Roles
@@ -52,6 +65,10 @@ func init() {
 		roleStranger:    stranger,
 		roleMemlockZero: memlockZero,
 		roleNextID:      nextIDRole,
+		roleAltSysV:     altSysV,
+		roleAltPosix:    altPosix,
+		roleAltMemfd:    altMemfd,
+		roleAltInherit:  altInherit,
 	}
 }
 
@@ -67,19 +84,27 @@ func run(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	idArg := l.Flags.String("id", "", "show the existing segment `ID` with IPC_STAT only (never changes or removes it)")
-	words, err := parseArgs(l, args)
+	words, err := parseArgs(l, args) // flags may come before or after the words
 	if err != nil {
 		return err
 	}
-	if len(words) > 0 {
-		return lesson.Usagef("unexpected argument %s: the only input is -id ID", quoteShort(words[0]))
-	}
-	if flagGiven(l.Flags, "id") {
+	switch {
+	case len(words) > 0 && words[0] == "alternatives":
+		if len(words) > 1 {
+			return lesson.Usagef("unexpected argument %s after alternatives", quoteShort(words[1]))
+		}
+		if flagGiven(l.Flags, "id") {
+			return lesson.Usagef("-id and alternatives do not go together: give one")
+		}
+		return alternatives(l) // alternatives.go
+	case len(words) > 0:
+		return lesson.Usagef("unexpected argument %s: give -id ID, or the word alternatives, or nothing", quoteShort(words[0]))
+	case flagGiven(l.Flags, "id"):
 		id, err := parseID("-id", *idArg)
 		if err != nil {
 			return err
 		}
-		return inspect(l, id)
+		return inspect(l, id) // inspect.go
 	}
 	return tour(l)
 }

@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	// ipctest.StartHelperAs.
 	ipctest.Helper(helperProgram, lesson.Entry(name, usage, run))
 	ipctest.Helper(helperMakeSegment, makeSegment)
+	ipctest.Helper(helperListen, listen)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

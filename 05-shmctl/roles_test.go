@@ -74,6 +74,10 @@ func TestRolesTypedByHandAreRefused(t *testing.T) {
 		{rolePeer, sid},
 		{roleMemlockZero},
 		{roleNextID, strconv.Itoa(wantedID)},
+		{roleAltSysV, sid},
+		{roleAltPosix, "/05-shmctl-1"},
+		{roleAltMemfd, "/tmp/socket"},
+		{roleAltInherit},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := ipctest.RunProgram(t, args...)

@@ -1,0 +1,162 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/lesson"
+)
+
+// ourDevShm lists the POSIX shared memory objects of the process pid in /dev/shm.
+func ourDevShm(t *testing.T, pid int) []string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(devShm, posixName(pid)+"*"))
+	require.NoError(t, err)
+	return matches
+}
+
+// The appendix, as a learner runs it: five exchanges, each answered by a separate
+// process, and nothing left behind: no segment, no file in /dev/shm, no socket, no
+// C program.
+func TestAlternatives(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "alternatives")
+	r := p.Wait(t)
+	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	out := r.Stdout
+
+	// Every exchange: the reply came from another process, which read our message.
+	ping := fmt.Sprintf("ping from pid %d", p.Pid())
+	replies := regexp.MustCompile(`\n-> read back "pong from pid (\d+)"\n`).FindAllStringSubmatch(out, -1)
+	require.Len(t, replies, 4, "four exchanges in Go:\n%s", out)
+	for _, m := range replies {
+		assert.NotEqual(t, strconv.Itoa(p.Pid()), m[1], "the reply comes from a second process")
+		assert.Contains(t, out, fmt.Sprintf("   [pid %s] mapped at 0x", m[1]))
+	}
+	assert.Equal(t, 4, strings.Count(out, `read "`+ping+`"`), "each second process read the message")
+
+	for _, want := range []string{
+		"SO_PEERCRED: pid " + strconv.Itoa(p.Pid()),
+		"-> /memfd:05-shmctl (deleted)",
+		"the size is sealed",
+		"F_SEAL_WRITE)\n-> EBUSY",
+		"-> /memfd:05-shmctl-inherited (deleted), inherited through exec",
+		"shm_unlink(\"/" + posixName(p.Pid()) + "\")",
+		"/SYSV00000000 (deleted)",
+		"/dev/shm/" + posixName(p.Pid()) + " (deleted)",
+		"System V still does best",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.Regexp(t, `F_GET_SEALS\) -> 0x6 \(F_SEAL_SHRINK\|F_SEAL_GROW\)\n`, out)
+	assert.Regexp(t, `write\(\d+, "x", 1\)\n-> EPERM`, out)
+	assert.Regexp(t, `mmap\(NULL, 4096, PROT_READ\|PROT_WRITE, MAP_SHARED, \d+, 0\)\n-> EPERM`, out)
+	assert.Regexp(t, `r--s 00000000 \S+ \d+ /memfd:05-shmctl \(deleted\)`, out, "read-only after F_SEAL_WRITE")
+	if _, err := exec.LookPath("gcc"); err == nil {
+		assert.Regexp(t, `child pid (\d+), the same mapping at (0x[0-9a-f]+): read "ping from pid \d+"`, out)
+		assert.Regexp(t, `waitpid\(\d+\): read back "pong from pid \d+"`, out)
+		assert.Contains(t, out, "/dev/zero (deleted)")
+	} else {
+		assert.Contains(t, out, "gcc is not installed")
+	}
+
+	assert.Empty(t, ourDevShm(t, p.Pid()), "nothing left in /dev/shm")
+	for _, re := range []string{`bind\("(/[^"]+)/socket"\)`, `gcc -O2 -Wall -o (/\S+)/anon_shared `} {
+		if m := regexp.MustCompile(re).FindStringSubmatch(out); m != nil {
+			assert.NoDirExists(t, m[1], "temporary directory removed")
+		}
+	}
+}
+
+// Ctrl-C at the pause before step 4, with a segment, a file in /dev/shm, a memfd and
+// a socket in use, removes them all.
+func TestAlternativesInterrupted(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "alternatives", "-step")
+	p.StepTo(t, 4)
+	require.NotEmpty(t, ourDevShm(t, p.Pid()), "the POSIX object exists at the pause")
+	m := regexp.MustCompile(`bind\("(/[^"]+)/socket"\)`).FindStringSubmatch(p.Stdout())
+	require.NotNil(t, m, "step 3 printed its socket")
+	require.DirExists(t, m[1])
+	r := p.Interrupt(t)
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.NotContains(t, r.Stderr, "cleanup (", "every cleanup succeeds")
+	assert.Empty(t, ourDevShm(t, p.Pid()), "the file in /dev/shm is removed on Ctrl-C")
+	assert.NoDirExists(t, m[1], "the socket's directory is removed on Ctrl-C")
+}
+
+// Flags may come after the word: "alternatives -h" is the usage.
+func TestAlternativesFlagAfterWord(t *testing.T) {
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "alternatives", "-h"), "go run ./05-shmctl [-step] alternatives")
+	ipctest.AssertOneLineError(t, ipctest.RunProgram(t, "alternatives", "-id", "5"), 2, "-id and alternatives do not go together")
+	ipctest.AssertOneLineError(t, ipctest.RunProgram(t, "alternatives", "more"), 2, `unexpected argument "more" after alternatives`)
+}
+
+// helperListen is a separate process that listens on a Unix socket (its argument)
+// until its input ends: a socket that is not the lesson's.
+const helperListen = "listen"
+
+func listen(args []string) int {
+	ln, err := net.Listen("unix", args[0])
+	if err != nil {
+		return 1
+	}
+	defer ln.Close()
+	os.Stdout.WriteString("listening\n")
+	_, _ = os.Stdin.Read(make([]byte, 1))
+	return 0
+}
+
+// The appendix's roles, started as the lesson starts them, refuse what is not the
+// lesson's: a segment another process made, a /dev/shm name of another process, a
+// socket another process listens on, a descriptor 3 that is no memfd of the lesson.
+func TestAlternativeRolesRefuseForeignObjects(t *testing.T) {
+	ipctest.NoLeaks(t)
+	id, before := foreignSegment(t)
+	foreignFile := filepath.Join(devShm, "05-shmctl-foreign-test")
+	require.NoError(t, os.WriteFile(foreignFile, []byte("not yours"), 0o600))
+	t.Cleanup(func() { os.Remove(foreignFile) })
+	sock := filepath.Join(t.TempDir(), "socket")
+	lp := ipctest.StartHelper(t, helperListen, sock)
+	lp.Expect(t, "listening", ipctest.Timeout)
+	startedByLesson(t)
+
+	for _, c := range []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{roleAltSysV, strconv.Itoa(id)}, 1, "was created by pid"},
+		{[]string{roleAltPosix, "/05-shmctl-foreign-test"}, 1, `"/05-shmctl-foreign-test" is not /05-shmctl-` + strconv.Itoa(os.Getpid())},
+		{[]string{roleAltPosix, "/" + posixName(os.Getpid())}, 1, "no such file"}, // the right name, but nothing there
+		{[]string{roleAltMemfd, sock}, 1, fmt.Sprintf("belongs to pid %d, not to the lesson that started me", lp.Pid())},
+		{[]string{roleAltInherit}, 1, "descriptor 3 is not the memfd the lesson passes"},
+		{[]string{roleAltSysV}, 2, "alt-sysv takes one argument"},
+		{[]string{roleAltMemfd}, 2, "alt-memfd takes one argument"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			r := ipctest.RunProgram(t, c.args...)
+			ipctest.AssertOneLineError(t, r, c.status, c.stderr)
+			assert.Empty(t, r.Stdout)
+		})
+	}
+	assertUntouched(t, id, before)
+	b, err := os.ReadFile(foreignFile)
+	require.NoError(t, err)
+	assert.Equal(t, "not yours", string(b), "the foreign file is unchanged")
+	require.Equal(t, 0, lp.Wait(t).ExitCode)
+}
