@@ -89,12 +89,7 @@ func (a *altState) memfdOverSocket() error {
 	}
 	l.Cleanup("close the socket", func() error { return ln.Close() })
 	err = exchange(l, m.mem, func() (*lesson.Child, error) {
-		cmd, err := reexec.Command(roleAltMemfd, path)
-		if err != nil {
-			return nil, err
-		}
-		l.Call("second process: %s %s %s    (it connects)", name, roleAltMemfd, path)
-		return lesson.StartChild(l, cmd)
+		return startRole(l, "it connects", roleAltMemfd, path)
 	}, func(c *lesson.Child) error { return sendFd(l, c, ln, fd) })
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 const devShm = "/dev/shm"
@@ -58,12 +57,7 @@ func (a *altState) posix() error {
 	}
 	l.Cleanup("unmap "+path, func() error { return unix.Munmap(mem) })
 	err = exchange(l, mem, func() (*lesson.Child, error) {
-		cmd, err := reexec.Command(roleAltPosix, "/"+obj)
-		if err != nil {
-			return nil, err
-		}
-		l.Call("second process: %s %s /%s    (it opens the name)", name, roleAltPosix, obj)
-		return lesson.StartChild(l, cmd)
+		return startRole(l, "it opens the name", roleAltPosix, "/"+obj)
 	}, nil)
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // sysv creates a segment, attaches it, and has a child attach it by id.
@@ -34,12 +33,7 @@ func (a *altState) sysv() error {
 	}
 	l.Cleanup(fmt.Sprintf("detach segment %d", id), func() error { return unix.SysvShmDetach(mem) })
 	err = exchange(l, mem, func() (*lesson.Child, error) {
-		cmd, err := reexec.Command(roleAltSysV, strconv.Itoa(id))
-		if err != nil {
-			return nil, err
-		}
-		l.Call("second process: %s %s %d    (it attaches by id)", name, roleAltSysV, id)
-		return lesson.StartChild(l, cmd)
+		return startRole(l, "it attaches by id", roleAltSysV, strconv.Itoa(id))
 	}, nil)
 	if err != nil {
 		return err
@@ -60,16 +54,9 @@ func (a *altState) sysv() error {
 // altSysV is the child of appendix step 1: it attaches its parent's segment by id
 // and answers.
 func altSysV(l *lesson.Lesson, args []string) error {
-	id, err := roleID(roleAltSysV, args)
+	mem, err := attachParents(roleAltSysV, args, altSize)
 	if err != nil {
 		return err
-	}
-	if _, err := parentsSegment(id, altSize); err != nil {
-		return err
-	}
-	mem, err := unix.SysvShmAttach(id, 0, 0)
-	if err != nil {
-		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
 	answer(l, mem)
 	return unix.SysvShmDetach(mem)

@@ -141,17 +141,9 @@ func (t *tourState) lastDetach() error {
 // (only the one its parent created), says what it reads, and detaches when a line
 // (or end of input) arrives on stdin. It tells the parent ATTACHED and DETACHED.
 func peer(l *lesson.Lesson, args []string) error {
-	id, err := roleID(rolePeer, args)
+	mem, err := attachParents(rolePeer, args, segSize)
 	if err != nil {
 		return err
-	}
-	if _, err := parentsSegment(id, segSize); err != nil {
-		return err
-	}
-	call := fmt.Sprintf("shmat(%d, NULL, 0)", id)
-	mem, err := unix.SysvShmAttach(id, 0, 0)
-	if err != nil {
-		return lesson.Failed(call, err, "")
 	}
 	l.Cleanup("detach", func() error {
 		if mem == nil {

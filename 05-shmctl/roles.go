@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
@@ -70,4 +73,32 @@ func commandAsOrdinaryUser(l *lesson.Lesson, role string, args ...string) (*exec
 	}
 	cmd, uid, err := commandAsNobody(l, role, args...)
 	return cmd, fmt.Sprintf("as nobody (uid %d)", uid), err
+}
+
+// attachParents is how a role attaches the segment its argument names: only if its
+// parent created it with size bytes (parentsSegment). It returns the attachment.
+func attachParents(role string, args []string, size uint64) ([]byte, error) {
+	id, err := roleID(role, args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parentsSegment(id, size); err != nil {
+		return nil, err
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
+	}
+	return mem, nil
+}
+
+// startRole starts this program again as role with args, and says so: the command
+// line, and how the second process finds the memory.
+func startRole(l *lesson.Lesson, how, role string, args ...string) (*lesson.Child, error) {
+	cmd, err := reexec.Command(append([]string{role}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	l.Call("second process: %s    (%s)", strings.Join(append([]string{name, role}, args...), " "), how)
+	return lesson.StartChild(l, cmd)
 }
