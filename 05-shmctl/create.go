@@ -2,7 +2,7 @@
 
 package main
 
-// Steps 1 and 2: a segment of our own, made the way lessons 01 to 03 teach, with a
+// The first steps: a segment of our own, made the way lessons 01 to 03 teach, with a
 // message in it for the second process to read at the end.
 
 import (

@@ -2,9 +2,9 @@
 
 package main
 
-import "golang.org/x/sys/unix"
-
 // The errors shmctl gives, caused on purpose.
+
+import "golang.org/x/sys/unix"
 
 // provokeErrors shows the errors a learner can cause on purpose.
 func (t *tourState) provokeErrors() error {
@@ -35,6 +35,6 @@ func (t *tourState) provokeErrors() error {
 		l.Result("%s: buf is not an address this process can use", errText(errnoOrNil(errno)))
 	}
 	l.Say("EIDRM means the segment was destroyed between the kernel finding it and locking it:")
-	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL, as the removed id did in step 8.")
+	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL, as a removed id did above.")
 	return nil
 }

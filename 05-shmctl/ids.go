@@ -2,7 +2,7 @@
 
 package main
 
-// Step 8: how ids are made. An id is a slot in the kernel's table of segments and
+// How ids are made. An id is a slot in the kernel's table of segments and
 // a sequence number, so that an id whose segment is gone names nothing, even once
 // its slot holds another segment. ipc/util.h and ipc/util.c (ipc_idr_alloc,
 // ipc_checkid) in the kernel sources.
@@ -49,7 +49,7 @@ func (t *tourState) howIDsAreMade() error {
 	l.Say("An id is not a slot number. Linux builds it from two numbers (ipc/util.c):")
 	l.Say("  id = seq × %d + index     index: the slot in the kernel's table; seq: a sequence number", per)
 	if t.index >= 0 {
-		l.Say("Ours: %d = %d × %d + %d, and SHM_STAT in step 7 found it in slot %d.", t.id, seq, per, index, t.index)
+		l.Say("Ours: %d = %d × %d + %d, and SHM_STAT above found it in slot %d.", t.id, seq, per, index, t.index)
 	}
 	if per != 1<<15 {
 		l.Say("(This kernel was booted with ipcmni_extend: 24 bits of index instead of 15.)")

@@ -2,6 +2,8 @@
 
 package main
 
+// The -id mode: IPC_STAT of an existing segment, and nothing else.
+
 import (
 	"errors"
 	"fmt"
@@ -10,8 +12,6 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
-
-// The -id mode: IPC_STAT of an existing segment, and nothing else.
 
 // inspect is the -id mode: IPC_STAT of someone's segment, nothing else.
 func inspect(l *lesson.Lesson, id int) error {

@@ -2,6 +2,8 @@
 
 package main
 
+// Showing a segment the way ipcs and /proc/sysvipc/shm do.
+
 import (
 	"time"
 
@@ -10,8 +12,6 @@ import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
-
-// Showing a segment the way ipcs and /proc/sysvipc/shm do.
 
 // showStat prints ds as ipcs -m -i does.
 func showStat(l *lesson.Lesson, id int, ds *unix.SysvShmDesc) {

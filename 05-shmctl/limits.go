@@ -2,12 +2,12 @@
 
 package main
 
+// The system-wide commands IPC_INFO, SHM_INFO and SHM_STAT.
+
 import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
-
-// Step 7: the system-wide commands IPC_INFO, SHM_INFO and SHM_STAT.
 
 // limits shows IPC_INFO, SHM_INFO and SHM_STAT next to /proc/sys/kernel.
 func (t *tourState) limits() error {

@@ -2,7 +2,7 @@
 
 package main
 
-// Step 6: SHM_LOCK and SHM_UNLOCK keep a segment's pages in RAM, and who may call
+// SHM_LOCK and SHM_UNLOCK keep a segment's pages in RAM, and who may call
 // them. See shmctl(2).
 
 import (

@@ -2,7 +2,7 @@
 
 package main
 
-// Step 9: kernel.shm_next_id, the one way to choose a segment's id, which CRIU
+// kernel.shm_next_id, the one way to choose a segment's id, which CRIU
 // (checkpoint/restore) uses to give restored segments their old ids. The lesson never
 // writes the machine's own: a second process does it in an IPC namespace of its
 // own, which disappears with it. See proc(5), namespaces(7), ipc_namespaces(7).
@@ -37,10 +37,10 @@ func (t *tourState) nextID() error {
 	if err != nil {
 		l.Result("%v", err)
 		l.Say("This kernel has no shm_next_id (it was built without CONFIG_CHECKPOINT_RESTORE):")
-		l.Say("ids are always chosen as step 8 showed.")
+		l.Say("ids are always chosen as the step before showed.")
 		return nil
 	}
-	l.Result("%d: nobody has asked for an id; shmget chooses as step 8 showed", value)
+	l.Result("%d: nobody has asked for an id; shmget chooses as the step before showed", value)
 	l.Say("CRIU saves a running process tree and restores it later, and restored segments must")
 	l.Say("have their old ids: it writes the id wanted here, and the next shmget in that IPC")
 	l.Say("namespace gets exactly that id, once; then the file reads -1 again.")
@@ -98,7 +98,7 @@ func (t *tourState) nextIDInNamespace() error {
 	return nil
 }
 
-// nextIDRole is the second process of step 9. It writes shm_next_id only in a new
+// nextIDRole is the second process of the shm_next_id step. It writes shm_next_id only in a new
 // IPC namespace, one that holds no segment at all; the lesson's namespace always
 // holds the lesson's segment while this runs (/proc/sysvipc/shm lists those of the
 // reader's namespace), so it is never the machine's own. It touches only segments it

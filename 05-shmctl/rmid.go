@@ -2,6 +2,9 @@
 
 package main
 
+// The end of a segment: IPC_RMID while attached, the key freed, a second process
+// attaching by id anyway, and the last detach.
+
 import (
 	"bufio"
 	"errors"
@@ -14,9 +17,6 @@ import (
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
 )
-
-// The end of a segment: IPC_RMID while attached, the key freed, a second process
-// attaching by id anyway, and the last detach.
 
 // rmid marks the segment for removal while we are still attached.
 func (t *tourState) rmid() error {

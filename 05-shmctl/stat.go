@@ -2,6 +2,8 @@
 
 package main
 
+// IPC_STAT and IPC_SET.
+
 import (
 	"fmt"
 	"os"
@@ -12,8 +14,6 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
-
-// Steps 3 and 4: IPC_STAT and IPC_SET.
 
 // ipcStat reads the segment's shmid_ds and shows it the way ipcs does.
 func (t *tourState) ipcStat() error {

@@ -2,6 +2,8 @@
 
 package main
 
+// Another user may not read, change or remove the segment (EACCES, EPERM).
+
 import (
 	"fmt"
 	"os"
@@ -11,8 +13,6 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
-
-// Step 5: another user may not read, change or remove the segment (EACCES, EPERM).
 
 // stranger runs this program again as the unprivileged user nobody, which may
 // neither read (0640 gives "other" nothing) nor change nor remove our segment.

@@ -2,6 +2,8 @@
 
 package main
 
+// Small helpers the steps share.
+
 import (
 	"bytes"
 	"errors"
@@ -13,8 +15,6 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
-
-// Small helpers the steps share.
 
 // removeIfExists is IPC_RMID for a cleanup: a segment already destroyed (EINVAL)
 // is fine.
