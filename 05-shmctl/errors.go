@@ -35,6 +35,7 @@ func (t *tourState) provokeErrors() error {
 		l.Result("%s: buf is not an address this process can use", errText(errnoOrNil(errno)))
 	}
 	l.Say("EIDRM means the segment was destroyed between the kernel finding it and locking it:")
-	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL, as a removed id did above.")
+	l.Say("a race you cannot provoke reliably. A segment already gone gives EINVAL, as the removed")
+	l.Say("id did in \"How ids are made\".")
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 func inspect(l *lesson.Lesson, id int) error {
 	l.Step("IPC_STAT segment %d", id)
 	call := fmt.Sprintf("shmctl(%d, IPC_STAT, &buf)", id)
-	l.Call(call)
+	l.Call("%s", call)
 	ds, err := stat(id)
 	if err != nil {
 		return lesson.Failed(call, err, whyStatFailed(err, id))

@@ -23,7 +23,7 @@ func (t *tourState) rmid() error {
 	l := t.l
 	l.Step("IPC_RMID while attached: marked, not destroyed")
 	call := fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", t.id)
-	l.Call(call)
+	l.Call("%s", call)
 	if _, err := unix.SysvShmCtl(t.id, unix.IPC_RMID, nil); err != nil {
 		return lesson.Failed(call, err, "")
 	}
@@ -45,7 +45,7 @@ func (t *tourState) keyIsFree() error {
 	l := t.l
 	l.Step("The key is free: shmget(%v) no longer finds the segment", t.key)
 	call := fmt.Sprintf("shmget(%v, 0, 0)", t.key)
-	l.Call(call)
+	l.Call("%s", call)
 	_, err := unix.SysvShmGet(int(t.key), 0, 0)
 	if !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("%s: want ENOENT for a marked segment's key, got %s", call, errText(err))
@@ -53,7 +53,7 @@ func (t *tourState) keyIsFree() error {
 	l.Result("%s: no segment has key %v any more", lesson.ErrnoText(err), t.key)
 
 	call = fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|%#o)", t.key, segSize, segMode)
-	l.Call(call)
+	l.Call("%s", call)
 	id2, err := unix.SysvShmGet(int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
 	if err != nil {
 		return lesson.Failed(call, err, "")
@@ -128,7 +128,7 @@ func (t *tourState) lastDetach() error {
 	}
 	l.Result("0: segment %d in /proc/sysvipc/shm: %v. It is gone.", t.id, exists)
 	call := fmt.Sprintf("shmctl(%d, IPC_STAT, &buf)", t.id)
-	l.Call(call)
+	l.Call("%s", call)
 	_, err = stat(t.id)
 	l.Result("%s: no segment has that id any more", errText(err))
 	l.Say("The robust pattern: call IPC_RMID as soon as every peer has attached. From then on")

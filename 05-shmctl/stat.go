@@ -25,8 +25,9 @@ func (t *tourState) ipcStat() error {
 	}
 	showStat(l, t.id, &ds)
 	l.Look("ipcs -m -i %d", t.id)
-	l.Say("bytes is the size asked for (%d), not rounded up to pages; the kernel allocates %d.",
+	l.Say("bytes is the size asked for (%d), not rounded up. The kernel counts whole pages (%d",
 		ds.Segsz, roundToPage(uint64(ds.Segsz)))
+	l.Say("bytes) against its limits, but a page takes memory only when first touched: rss is %d.", rss(t.id))
 	l.Say("cpid created it and lpid made the last shmat/shmdt: both are this process (pid %d).", os.Getpid())
 	l.Say("nattch counts attachments (not processes); times are seconds, 0 prints \"Not set\".")
 	showProcLine(l, t.id)
@@ -36,7 +37,7 @@ func (t *tourState) ipcStat() error {
 // stat is IPC_STAT on our segment, narrated.
 func (t *tourState) stat() (unix.SysvShmDesc, error) {
 	call := fmt.Sprintf("shmctl(%d, IPC_STAT, &buf)", t.id)
-	t.l.Call(call)
+	t.l.Call("%s", call)
 	ds, err := stat(t.id)
 	if err != nil {
 		return ds, lesson.Failed(call, err, whyStatFailed(err, t.id))
@@ -61,7 +62,7 @@ func (t *tourState) ipcSet() error {
 	want.Segsz = 1
 	want.Perm.Cuid = 4242
 	call := fmt.Sprintf("shmctl(%d, IPC_SET, &buf)  /* buf.shm_perm.mode = %#o */", t.id, want.Perm.Mode)
-	l.Call(call)
+	l.Call("%s", call)
 	if _, err := unix.SysvShmCtl(t.id, unix.IPC_SET, &want); err != nil {
 		return lesson.Failed(call, err, "")
 	}
