@@ -73,8 +73,8 @@ func (a *altState) memfdOverSocket() error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW); err != nil {
 		return lesson.Failed("fcntl(F_ADD_SEALS)", err, "")
 	}
-	l.Result("0: its size is fixed for good: whoever maps it need not fear that it shrinks under")
-	l.Say("the mapping (a read past the end of the file is SIGBUS), and can check that with F_GET_SEALS.")
+	l.Result("0: its size is fixed for good. Whoever maps it need not fear that it shrinks")
+	l.Say("under the mapping (a read past the end of the file is SIGBUS), and F_GET_SEALS says so.")
 
 	dir, err := os.MkdirTemp("", "05-shmctl-socket-")
 	if err != nil {
@@ -281,8 +281,8 @@ func (a *altState) inherited() error {
 	l.Say("In C: mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0), then")
 	l.Say("fork(): the child has the same mapping. No name, no descriptor, nothing to clean up.")
 	l.Say("Go cannot fork: the child of a Go program is a new program (exec), and exec drops")
-	l.Say("every mapping (lessons 03 and 04). What exec keeps is open descriptors, so the Go way is a")
-	l.Say("memfd the child inherits (os/exec's ExtraFiles puts it at descriptor 3).")
+	l.Say("every mapping (lessons 03 and 04). What exec keeps is open descriptors, so the Go")
+	l.Say("way is a memfd the child inherits (os/exec's ExtraFiles puts it at descriptor 3).")
 	fd, m, err := a.newMemfd(memfdInherited, unix.MFD_CLOEXEC)
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func (t *tourState) oldIDNamesNothing(c *churn, ids []int) error {
 	l.Result("0: the new id reaches it")
 	l.Look("ipcs -m -i %d    # ipcs: id %d not found", old, old)
 	l.Say("So a stale id, kept by a process that did not see its segment go, gets EINVAL instead")
-	l.Say("of someone else's memory. Only when seq has been through all its 65536 values, one per")
+	l.Say("of someone else's memory. Only when seq has been through all its 65535 values, one per")
 	l.Say("round of the slots, could the same id come back.")
 	call = fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", kept)
 	l.Call("%s", call)
