@@ -135,11 +135,11 @@ func (a *altState) sideBySide() error {
 			device = f[3]
 		}
 	}
-	l.Say("s: shared. Each is a file of tmpfs, the kernel's memory file system (shmem): System V")
-	l.Say("segments, memfds and MAP_SHARED|MAP_ANONYMOUS memory on its internal mount (device %s", device)
-	l.Say("here, no path), POSIX shared memory on the one mounted at /dev/shm. The same kind of")
-	l.Say("pages, counted and swapped alike; what differs is how a second process finds them and")
-	l.Say("when they go. \"(deleted)\": no name is left; the memory lives while it is mapped.")
+	l.Say("s: shared. Each is a file of tmpfs, the kernel's memory file system (shmem). System V")
+	l.Say("segments, memfds and MAP_SHARED|MAP_ANONYMOUS memory live on its internal mount")
+	l.Say("(device %s here, no path); POSIX shared memory lives on the one mounted at /dev/shm.", device)
+	l.Say("The same kind of pages, counted and swapped alike; what differs is how a second process")
+	l.Say("finds them and when they go. \"(deleted)\": no name is left; the memory lives while mapped.")
 	l.Say("The C program's mapping in step 5 was \"/dev/zero (deleted)\": one more of these files.")
 	l.Look("grep -E 'SYSV|/dev/shm/|memfd:|/dev/zero' /proc/%d/maps", os.Getpid())
 	return nil
