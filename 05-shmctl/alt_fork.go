@@ -12,8 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-
-	"github.com/learn-sysv/shm-course/internal/lesson"
 )
 
 //go:embed c/anon_shared.c
@@ -31,11 +29,10 @@ func (a *altState) forkInC() error {
 		l.Look("gcc -o /tmp/anon_shared 05-shmctl/c/anon_shared.c && /tmp/anon_shared")
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "05-shmctl-c-")
+	dir, err := keepTempDir(l, "05-shmctl-c-")
 	if err != nil {
 		return err
 	}
-	l.Cleanup("remove "+dir, func() error { return os.RemoveAll(dir) })
 	src, exe := filepath.Join(dir, "anon_shared.c"), filepath.Join(dir, "anon_shared")
 	if err := os.WriteFile(src, anonSharedC, 0o600); err != nil {
 		return err
@@ -45,11 +42,10 @@ func (a *altState) forkInC() error {
 		return errors.New("gcc failed to build c/anon_shared.c: " + string(out))
 	}
 	l.Call("%s    (a C program: its lines and its child's come through it)", exe)
-	c, err := lesson.StartChild(l, exec.Command(exe))
+	c, err := startChild(l, exec.Command(exe))
 	if err != nil {
 		return err
 	}
-	l.Cleanup("end the C program", func() error { _ = c.Finish(); return nil })
 	if err := c.Finish(); err != nil {
 		return errors.New("c/anon_shared.c: " + err.Error())
 	}

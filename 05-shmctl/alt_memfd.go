@@ -10,6 +10,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,8 +30,9 @@ const (
 	memfdInherited = "05-shmctl-inherited"
 )
 
-// newMemfd makes a memfd of altSize bytes and maps it; the cleanup closes and unmaps.
-func (a *altState) newMemfd(memfdName string, flags int) (fd int, m *mapping, err error) {
+// newMemfd makes a memfd of altSize bytes and maps it. Nothing of it outlives the
+// process: exit closes and unmaps.
+func (a *altState) newMemfd(memfdName string, flags int) (fd int, mem []byte, err error) {
 	l := a.l
 	call := fmt.Sprintf("memfd_create(%q, %s)", memfdName, memfdFlags(flags))
 	l.Call("%s", call)
@@ -38,18 +40,15 @@ func (a *altState) newMemfd(memfdName string, flags int) (fd int, m *mapping, er
 	if err != nil {
 		return -1, nil, lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("close memfd %d", fd), func() error { return unix.Close(fd) })
 	l.Result("fd %d: a file of memory, in no directory", fd)
 	l.Call("ftruncate(%d, %d); mmap(NULL, %d, PROT_READ|PROT_WRITE, MAP_SHARED, %d, 0)", fd, altSize, altSize, fd)
 	if err := unix.Ftruncate(fd, altSize); err != nil {
 		return -1, nil, lesson.Failed("ftruncate", err, "")
 	}
-	m = &mapping{}
-	if m.mem, err = mapShared(fd, altSize); err != nil {
+	if mem, err = mapShared(fd, altSize); err != nil {
 		return -1, nil, lesson.Failed("mmap", err, "")
 	}
-	l.Cleanup("unmap memfd "+memfdName, m.unmap)
-	return fd, m, nil
+	return fd, mem, nil
 }
 
 func memfdFlags(flags int) string {
@@ -65,7 +64,7 @@ func memfdFlags(flags int) string {
 func (a *altState) memfdOverSocket() error {
 	l := a.l
 	l.Step("memfd_create, the descriptor sent over a Unix socket (SCM_RIGHTS)")
-	fd, m, err := a.newMemfd(memfdSent, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, mem, err := a.newMemfd(memfdSent, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return err
 	}
@@ -76,26 +75,24 @@ func (a *altState) memfdOverSocket() error {
 	l.Result("0: its size is fixed for good. Whoever maps it need not fear that it shrinks")
 	l.Say("under the mapping (a read past the end of the file is SIGBUS), and F_GET_SEALS says so.")
 
-	dir, err := os.MkdirTemp("", "05-shmctl-socket-")
+	dir, err := keepTempDir(l, "05-shmctl-socket-")
 	if err != nil {
 		return err
 	}
-	l.Cleanup("remove "+dir, func() error { return os.RemoveAll(dir) })
 	path := filepath.Join(dir, "socket")
 	l.Call("socket(AF_UNIX, SOCK_STREAM, 0); bind(%q); listen", path)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return err
 	}
-	l.Cleanup("close the socket", func() error { return ln.Close() })
-	err = exchange(l, m.mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*lesson.Child, error) {
 		return startRole(l, "it connects", roleAltMemfd, path)
 	}, func(c *lesson.Child) error { return sendFd(l, c, ln, fd) })
 	if err != nil {
 		return err
 	}
 	a.maps = append(a.maps, "/memfd:"+memfdSent+" ")
-	return a.sealWrites(fd, m)
+	return a.sealWrites(fd, mem)
 }
 
 // sendFd waits until the child has connected, accepts, and sends fd over the
@@ -124,7 +121,7 @@ func sendFd(l *lesson.Lesson, c *lesson.Child, ln *net.UnixListener, fd int) err
 // sealWrites shows F_SEAL_WRITE: refused while a writable shared mapping exists,
 // accepted once it is gone; after it, no write reaches the memory, and a read-only
 // mapping still may be made.
-func (a *altState) sealWrites(fd int, m *mapping) error {
+func (a *altState) sealWrites(fd int, mem []byte) error {
 	l := a.l
 	l.Say("A receiver that checks the contents before it uses them needs them not to change")
 	l.Say("afterwards: F_SEAL_WRITE, and nobody can change the memory any more.")
@@ -134,8 +131,8 @@ func (a *altState) sealWrites(fd int, m *mapping) error {
 		return fmt.Errorf("F_SEAL_WRITE with a writable shared mapping: want EBUSY, got %s", errText(err))
 	}
 	l.Result("%s: this process still has it mapped for writing", errText(err))
-	l.Call("munmap(%p, %d); fcntl(%d, F_ADD_SEALS, F_SEAL_WRITE)", &m.mem[0], altSize, fd)
-	if err := m.unmap(); err != nil {
+	l.Call("munmap(%p, %d); fcntl(%d, F_ADD_SEALS, F_SEAL_WRITE)", &mem[0], altSize, fd)
+	if err := unix.Munmap(mem); err != nil {
 		return lesson.Failed("munmap", err, "")
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_WRITE); err != nil {
@@ -157,7 +154,6 @@ func (a *altState) sealWrites(fd int, m *mapping) error {
 	if err != nil {
 		return lesson.Failed("mmap(PROT_READ)", err, "")
 	}
-	l.Cleanup("unmap memfd "+memfdSent+" (read-only)", func() error { return unix.Munmap(ro) })
 	l.Result("%p: read %q, and so will everyone, unchanged", &ro[0], cString(ro[altHalf:2*altHalf]))
 	l.Look("ls -l /proc/%d/fd; grep memfd /proc/%d/maps", os.Getpid(), os.Getpid())
 	return nil
@@ -185,9 +181,23 @@ func altMemfd(l *lesson.Lesson, args []string) error {
 	fmt.Fprintf(l.Out, "connect(%q); SO_PEERCRED: pid %d uid %d, the lesson that started me\n", args[0], cred.Pid, cred.Uid)
 	l.Tell("CONNECTED")
 
+	// The end of our input is the lesson's word to stop: if it comes before the
+	// descriptor (the lesson is ending, on SIGTERM say), closing the connection ends
+	// the wait, and we end quietly, as the lesson asked.
+	stopped := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, l.In)
+		close(stopped)
+		conn.Close()
+	}()
 	fd, err := receiveFd(conn)
 	if err != nil {
-		return err
+		select {
+		case <-stopped:
+			return nil
+		default:
+			return err
+		}
 	}
 	defer unix.Close(fd)
 	link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
@@ -283,11 +293,11 @@ func (a *altState) inherited() error {
 	l.Say("Go cannot fork: the child of a Go program is a new program (exec), and exec drops")
 	l.Say("every mapping (lessons 03 and 04). What exec keeps is open descriptors, so the Go")
 	l.Say("way is a memfd the child inherits (os/exec's ExtraFiles puts it at descriptor 3).")
-	fd, m, err := a.newMemfd(memfdInherited, unix.MFD_CLOEXEC)
+	fd, mem, err := a.newMemfd(memfdInherited, unix.MFD_CLOEXEC)
 	if err != nil {
 		return err
 	}
-	err = exchange(l, m.mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*lesson.Child, error) {
 		cmd, err := reexec.Command(roleAltInherit)
 		if err != nil {
 			return nil, err
@@ -301,7 +311,7 @@ func (a *altState) inherited() error {
 		defer f.Close()
 		cmd.ExtraFiles = []*os.File{f} // the child's fd 3; os/exec clears close-on-exec on it
 		l.Call("second process: %s %s, with the memfd as its fd 3", name, roleAltInherit)
-		return lesson.StartChild(l, cmd)
+		return startChild(l, cmd)
 	}, nil)
 	if err != nil {
 		return err

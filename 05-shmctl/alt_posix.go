@@ -32,7 +32,17 @@ func (a *altState) posix() error {
 	obj := posixName(os.Getpid())
 	path := filepath.Join(devShm, obj)
 	l.Call("shm_open(\"/%s\", O_RDWR|O_CREAT|O_EXCL, 0600)    /* glibc: open(%q, ...|O_NOFOLLOW|O_CLOEXEC) */", obj, path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	var f *os.File
+	err := keep(l, func() (string, func() error, error) {
+		var err error
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		return "remove " + path, func() error {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		}, err
+	})
 	if errors.Is(err, os.ErrNotExist) {
 		l.Result("%s: no %s here (some minimal containers have none); this step is skipped", errText(err), devShm)
 		return nil
@@ -40,12 +50,6 @@ func (a *altState) posix() error {
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("open(%q)", path), err, "")
 	}
-	l.Cleanup("remove "+path, func() error {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return nil
-	})
 	defer f.Close() // the mapping keeps the memory; the descriptor is not needed after mmap
 	l.Call("ftruncate(fd, %d); mmap(NULL, %d, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)", altSize, altSize)
 	if err := f.Truncate(altSize); err != nil {
@@ -55,7 +59,6 @@ func (a *altState) posix() error {
 	if err != nil {
 		return lesson.Failed("mmap", err, "")
 	}
-	l.Cleanup("unmap "+path, func() error { return unix.Munmap(mem) })
 	err = exchange(l, mem, func() (*lesson.Child, error) {
 		return startRole(l, "it opens the name", roleAltPosix, "/"+obj)
 	}, nil)

@@ -19,11 +19,10 @@ func (a *altState) sysv() error {
 	l.Step("System V: shmget, shmat, the id on the child's command line")
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", altSize)
 	l.Call("%s", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, altSize, unix.IPC_CREAT|0o600)
+	id, err := keepSegment(l, unix.IPC_PRIVATE, altSize, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return lesson.Failed(call, err, "see 02-shmget")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
 	l.Result("id %d", id)
 	call = fmt.Sprintf("shmat(%d, NULL, 0)", id)
 	l.Call("%s", call)
@@ -31,7 +30,6 @@ func (a *altState) sysv() error {
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("detach segment %d", id), func() error { return unix.SysvShmDetach(mem) })
 	err = exchange(l, mem, func() (*lesson.Child, error) {
 		return startRole(l, "it attaches by id", roleAltSysV, strconv.Itoa(id))
 	}, nil)

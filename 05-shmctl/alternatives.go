@@ -67,7 +67,6 @@ func exchange(l *lesson.Lesson, mem []byte, start func() (*lesson.Child, error),
 	if err != nil {
 		return err
 	}
-	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
 	if handoff != nil {
 		if err := handoff(c); err != nil {
 			return err
@@ -96,19 +95,6 @@ func answer(l *lesson.Lesson, mem []byte) {
 // mapShared maps size bytes of the file fd into memory, shared and read-write.
 func mapShared(fd, size int) ([]byte, error) {
 	return unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-}
-
-// mapping is memory from mmap that is unmapped once: by a step, or by the cleanup
-// that unmap is registered as.
-type mapping struct{ mem []byte }
-
-func (m *mapping) unmap() error {
-	if m.mem == nil {
-		return nil
-	}
-	err := unix.Munmap(m.mem)
-	m.mem = nil
-	return err
 }
 
 // sideBySide unlinks the POSIX object's name and shows this process's mappings of

@@ -160,3 +160,23 @@ func TestAlternativeRolesRefuseForeignObjects(t *testing.T) {
 	assert.Equal(t, "not yours", string(b), "the foreign file is unchanged")
 	require.Equal(t, 0, lp.Wait(t).ExitCode)
 }
+
+// alt-memfd waits for the descriptor; if the lesson ends first (it closes the role's
+// input), the role stops waiting and ends quietly, so that the lesson's cleanup, which
+// waits for it, cannot hang, and the lesson's one line is the only one.
+func TestAltMemfdStopsWhenTheLessonEnds(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "socket")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ln.Close()
+	startedByLesson(t) // this test is the lesson: SO_PEERCRED names it
+	p := ipctest.StartProgram(t, roleAltMemfd, sock)
+	p.Expect(t, "@@ CONNECTED", ipctest.Timeout)
+	conn, err := ln.Accept()
+	require.NoError(t, err)
+	defer conn.Close()
+	r := p.Wait(t) // closes its input, sends nothing
+	assert.Equal(t, 0, r.ExitCode)
+	assert.Empty(t, r.Stderr)
+	assert.NotContains(t, r.Stdout, "@@ PONG")
+}

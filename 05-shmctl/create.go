@@ -20,13 +20,18 @@ import (
 func (t *tourState) create() error {
 	l := t.l
 	l.Step("Create a segment to control")
-	f, err := os.CreateTemp("", "05-shmctl-key-")
+	var path string
+	err := keep(l, func() (string, func() error, error) {
+		f, err := os.CreateTemp("", "05-shmctl-key-")
+		if err != nil {
+			return "", nil, err
+		}
+		path = f.Name()
+		return "remove " + path, func() error { return os.Remove(path) }, f.Close()
+	})
 	if err != nil {
 		return err
 	}
-	f.Close()
-	path := f.Name()
-	l.Cleanup("remove "+path, func() error { return os.Remove(path) })
 
 	// Another segment may already use the key ftok gives; try the next project id.
 	for proj := 'C'; proj <= 'Z'; proj++ {
@@ -36,7 +41,7 @@ func (t *tourState) create() error {
 		call := fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|%#o)", t.key, segSize, segMode)
 		l.Call("ftok(%q, '%c') = %v", path, proj, t.key)
 		l.Call("%s", call)
-		t.id, err = unix.SysvShmGet(int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
+		t.id, err = keepSegment(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
 		if errors.Is(err, unix.EEXIST) {
 			l.Result("%s: that key is taken; trying the next project id", lesson.ErrnoText(err))
 			continue
@@ -44,9 +49,7 @@ func (t *tourState) create() error {
 		if err != nil {
 			return lesson.Failed(call, err, "see 02-shmget for what causes it")
 		}
-		id := t.id
-		l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
-		l.Result("id %d", id)
+		l.Result("id %d", t.id)
 		l.Look("ipcs -m")
 		return nil
 	}
@@ -64,14 +67,14 @@ func (t *tourState) attach() error {
 		return lesson.Failed(call, err, "")
 	}
 	t.mem = mem
-	l.Cleanup(fmt.Sprintf("detach segment %d", t.id), t.detach)
 	msg := fmt.Sprintf("hello from pid %d", os.Getpid())
 	copy(mem, msg)
 	l.Result("attached at %p; wrote %q", &mem[0], msg)
 	return nil
 }
 
-// detach detaches our attachment, if we still have it.
+// detach detaches our attachment, if we still have it. It is no cleanup: exit
+// detaches, and a cleanup run on a signal must not take memory from a running step.
 func (t *tourState) detach() error {
 	if t.mem == nil {
 		return nil

@@ -36,9 +36,13 @@ func (t *tourState) lock() error {
 		l.Say("mode %#o has SHM_LOCKED (02000); ipcs -m shows status %q", ds.Perm.Mode, status(uint32(ds.Perm.Mode)))
 		l.Say("SHM_LOCK brings no page in: rss (in /proc/sysvipc/shm) was %d bytes before the call", before)
 		l.Say("and is %d now, of the %d the segment's pages hold. A page arrives when first touched.", rss(t.id), roundToPage(segSize))
-		l.Call("mem[%d] = 0    /* touch the last page, after locking, as shmctl(2) says */", segSize-1)
-		t.mem[segSize-1] = 0
-		l.Result("rss %d: the page arrived when touched, and now stays in RAM until SHM_UNLOCK", rss(t.id))
+		if roundToPage(segSize) > uint64(os.Getpagesize()) {
+			l.Call("mem[%d] = 0    /* touch the last page, after locking, as shmctl(2) says */", segSize-1)
+			t.mem[segSize-1] = 0
+			l.Result("rss %d: the page arrived when touched, and now stays in RAM until SHM_UNLOCK", rss(t.id))
+		} else {
+			l.Say("(This machine's pages are %d bytes: the whole segment is the one page step 2 touched.)", os.Getpagesize())
+		}
 		l.Look("ipcs -m; awk '$2 == %d {print \"rss\", $15}' /proc/sysvipc/shm", t.id)
 		call = fmt.Sprintf("shmctl(%d, SHM_UNLOCK, NULL)", t.id)
 		l.Call("%s", call)
@@ -63,11 +67,10 @@ func (t *tourState) lockRights() error {
 		return err
 	}
 	l.Call("a second process, %s, with ulimit -l 0, on a segment of its own:", who)
-	c, err := lesson.StartChild(l, cmd)
+	c, err := startChild(l, cmd)
 	if err != nil {
 		return err
 	}
-	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
 	fields, err := c.Await("ID")
 	if err != nil {
 		return err
@@ -80,7 +83,7 @@ func (t *tourState) lockRights() error {
 		return fmt.Errorf("the second process (pid %d) said ID %q", c.Pid, fields[0])
 	}
 	// Removed by the child; this is for a child killed before it could.
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
+	cleanup(l, fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
 	if err := c.Finish(); err != nil {
 		return fmt.Errorf("the second process (pid %d): %w", c.Pid, err)
 	}
@@ -108,11 +111,10 @@ func memlockZero(l *lesson.Lesson, args []string) error {
 	}
 	size := os.Getpagesize()
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", size)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
+	id, err := keepSegment(l, unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
 	l.Tell("ID", id)
 	fmt.Fprintf(l.Out, "uid %d, ulimit -l 0: %s -> id %d, its owner and creator\n", os.Geteuid(), call, id)
 	_, err = unix.SysvShmCtl(id, cmdSHMLock, nil)

@@ -80,7 +80,7 @@ func (t *tourState) nextIDInNamespace() error {
 	}
 	l.Call("a second process, %s;", how)
 	l.Call("the lesson's IPC namespace is %s:", ours)
-	c, err := lesson.StartChild(l, cmd)
+	c, err := startChild(l, cmd)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) {
 		l.Result("%s: this machine does not let this process make namespaces (a container, or user", errText(err))
 		l.Say("namespaces switched off), so the rest of this step is skipped. Where you may, try:")
@@ -90,7 +90,6 @@ func (t *tourState) nextIDInNamespace() error {
 	if err != nil {
 		return err
 	}
-	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
 	if err := c.Finish(); err != nil {
 		return fmt.Errorf("the process in the private IPC namespace (pid %d): %w", c.Pid, err)
 	}

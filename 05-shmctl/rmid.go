@@ -54,11 +54,10 @@ func (t *tourState) keyIsFree() error {
 
 	call = fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|%#o)", t.key, segSize, segMode)
 	l.Call("%s", call)
-	id2, err := unix.SysvShmGet(int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
+	id2, err := keepSegment(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id2), func() error { return removeIfExists(id2) })
 	l.Result("id %d: a new, different segment with the same key (IPC_EXCL did not see the old one)", id2)
 	l.Call("shmctl(%d, IPC_RMID, NULL)", id2)
 	if _, err := unix.SysvShmCtl(id2, unix.IPC_RMID, nil); err != nil {
@@ -77,14 +76,13 @@ func (t *tourState) attachAfterRmid() error {
 	if err != nil {
 		return err
 	}
-	c, err := lesson.StartChild(l, cmd)
+	// Its end of input is its word to detach and exit (see peer): on Ctrl-C or an
+	// error, the cleanup startChild registers closes it and waits.
+	c, err := startChild(l, cmd)
 	if err != nil {
 		return err
 	}
 	t.peer = c
-	// Its end of input is its word to detach and exit (see peer): on Ctrl-C or an
-	// error, closing it ends the second process too.
-	l.Cleanup("end the second process", func() error { _ = c.Finish(); return nil })
 	l.Call("second process, pid %d: shmat(%d, NULL, 0)", c.Pid, t.id)
 	if _, err := c.Await("ATTACHED"); err != nil {
 		return err
@@ -145,19 +143,12 @@ func peer(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Cleanup("detach", func() error {
-		if mem == nil {
-			return nil
-		}
-		return unix.SysvShmDetach(mem)
-	})
 	fmt.Fprintf(l.Out, "attached at %p, read %q\n", &mem[0], cString(mem))
 	l.Tell("ATTACHED")
 	_, _ = bufio.NewReader(l.In).ReadString('\n')
 	if err := unix.SysvShmDetach(mem); err != nil {
 		return lesson.Failed("shmdt", err, "")
 	}
-	mem = nil
 	fmt.Fprintln(l.Out, "detached")
 	l.Tell("DETACHED")
 	return nil

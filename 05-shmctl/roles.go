@@ -9,9 +9,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -56,12 +58,13 @@ func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
 // nobody may run it; the copy is removed when the lesson ends.
 func commandAsNobody(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, uint32, error) {
 	uid, gid := reexec.Nobody()
-	cmd, err := reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
-	return cmd, uid, nil
+	var cmd *exec.Cmd
+	err := keep(l, func() (string, func() error, error) {
+		var err error
+		cmd, err = reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
+		return "remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil }, err
+	})
+	return cmd, uid, err
 }
 
 // commandAsOrdinaryUser returns a command that runs role without privilege: as
@@ -100,5 +103,31 @@ func startRole(l *lesson.Lesson, how, role string, args ...string) (*lesson.Chil
 		return nil, err
 	}
 	l.Call("second process: %s    (%s)", strings.Join(append([]string{name, role}, args...), " "), how)
-	return lesson.StartChild(l, cmd)
+	return startChild(l, cmd)
+}
+
+// startChild starts cmd as a child of the lesson (lesson.StartChild) and registers
+// its end as a cleanup (keep), so that the lesson waits for it however it ends, even
+// on a signal that arrives while the child is being started.
+func startChild(l *lesson.Lesson, cmd *exec.Cmd) (c *lesson.Child, err error) {
+	// A process group of its own: Ctrl-C at the terminal reaches the lesson alone,
+	// whose cleanup ends the child, so one line says what happened. Its standard
+	// error comes through a pipe (a writer that is not an *os.File), so that it never
+	// writes to the terminal from a group in the background.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if cmd.Stderr == nil {
+		cmd.Stderr = struct{ io.Writer }{l.Err}
+	}
+	err = keep(l, func() (string, func() error, error) {
+		var err error
+		c, err = lesson.StartChild(l, cmd)
+		return "end the second process", func() error {
+			_ = c.Finish() // its exit status was reported where it mattered
+			return nil
+		}, err
+	})
+	return c, err
 }

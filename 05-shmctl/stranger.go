@@ -31,7 +31,7 @@ func (t *tourState) stranger() error {
 		return err
 	}
 	l.Call("a second process, as nobody (uid %d), tries IPC_STAT, IPC_SET and IPC_RMID on %d:", uid, t.id)
-	c, err := lesson.StartChild(l, cmd)
+	c, err := startChild(l, cmd)
 	if err != nil {
 		return err
 	}
