@@ -33,10 +33,10 @@ func (a *altState) posix() error {
 	path := filepath.Join(devShm, obj)
 	l.Call("shm_open(\"/%s\", O_RDWR|O_CREAT|O_EXCL, 0600)    /* glibc: open(%q, ...|O_NOFOLLOW|O_CLOEXEC) */", obj, path)
 	var f *os.File
-	err := keep(l, func() (string, func() error, error) {
+	err := keep(l, "remove "+path, func() (func() error, error) {
 		var err error
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-		return "remove " + path, func() error {
+		return func() error {
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

@@ -11,7 +11,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -179,4 +181,34 @@ func TestAltMemfdStopsWhenTheLessonEnds(t *testing.T) {
 	assert.Equal(t, 0, r.ExitCode)
 	assert.Empty(t, r.Stderr)
 	assert.NotContains(t, r.Stdout, "@@ PONG")
+}
+
+// SIGTERM at any moment of the appendix: exit status 143 (or 0 if it had finished,
+// or death by the signal if it had not begun), at most one line on stderr and no
+// trace, and nothing left behind.
+func TestAlternativesSIGTERMAtAnyMoment(t *testing.T) {
+	ipctest.NoLeaks(t)
+	for _, delay := range []time.Duration{2, 8, 15, 25, 40, 60} {
+		delay *= time.Millisecond
+		t.Run(delay.String(), func(t *testing.T) {
+			p := ipctest.StartProgram(t, "alternatives")
+			time.Sleep(delay)
+			_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+			r := p.Wait(t)
+			if r.Signal == syscall.SIGTERM {
+				// Killed before the program installed its handler: it had not begun.
+				assert.NotContains(t, r.Stdout, "== 1.", "the handler is installed before step 1")
+			} else {
+				assert.Contains(t, []int{0, lesson.ExitTerminated}, r.ExitCode, "stderr: %s", r.Stderr)
+			}
+			assert.LessOrEqual(t, strings.Count(strings.TrimLeft(r.Stderr, "\n"), "\n"), 1, "one line at most: %q", r.Stderr)
+			assert.NotContains(t, r.Stderr, "goroutine", "no trace")
+			assert.Empty(t, ourDevShm(t, p.Pid()), "nothing left in /dev/shm")
+			for _, re := range []string{`bind\("(/[^"]+)/socket"\)`, `gcc -O2 -Wall -o (/\S+)/anon_shared `} {
+				if m := regexp.MustCompile(re).FindStringSubmatch(r.Stdout); m != nil {
+					assert.NoDirExists(t, m[1], "temporary directory removed")
+				}
+			}
+		})
+	}
 }

@@ -21,13 +21,13 @@ func (t *tourState) create() error {
 	l := t.l
 	l.Step("Create a segment to control")
 	var path string
-	err := keep(l, func() (string, func() error, error) {
+	err := keep(l, "remove the key file", func() (func() error, error) {
 		f, err := os.CreateTemp("", "05-shmctl-key-")
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		path = f.Name()
-		return "remove " + path, func() error { return os.Remove(path) }, f.Close()
+		return func() error { return os.Remove(path) }, f.Close()
 	})
 	if err != nil {
 		return err

@@ -38,19 +38,32 @@ var objects struct {
 var errEnding = errors.New("the lesson is ending")
 
 // keep runs create, which makes something that outlives the process unless undone,
-// and registers the undo it returns as a cleanup described by what. Once any cleanup
-// has run, keep makes nothing and returns errEnding.
-func keep(l *lesson.Lesson, create func() (what string, undo func() error, err error)) error {
+// and registers the undo it returns as a cleanup described by what. The cleanup is
+// registered before create runs, so that it comes before the cleanups of what was
+// made earlier (they run newest first: a child ends before the directory it uses is
+// removed), and it waits for create to finish. Once any cleanup has run, keep makes
+// nothing and returns errEnding.
+func keep(l *lesson.Lesson, what string, create func() (undo func() error, err error)) error {
 	objects.mu.Lock()
 	defer objects.mu.Unlock()
 	if objects.ending {
 		return errEnding
 	}
-	what, undo, err := create()
+	var undo func() error // set once create has succeeded; read under objects.mu
+	cleanup(l, what, func() error {
+		objects.mu.Lock()
+		fn := undo
+		objects.mu.Unlock()
+		if fn == nil {
+			return nil
+		}
+		return fn()
+	})
+	u, err := create()
 	if err != nil {
 		return err
 	}
-	cleanup(l, what, undo)
+	undo = u
 	return nil
 }
 
@@ -68,20 +81,25 @@ func cleanup(l *lesson.Lesson, what string, fn func() error) {
 // keepSegment is keep for a segment: shmget(key, size, flags), with IPC_RMID as its
 // cleanup. The error is shmget's errno, for lesson.Failed.
 func keepSegment(l *lesson.Lesson, key, size, flags int) (id int, err error) {
-	err = keep(l, func() (string, func() error, error) {
+	err = keep(l, "remove the segment made here", func() (func() error, error) {
 		var err error
 		id, err = unix.SysvShmGet(key, size, flags)
-		return fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) }, err
+		return func() error {
+			if err := removeIfExists(id); err != nil {
+				return fmt.Errorf("segment %d: %w", id, err)
+			}
+			return nil
+		}, err
 	})
 	return id, err
 }
 
 // keepTempDir is keep for a new directory (os.MkdirTemp), removed with all in it.
 func keepTempDir(l *lesson.Lesson, pattern string) (dir string, err error) {
-	err = keep(l, func() (string, func() error, error) {
+	err = keep(l, "remove the directory "+pattern+"*", func() (func() error, error) {
 		var err error
 		dir, err = os.MkdirTemp("", pattern)
-		return "remove " + dir, func() error { return os.RemoveAll(dir) }, err
+		return func() error { return os.RemoveAll(dir) }, err
 	})
 	return dir, err
 }

@@ -59,10 +59,10 @@ func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
 func commandAsNobody(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, uint32, error) {
 	uid, gid := reexec.Nobody()
 	var cmd *exec.Cmd
-	err := keep(l, func() (string, func() error, error) {
+	err := keep(l, "remove the copy of this program made for nobody", func() (func() error, error) {
 		var err error
 		cmd, err = reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
-		return "remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil }, err
+		return func() error { reexec.Cleanup(); return nil }, err
 	})
 	return cmd, uid, err
 }
@@ -121,10 +121,10 @@ func startChild(l *lesson.Lesson, cmd *exec.Cmd) (c *lesson.Child, err error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = struct{ io.Writer }{l.Err}
 	}
-	err = keep(l, func() (string, func() error, error) {
+	err = keep(l, "end the second process", func() (func() error, error) {
 		var err error
 		c, err = lesson.StartChild(l, cmd)
-		return "end the second process", func() error {
+		return func() error {
 			_ = c.Finish() // its exit status was reported where it mattered
 			return nil
 		}, err
