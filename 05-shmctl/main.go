@@ -26,21 +26,20 @@ usage: go run ./05-shmctl [-step]                the tour: one segment through s
 The tour creates a segment of its own and takes it through shmctl(2): IPC_STAT
 printed like "ipcs -m -i", IPC_SET changing the mode, what another user may not
 do (EACCES, EPERM), SHM_LOCK and SHM_UNLOCK, the system limits (IPC_INFO,
-SHM_INFO, SHM_STAT), the errors, and IPC_RMID while attached: key 0, status
-"dest", ENOENT by key, a second process attaching by id, destruction at the last
-detach; how ids are made, and kernel.shm_next_id in a private IPC namespace.
+SHM_INFO, SHM_STAT), how ids are made and kernel.shm_next_id (in a private IPC
+namespace), the errors, and IPC_RMID while attached: key 0, status "dest",
+ENOENT by key, a second process attaching by id, destruction at the last detach.
+
+-id ID shows an existing segment with IPC_STAT only: it never changes or removes
+a segment it did not create. List ids with: ipcs -m
 
 alternatives passes a message and a reply between two processes through System V
 shared memory, POSIX shared memory (/dev/shm), a memfd sent over a Unix socket
 (with seals), a memfd inherited by the child, and MAP_SHARED|MAP_ANONYMOUS across
 fork (in C, where gcc exists); then compares them.
 
-Everything the program creates is removed when it ends, however it ends.
-
--id ID shows an existing segment with IPC_STAT only: it never changes or removes
-a segment it did not create. List ids with: ipcs -m
-
-Flags may come before or after the other words.
+Everything the program creates is removed when it ends, however it ends (Ctrl-C
+and kill -TERM included). Flags may come before or after the other words.
 `
 
 // The parts this program plays as its own second process (reexec.Command(role,
