@@ -85,6 +85,7 @@ func (a *altState) memfdOverSocket() error {
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	err = exchange(l, mem, func() (*lesson.Child, error) {
 		return startRole(l, "it connects", roleAltMemfd, path)
 	}, func(c *lesson.Child) error { return sendFd(l, c, ln, fd) })
