@@ -86,9 +86,9 @@ func (a *altState) memfdOverSocket() error {
 		return err
 	}
 	defer ln.Close()
-	err = exchange(l, mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*child, error) {
 		return startRole(l, "it connects", roleAltMemfd, path)
-	}, func(c *lesson.Child) error { return sendFd(l, c, ln, fd) })
+	}, func(c *child) error { return sendFd(l, c, ln, fd) })
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (a *altState) memfdOverSocket() error {
 // sendFd waits until the child has connected, accepts, and sends fd over the
 // connection with SCM_RIGHTS: the kernel puts a copy of the descriptor into the
 // receiver's table.
-func sendFd(l *lesson.Lesson, c *lesson.Child, ln *net.UnixListener, fd int) error {
+func sendFd(l *lesson.Lesson, c *child, ln *net.UnixListener, fd int) error {
 	if _, err := c.Await("CONNECTED"); err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func (a *altState) inherited() error {
 	if err != nil {
 		return err
 	}
-	err = exchange(l, mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*child, error) {
 		cmd, err := reexec.Command(roleAltInherit)
 		if err != nil {
 			return nil, err

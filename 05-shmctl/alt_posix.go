@@ -59,7 +59,7 @@ func (a *altState) posix() error {
 	if err != nil {
 		return lesson.Failed("mmap", err, "")
 	}
-	err = exchange(l, mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*child, error) {
 		return startRole(l, "it opens the name", roleAltPosix, "/"+obj)
 	}, nil)
 	if err != nil {

@@ -30,7 +30,7 @@ func (a *altState) sysv() error {
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}
-	err = exchange(l, mem, func() (*lesson.Child, error) {
+	err = exchange(l, mem, func() (*child, error) {
 		return startRole(l, "it attaches by id", roleAltSysV, strconv.Itoa(id))
 	}, nil)
 	if err != nil {

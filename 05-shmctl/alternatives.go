@@ -58,7 +58,7 @@ type altState struct {
 // exchange is the parent's half of the exchange over mem: write a message, start the
 // child with start, let handoff give it the memory if it must (nil if it finds it on
 // its own), wait until it tells PONG, and read its reply.
-func exchange(l *lesson.Lesson, mem []byte, start func() (*lesson.Child, error), handoff func(*lesson.Child) error) error {
+func exchange(l *lesson.Lesson, mem []byte, start func() (*child, error), handoff func(*child) error) error {
 	clear(mem[:2*altHalf])
 	msg := fmt.Sprintf("ping from pid %d", os.Getpid())
 	copy(mem, msg)

@@ -139,7 +139,7 @@ type tourState struct {
 	l     *lesson.Lesson
 	key   ftok.Key
 	id    int
-	index int           // the slot SHM_STAT found it in (limits.go), or -1
-	mem   []byte        // our attachment; nil once detached
-	peer  *lesson.Child // the second process, once started
+	index int    // the slot SHM_STAT found it in (limits.go), or -1
+	mem   []byte // our attachment; nil once detached
+	peer  *child // the second process, once started
 }

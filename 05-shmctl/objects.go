@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -29,8 +30,8 @@ import (
 )
 
 var objects struct {
-	mu     sync.Mutex
-	ending bool // a cleanup has run: make nothing more
+	mu     sync.Mutex  // held while an object is made and its cleanup registered
+	ending atomic.Bool // a cleanup has run: make nothing more
 }
 
 // errEnding is what keep returns once the cleanups have begun. Nobody sees it: the
@@ -46,7 +47,7 @@ var errEnding = errors.New("the lesson is ending")
 func keep(l *lesson.Lesson, what string, create func() (undo func() error, err error)) error {
 	objects.mu.Lock()
 	defer objects.mu.Unlock()
-	if objects.ending {
+	if objects.ending.Load() {
 		return errEnding
 	}
 	var undo func() error // set once create has succeeded; read under objects.mu
@@ -72,7 +73,7 @@ func keep(l *lesson.Lesson, what string, create func() (undo func() error, err e
 func cleanup(l *lesson.Lesson, what string, fn func() error) {
 	l.Cleanup(what, func() error {
 		objects.mu.Lock()
-		objects.ending = true
+		objects.ending.Store(true)
 		objects.mu.Unlock()
 		return fn()
 	})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -97,7 +98,7 @@ func attachParents(role string, args []string, size uint64) ([]byte, error) {
 
 // startRole starts this program again as role with args, and says so: the command
 // line, and how the second process finds the memory.
-func startRole(l *lesson.Lesson, how, role string, args ...string) (*lesson.Child, error) {
+func startRole(l *lesson.Lesson, how, role string, args ...string) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
@@ -109,25 +110,80 @@ func startRole(l *lesson.Lesson, how, role string, args ...string) (*lesson.Chil
 // startChild starts cmd as a child of the lesson (lesson.StartChild) and registers
 // its end as a cleanup (keep), so that the lesson waits for it however it ends, even
 // on a signal that arrives while the child is being started.
-func startChild(l *lesson.Lesson, cmd *exec.Cmd) (c *lesson.Child, err error) {
+func startChild(l *lesson.Lesson, cmd *exec.Cmd) (ch *child, err error) {
 	// A process group of its own: Ctrl-C at the terminal reaches the lesson alone,
 	// whose cleanup ends the child, so one line says what happened. Its standard
-	// error comes through a pipe (a writer that is not an *os.File), so that it never
+	// error comes through a pipe (childStderr is no *os.File), so that it never
 	// writes to the terminal from a group in the background.
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
 	if cmd.Stderr == nil {
-		cmd.Stderr = struct{ io.Writer }{l.Err}
+		cmd.Stderr = childStderr{l.Err}
 	}
 	err = keep(l, "end the second process", func() (func() error, error) {
-		var err error
-		c, err = lesson.StartChild(l, cmd)
-		return func() error {
-			_ = c.Finish() // its exit status was reported where it mattered
-			return nil
-		}, err
+		c, err := lesson.StartChild(l, cmd)
+		if err != nil {
+			return nil, err
+		}
+		ch = &child{c: c, cmd: cmd, Pid: c.Pid}
+		return ch.end, nil
 	})
-	return c, err
+	return ch, err
+}
+
+// child is a second process of the lesson: a lesson.Child, whose methods are not
+// safe to call from two goroutines, with a lock. The step talks to it; the cleanup
+// that ends it may run on a signal in the signal handler's goroutine meanwhile. They
+// take turns.
+type child struct {
+	Pid int
+
+	mu  sync.Mutex
+	c   *lesson.Child
+	cmd *exec.Cmd
+}
+
+// Await is lesson.Child's Await: it relays narration until the child tells verb.
+func (ch *child) Await(verb string) ([]string, error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Await(verb)
+}
+
+// Send writes a line to the child's standard input.
+func (ch *child) Send(line string) error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Send(line)
+}
+
+// Finish closes the child's standard input, relays the rest and waits for it.
+func (ch *child) Finish() error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Finish()
+}
+
+// end is the child's cleanup. A step may be waiting for the child, holding the lock,
+// so it first asks the child to end with SIGTERM, which the child takes as its lesson
+// does (it cleans up and exits); os.Process.Signal sends nothing to a process already
+// waited for, whose pid may belong to another by now. Then it waits for it.
+func (ch *child) end() error {
+	_ = ch.cmd.Process.Signal(syscall.SIGTERM)
+	_ = ch.Finish() // its exit status was reported where it mattered
+	return nil
+}
+
+// childStderr passes a child's standard error on to the lesson's, except once the
+// lesson is ending: a child that the lesson's cleanup ends has nothing to add to the
+// lesson's one line.
+type childStderr struct{ w io.Writer }
+
+func (e childStderr) Write(b []byte) (int, error) {
+	if objects.ending.Load() {
+		return len(b), nil
+	}
+	return e.w.Write(b)
 }
