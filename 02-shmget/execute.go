@@ -51,7 +51,11 @@ func execute(l *lesson.Lesson, keyFile string, nobody *lesson.Child) error {
 	l.Say("one request (0100 and 0001 both ask for execute) and checks it against the one")
 	l.Say("digit that applies to you. SHM_EXEC maps the segment executable (PROT_EXEC); it")
 	l.Say("asks for execute on top of read and write (read alone with SHM_RDONLY).")
-	l.Look("ipcs -m    # the perms column shows the execute bit: 700")
+	if nobody == nil {
+		l.Look("ipcs -m    # perms 600 and 700: the two segments, until the lesson ends")
+	} else {
+		l.Say("(The process running as nobody removed its two segments as it ended.)")
+	}
 	return nil
 }
 

@@ -353,9 +353,9 @@ func zeroFilled(l *lesson.Lesson, b []byte) {
 	l.Say("another left in that memory. A creator can make zero mean \"not initialised yet\",")
 	l.Say("but only with ordering: it fills in the data, then writes a flag (a magic")
 	l.Say("number) last, with sync/atomic, and a reader trusts the rest only after an")
-	l.Say("atomic load of the flag sees it. A plain nonzero byte proves nothing: another")
-	l.Say("process may see the creator's writes in another order. 03-shmat's writeMessage")
-	l.Say("shows the pattern.")
+	l.Say("atomic load of the flag sees it. Without that, a nonzero byte proves nothing:")
+	l.Say("another process may see the creator's writes in another order, or half done.")
+	l.Say("03-shmat's writeMessage shows the pattern.")
 }
 
 func private(l *lesson.Lesson, size int) error {

@@ -32,9 +32,8 @@ func untouched(l *lesson.Lesson) (*attachment, error) {
 	flg := unix.IPC_CREAT | 0o600
 	id, err := shmget(l, ftok.Private, touchSegment, flg)
 	if err != nil {
-		if why := limitRefused(err, touchSegment); why != "" {
-			l.Result("%s", lesson.ErrnoText(err))
-			l.Say("%s", why)
+		l.Result("%s", lesson.ErrnoText(err))
+		if explainLimit(l, err, touchSegment) {
 			return nil, nil
 		}
 		return nil, lesson.Failed(shmgetCall(ftok.Private, touchSegment, flg), err, whyCreateFailed(err, touchSegment))
@@ -205,8 +204,7 @@ func overcommit(l *lesson.Lesson) error {
 		}
 	} else {
 		l.Result("%s", lesson.ErrnoText(err))
-		if why := limitRefused(err, size); why != "" {
-			l.Say("%s", why)
+		if explainLimit(l, err, size) {
 			return nil
 		}
 		if !errors.Is(err, unix.ENOMEM) {
@@ -252,18 +250,23 @@ func removeNow(l *lesson.Lesson, id int, remove func() error) error {
 	return nil
 }
 
-// limitRefused explains an EINVAL or ENOSPC that a System V limit gave a segment
-// of size bytes before any memory was counted, or returns "".
-func limitRefused(err error, size uint64) string {
+// explainLimit explains an EINVAL or ENOSPC that a System V limit gave a segment
+// of size bytes before any memory was counted, and reports whether it did.
+func explainLimit(l *lesson.Lesson, err error, size uint64) bool {
 	switch {
 	case errors.Is(err, unix.EINVAL):
 		max, _ := readNumber("/proc/sys/kernel/shmmax")
-		return fmt.Sprintf("SHMMAX here is %d bytes, less than %s: shmget refuses a size above SHMMAX with EINVAL before it counts any memory (sysctl kernel.shmmax; ipcs -m -l).", max, bytesString(size))
+		l.Say("SHMMAX here is %d bytes, less than %s: shmget refuses a size above", max, bytesString(size))
+		l.Say("SHMMAX with EINVAL before it counts any memory (sysctl kernel.shmmax).")
 	case errors.Is(err, unix.ENOSPC):
 		all, _ := readNumber("/proc/sys/kernel/shmall")
-		return fmt.Sprintf("SHMALL here is %d pages for all segments together (or all SHMMNI ids are taken): %s would pass it, so shmget refuses with ENOSPC before it counts any memory (sysctl kernel.shmall kernel.shmmni; ipcs -m -u shows the pages in use).", all, bytesString(size))
+		l.Say("SHMALL here is %d pages for all segments together (or all SHMMNI ids are", all)
+		l.Say("taken): %s would pass it, so shmget refuses with ENOSPC before it counts", bytesString(size))
+		l.Say("any memory (sysctl kernel.shmall kernel.shmmni; ipcs -m -u: pages in use).")
+	default:
+		return false
 	}
-	return ""
+	return true
 }
 
 // hugePages tries SHM_HUGETLB: a segment backed by huge pages, which come only from
@@ -312,8 +315,7 @@ func hugePages(l *lesson.Lesson) error {
 		return noReserveHuge(l, int(huge))
 	default:
 		l.Result("%s", lesson.ErrnoText(err))
-		if why := limitRefused(err, huge); why != "" {
-			l.Say("%s", why)
+		if explainLimit(l, err, huge) {
 			return nil
 		}
 		return lesson.Failed(shmgetCall(ftok.Private, int(huge), flg), err, "")
