@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +49,7 @@ const (
 // childAttach is the second process of the IPC_PRIVATE step: it attaches the
 // segment whose id it was given, reads it and answers.
 func childAttach(l *lesson.Lesson, args []string) error {
+	leaveCtrlCToParent()
 	if len(args) != 1 {
 		return lesson.Usagef("usage: %s ID", roleAttach)
 	}
@@ -76,6 +79,7 @@ func childAttach(l *lesson.Lesson, args []string) error {
 // read-write and read-only, reporting what the kernel says. Then, when its parent
 // says so, it tries the execute bit on segments of its own (tryExecute).
 func childTry(l *lesson.Lesson, args []string) error {
+	leaveCtrlCToParent()
 	if len(args) < 1 {
 		return lesson.Usagef("usage: %s KEY ID...", roleTry)
 	}
@@ -130,6 +134,14 @@ func childTry(l *lesson.Lesson, args []string) error {
 	l.Tell(tellDone)
 	return nil
 }
+
+// leaveCtrlCToParent makes this process ignore SIGINT. Ctrl-C reaches every process
+// in the terminal's foreground group, the lesson and its child alike; the lesson
+// handles it, removes what it made and exits, and its end closes this process's
+// standard input, which ends this process too (childTry stops waiting; the
+// segments it made itself are removed on that way out). So the learner reads one
+// "interrupt" line, not two. SIGTERM still ends a child at once, with its cleanups.
+func leaveCtrlCToParent() { signal.Ignore(syscall.SIGINT) }
 
 // tryAttach attaches segment id read-write, then read-only, and says how each went.
 func tryAttach(l *lesson.Lesson, who string, id int) error {

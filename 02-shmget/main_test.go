@@ -897,6 +897,29 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 	assert.ElementsMatch(t, copiesBefore, copiesAfter, "SIGINT must remove the copy made for nobody")
 }
 
+// TestCtrlCReachesTheChildToo: Ctrl-C in a terminal sends SIGINT to the lesson and
+// to the process it runs as nobody alike. The lesson cleans up and says so in one
+// line; the child leaves it to the lesson and ends when the lesson does. (Before
+// the child ignored SIGINT, it printed a second "interrupt" line.)
+func TestCtrlCReachesTheChildToo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the process that waits between two steps runs as nobody, which needs root")
+	}
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "-step")
+	p.StepTo(t, stepExec) // the process running as nobody waits for its next turn
+	child := mustAtoi(t, find(t, regexp.MustCompile(`\[pid (\d+)\] -> uid`), p.Stdout())[1])
+	require.NoError(t, syscall.Kill(child, syscall.SIGINT), "the terminal's Ctrl-C reaches the child")
+	r := p.Interrupt(t) // and the lesson
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
+	assert.Equal(t, "\n02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
+	deadline := time.Now().Add(ipctest.Timeout)
+	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.ErrorIs(t, syscall.Kill(child, 0), syscall.ESRCH, "the child ends with the lesson")
+}
+
 // copyPattern matches the copies reexec.CommandAs makes of this test binary.
 func copyPattern() string {
 	return filepath.Join(os.TempDir(), "shm-course-exe-*", filepath.Base(os.Args[0]))
