@@ -55,7 +55,7 @@ func run(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	size := l.Flags.Int("size", 100, "segment size in bytes, 1 to 64 MiB (0 shows EINVAL); the kernel counts whole pages")
-	modeFlag := l.Flags.String("mode", "0600", "permission bits of the segment, octal, at most 0777; the owner digit binds you too: without 6 there your own shmat fails with EACCES (root passes: CAP_IPC_OWNER)")
+	modeFlag := l.Flags.String("mode", "0600", "permission bits of the segment, octal, at most 0777; the owner digit binds you too: without 6 in it the lesson's own calls fail with EACCES (root passes: CAP_IPC_OWNER)")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
