@@ -19,7 +19,6 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 func TestMain(m *testing.M) {
@@ -43,12 +42,6 @@ const wait = 10 * time.Second
 // addrNoRandomize is ADDR_NO_RANDOMIZE from <sys/personality.h>, the persona bit
 // setarch -R sets.
 const addrNoRandomize = 0x0040000
-
-// asLesson makes the roles that this test starts run: they run only for the process
-// that started them (reexec.FromParent), which here is the test, not the lesson.
-func asLesson(t *testing.T) {
-	t.Setenv(reexec.EnvParent, strconv.Itoa(os.Getpid()))
-}
 
 // inLesson runs fn as a lesson program in this process (its children are this
 // test binary again, running the program) and returns its narration. The test fails

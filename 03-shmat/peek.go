@@ -16,18 +16,12 @@ import (
 // detach could destroy it: with kernel.shm_rmid_forced 1, a detach that leaves
 // nothing attached destroys the segment.
 func peek(l *lesson.Lesson, id int) error {
-	forced, err := procsysv.ShmRmidForced()
+	destroy, err := procsysv.DetachWouldDestroy(id)
 	if err != nil {
-		forced = false // unreadable: the default
+		return err
 	}
-	if forced {
-		s, ok, err := procsysv.FindShm(id)
-		if err != nil {
-			return err
-		}
-		if ok && s.Nattch == 0 {
-			return fmt.Errorf("segment %d has nothing attached, and kernel.shm_rmid_forced is 1 here: detaching after the peek would destroy it, so the lesson leaves it alone", id)
-		}
+	if destroy {
+		return fmt.Errorf("segment %d has nothing attached, and kernel.shm_rmid_forced is 1 here: detaching after the peek would destroy it, so the lesson leaves it alone", id)
 	}
 	l.Step("Attach segment %d read-only", id)
 	b, err := attach(l, id, unix.SHM_RDONLY)

@@ -69,7 +69,7 @@ func TestRolesLeaveOtherProgramsSegmentsAlone(t *testing.T) {
 	creator, ok, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	require.True(t, ok)
-	asLesson(t)
+	ipctest.AsRoleParent(t)
 
 	for role, args := range roleArgs(foreign) {
 		t.Run(role, func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestRoleArguments(t *testing.T) {
 	ipctest.NoLeaks(t)
 	live := ipctest.NewSegment(t, 4096, 0o600)
 	tooBig := strconv.Itoa(live + 1<<32)
-	asLesson(t)
+	ipctest.AsRoleParent(t)
 	tests := []struct {
 		args   []string
 		stderr string

@@ -25,7 +25,7 @@ import (
 func TestTwoProcessesSeeEachOthersBytes(t *testing.T) {
 	ipctest.NoLeaks(t)
 	id, b, h := newLaidOutSegment(t, "from the test process")
-	asLesson(t)
+	ipctest.AsRoleParent(t)
 
 	p := ipctest.StartProgram(t, roleAttacher, strconv.Itoa(id))
 	fields := strings.Fields(strings.TrimPrefix(p.Expect(t, "@@ ADDR", wait), "@@ ADDR"))
@@ -62,7 +62,7 @@ func TestNattchCountsAttachmentsNotProcesses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			id, _, _ := newLaidOutSegment(t, "count me")
-			asLesson(t)
+			ipctest.AsRoleParent(t)
 			for i := 1; i < tt.here; i++ {
 				ipctest.Attach(t, id, 0)
 			}
@@ -125,7 +125,7 @@ func TestWriteThroughReadOnlyAttachment(t *testing.T) {
 func TestReadOnlyWriteWithoutRecoverKillsTheProcess(t *testing.T) {
 	ipctest.NoLeaks(t)
 	id := ipctest.NewSegment(t, 4096, 0o600)
-	asLesson(t)
+	ipctest.AsRoleParent(t)
 
 	r := ipctest.RunProgram(t, roleReadOnlyWriter, strconv.Itoa(id))
 
@@ -210,7 +210,7 @@ func TestAnotherUserIsRefused(t *testing.T) {
 	private := ipctest.NewSegment(t, 4096, 0o600)
 	open := ipctest.NewSegment(t, 4096, 0o644)
 	uid, gid := reexec.Nobody()
-	asLesson(t)
+	ipctest.AsRoleParent(t)
 
 	p := ipctest.StartHelperAs(t, uid, gid, "program", roleOtherUser, strconv.Itoa(private), strconv.Itoa(open))
 	r := p.Wait(t)

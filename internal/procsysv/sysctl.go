@@ -33,3 +33,21 @@ func ShmRmidForced() (bool, error) {
 		return false, fmt.Errorf("%s holds %q, not 0 or 1", ShmRmidForcedPath, v)
 	}
 }
+
+// DetachWouldDestroy reports whether a process that attaches segment id now and
+// detaches it again would destroy it: with kernel.shm_rmid_forced 1, a detach that
+// leaves nothing attached destroys the segment, so merely looking at a segment that
+// nothing else has attached (attach, read, detach) removes it. Where the setting
+// cannot be read it counts as 0, the default. A segment that does not exist gives
+// false: there is nothing to destroy, and attaching it fails anyway.
+func DetachWouldDestroy(id int) (bool, error) {
+	forced, err := ShmRmidForced()
+	if err != nil || !forced {
+		return false, nil
+	}
+	s, ok, err := FindShm(id)
+	if err != nil {
+		return false, err
+	}
+	return ok && s.Nattch == 0, nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestShmRmidForced(t *testing.T) {
@@ -45,4 +46,39 @@ func TestShmRmidForced(t *testing.T) {
 func TestShmRmidForcedOnThisMachine(t *testing.T) {
 	_, err := ShmRmidForced()
 	assert.NoError(t, err)
+}
+
+func TestDetachWouldDestroy(t *testing.T) {
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+	old := ShmRmidForcedPath
+	t.Cleanup(func() { ShmRmidForcedPath = old })
+	setting := filepath.Join(t.TempDir(), "shm_rmid_forced")
+
+	for _, tt := range []struct {
+		forced, attached, want bool
+	}{
+		{false, false, false},
+		{true, false, true},
+		{true, true, false},
+	} {
+		require.NoError(t, os.WriteFile(setting, []byte(map[bool]string{false: "0", true: "1"}[tt.forced]), 0o600))
+		ShmRmidForcedPath = setting
+		var b []byte
+		if tt.attached {
+			b, err = unix.SysvShmAttach(id, 0, 0)
+			require.NoError(t, err)
+		}
+		got, err := DetachWouldDestroy(id)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, "forced %v, attached %v", tt.forced, tt.attached)
+		if b != nil {
+			require.NoError(t, unix.SysvShmDetach(b))
+		}
+	}
+	ShmRmidForcedPath = filepath.Join(t.TempDir(), "missing")
+	got, err := DetachWouldDestroy(id)
+	assert.NoError(t, err)
+	assert.False(t, got, "an unreadable setting counts as the default, 0")
 }
