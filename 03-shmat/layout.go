@@ -149,14 +149,15 @@ func (t *tour) layOut() error {
 	l := t.l
 	l.Step("Lay out the segment: a pointer-free header, offsets instead of addresses")
 	msg := fmt.Sprintf("hello from pid %d", os.Getpid())
-	var h header
-	l.Call("writeMessage(first, %q)    (layout.go: header at offset 0, %d bytes: Magic@%d Version@%d Writes@%d MsgOff@%d MsgLen@%d ReplyOff@%d ReplyLen@%d)",
-		msg, headerSize, unsafe.Offsetof(h.Magic), unsafe.Offsetof(h.Version), unsafe.Offsetof(h.Writes),
-		unsafe.Offsetof(h.MsgOff), unsafe.Offsetof(h.MsgLen), unsafe.Offsetof(h.ReplyOff), unsafe.Offsetof(h.ReplyLen))
+	l.Call("writeMessage(first, %q)    (layout.go)", msg)
 	hp, err := writeMessage(t.first, msg)
 	if err != nil {
 		return err
 	}
+	var h header
+	l.Result("header at offset 0, %d bytes: Magic@%d Version@%d Writes@%d MsgOff@%d MsgLen@%d ReplyOff@%d ReplyLen@%d",
+		headerSize, unsafe.Offsetof(h.Magic), unsafe.Offsetof(h.Version), unsafe.Offsetof(h.Writes),
+		unsafe.Offsetof(h.MsgOff), unsafe.Offsetof(h.MsgLen), unsafe.Offsetof(h.ReplyOff), unsafe.Offsetof(h.ReplyLen))
 	l.Result("magic %#x, version %d; message %q at offset %d; reply to go at offset %d",
 		hp.Magic, hp.Version, message(t.first, hp), hp.MsgOff, hp.ReplyOff)
 	l.Say("Only fixed-width numbers: no pointer, string, slice, map or interface (they mean")

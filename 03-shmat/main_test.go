@@ -105,7 +105,7 @@ func TestProgram(t *testing.T) {
 		"(Writes is now 2)",
 		"r--s",
 		"recovered a panic: runtime error: invalid memory address or nil pointer dereference",
-		"the address is\n   what tells you what happened",
+		"the address\n   tells you what happened",
 		"the child died: exit status 2",
 		"| unexpected fault address",
 		"-> EINVAL (invalid argument)",

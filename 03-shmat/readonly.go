@@ -40,11 +40,12 @@ func (t *tour) readOnly() error {
 	}
 	l.Result("recovered a panic: %v, at %#x%s", fault.Msg, fault.Addr, sameAddr(fault.Addr, addr(ro), "the read-only mapping's start"))
 	l.Result("the byte is still %#x, the magic's first byte", t.first[0])
-	l.Say("Go words every unexpected memory fault this way, nil pointer or not: the address is")
-	l.Say("what tells you what happened. %#x is no nil pointer; it is the start of a mapping", fault.Addr)
-	l.Say("that forbids writing. The CPU refused the write and the kernel sent SIGSEGV (code")
-	l.Say("SEGV_ACCERR). With SetPanicOnFault(true) the Go runtime turns that fault into a panic")
-	l.Say("this goroutine can recover. It covers only the calling goroutine; restore it afterwards.")
+	l.Say("Go words every unexpected memory fault this way, nil pointer or not: the address")
+	l.Say("tells you what happened. %#x is no nil pointer: it is the start of", fault.Addr)
+	l.Say("a mapping that forbids writing. The CPU refused the write and the kernel sent")
+	l.Say("SIGSEGV (code SEGV_ACCERR). With SetPanicOnFault(true) the Go runtime turns that")
+	l.Say("fault into a panic this goroutine can recover. It covers only the calling goroutine;")
+	l.Say("restore it afterwards.")
 	return sayNattch(l, t.id, "two read-write attachments and one read-only")
 }
 
