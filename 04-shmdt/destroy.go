@@ -43,7 +43,8 @@ func (t *tour) lastDetachDestroys() error {
 		return fmt.Errorf("segment %d should be marked SHM_DEST after IPC_RMID, its mode is %#o", id, marked.Perm.Mode)
 	}
 	l.Result("mode %#o: SHM_DEST (%#o) is set, the key is now 0; ipcs -m shows status dest", marked.Perm.Mode, shmDest)
-	l.Look("ipcs -m -i %d    (mode=01600, key 0: marked; nattch 1: still here)", id)
+	l.Look("ipcs -m -i %d    (mode=01600: marked; nattch=1: still here)", id)
+	l.Look("ipcs -m    (key 0x00000000, status dest)")
 	if err := detach(l, b); err != nil {
 		return err
 	}
