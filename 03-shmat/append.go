@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // appendOff is where step 11 writes its text: the last 32 bytes of the lab.
@@ -38,8 +39,8 @@ func (t *tour) appendTrap() error {
 
 	l.Call("grown := append(first, '!')    (len(first) %d, cap(first) %d)", len(first), cap(first))
 	grown := append(first, '!')
-	l.Result("grown is at %#x, not %#x: append found no room and copied all %d bytes to a new array", addr(grown), addr(first), len(first))
-	l.Result("/proc/self/maps: %s", mapsLine(addr(grown)))
+	l.Result("grown is at %#x, not %#x: append found no room and copied all %d bytes to a new array", shm.Addr(grown), shm.Addr(first), len(first))
+	l.Result("/proc/self/maps: %s", mapsLine(shm.Addr(grown)))
 	l.Say("That is an anonymous private mapping (rw-p), the Go heap: not the segment (rw-s).")
 	after := "after append!"
 	l.Call("copy(grown[%d:], %q)", appendOff, after)
@@ -55,7 +56,7 @@ func (t *tour) appendTrap() error {
 	msg := first[appendOff : appendOff+6]
 	l.Call("msg = append(msg, \" and more\"...)")
 	msg = append(msg, " and more"...)
-	l.Result("msg is at %#x, still in the segment: append had room and wrote there", addr(msg))
+	l.Result("msg is at %#x, still in the segment: append had room and wrote there", shm.Addr(msg))
 	seen, err = readThrough(p, appendOff, len(msg))
 	if err != nil {
 		return err

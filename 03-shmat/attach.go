@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // create is step 1: the segment the lesson attaches (lesson 02 is about shmget).
@@ -21,7 +22,7 @@ func (t *tour) create() error {
 	if err != nil {
 		return lesson.Failed(call, err, whyShmget(err))
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfThere(id) })
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	t.id = id
 	l.Result("id %d", id)
 	l.Say("The segment belongs to the kernel, not to this process. Any number of processes")
@@ -40,11 +41,11 @@ func (t *tour) attachTwice() error {
 		return err
 	}
 	t.first = first
-	l.Result("mapped at %#x, a []byte of %d bytes", addr(first), len(first))
+	l.Result("mapped at %#x, a []byte of %d bytes", shm.Addr(first), len(first))
 	l.Say("C's shmat returns a void *, and (void *)-1 with errno on failure. x/sys/unix's")
 	l.Say("SysvShmAttach returns a []byte over the mapping (len = the segment's size) and an error.")
 	l.Say("NULL (0 in Go) lets the kernel pick a free page-aligned address: the portable choice.")
-	l.Result("/proc/self/maps: %s", mapsLine(addr(first)))
+	l.Result("/proc/self/maps: %s", mapsLine(shm.Addr(first)))
 	l.Say("rw-s: read, write, shared. SYSV00000000 is the key (0: IPC_PRIVATE); the inode column is the id.")
 	if err := sayNattch(l, t.id, "one attachment"); err != nil {
 		return err
@@ -57,7 +58,7 @@ func (t *tour) attachTwice() error {
 		return err
 	}
 	t.second = second
-	l.Result("mapped at %#x (the first attachment is at %#x)", addr(second), addr(first))
+	l.Result("mapped at %#x (the first attachment is at %#x)", shm.Addr(second), shm.Addr(first))
 	if err := sayNattch(l, t.id, "counts attachments, not processes: one process, two attachments"); err != nil {
 		return err
 	}

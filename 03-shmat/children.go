@@ -12,6 +12,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // The roles this program plays as a second process, started by the lesson with
@@ -51,7 +52,7 @@ func runAttacher(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Tell("ADDR", fmt.Sprintf("%#x", addr(b)))
+	l.Tell("ADDR", fmt.Sprintf("%#x", shm.Addr(b)))
 	h, err := headerIn(b)
 	if err != nil {
 		return err
@@ -118,15 +119,15 @@ func attachParents(l *lesson.Lesson, args []string, flags int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Result("mapped at %#x", addr(b))
+	l.Result("mapped at %#x", shm.Addr(b))
 	return b, nil
 }
 
 // detachRole ends a role that is done with its attachment.
 func detachRole(l *lesson.Lesson, b []byte) error {
-	l.Call("shmdt(%#x)", addr(b))
+	l.Call("shmdt(%#x)", shm.Addr(b))
 	if err := unix.SysvShmDetach(b); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
 	return nil
 }
@@ -138,7 +139,7 @@ func roleIDs(args []string, n int) ([]int, error) {
 	}
 	ids := make([]int, n)
 	for i, a := range args {
-		id, err := parseID(a)
+		id, err := shm.ParseID(a)
 		if err != nil {
 			return nil, err
 		}

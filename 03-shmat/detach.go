@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // detachAll is step 15: detach both attachments (lesson 04) and remove the segment
@@ -17,9 +18,9 @@ func (t *tour) detachAll() error {
 	l := t.l
 	l.Step("Detach (lesson 04) and remove (lesson 05)")
 	for _, b := range [][]byte{t.first, t.second} {
-		l.Call("shmdt(%#x)", addr(b))
+		l.Call("shmdt(%#x)", shm.Addr(b))
 		if err := unix.SysvShmDetach(b); err != nil {
-			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 		}
 	}
 	t.first, t.second = nil, nil
@@ -38,7 +39,7 @@ func (t *tour) detachAll() error {
 		return err
 	}
 	l.Call("shmctl(%d, IPC_RMID, NULL)", t.id)
-	if err := remove(t.id); err != nil {
+	if err := shm.Remove(t.id); err != nil {
 		return lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", t.id), err, "")
 	}
 	l.Result("removed. (The same removal is registered as a cleanup, for an error or Ctrl-C.)")

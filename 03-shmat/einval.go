@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // addressErrors is step 8: shmat's EINVALs, for an id that names nothing and for an
@@ -23,14 +24,14 @@ func (t *tour) addressErrors() error {
 	l.Say("EINVAL, not EIDRM: the id names no segment now. EIDRM is for a segment being")
 	l.Say("destroyed at the very moment shmat finds it: a race, not something to reproduce.")
 
-	at := addr(t.ro) + 123
+	at := shm.Addr(t.ro) + 123
 	tryAttach(l, t.id, at, 0, "an address that is not page-aligned")
-	tryAttach(l, t.id, at, unix.SHM_RND, fmt.Sprintf("SHM_RND rounds it down to %#x, where the read-only attachment is", addr(t.ro)))
+	tryAttach(l, t.id, at, unix.SHM_RND, fmt.Sprintf("SHM_RND rounds it down to %#x, where the read-only attachment is", shm.Addr(t.ro)))
 	l.Say("An address must be free: shmat never replaces a mapping (unless SHM_REMAP, which")
 	l.Say("in Go could replace memory the runtime owns: leave it alone).")
-	l.Call("shmdt(%#x)    (the read-only attachment: lesson 04; not used again)", addr(t.ro))
+	l.Call("shmdt(%#x)    (the read-only attachment: lesson 04; not used again)", shm.Addr(t.ro))
 	if err := unix.SysvShmDetach(t.ro); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(t.ro)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(t.ro)), err, "")
 	}
 	t.ro = nil
 	return nil
@@ -45,7 +46,7 @@ func removedID(l *lesson.Lesson) (int, error) {
 		return 0, lesson.Failed(call, err, whyShmget(err))
 	}
 	l.Call("shmctl(%d, IPC_RMID, NULL)", id)
-	if err := remove(id); err != nil {
+	if err := shm.Remove(id); err != nil {
 		return 0, lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", id), err, "")
 	}
 	return id, nil
@@ -59,6 +60,6 @@ func tryAttach(l *lesson.Lesson, id int, at uintptr, flags int, why string) {
 		l.Result("%s", lesson.ErrnoText(err))
 		return
 	}
-	l.Result("mapped at %#x (and detached again)", addr(b))
+	l.Result("mapped at %#x (and detached again)", shm.Addr(b))
 	_ = unix.SysvShmDetach(b)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // rmidForced reads kernel.shm_rmid_forced before the lesson starts and, where it is
@@ -48,9 +49,9 @@ func (t *tour) keepAlive(id int) (release func() error, err error) {
 		return nil, err
 	}
 	return func() error {
-		l.Call("shmdt(%#x)    (the attachment that kept segment %d alive)", addr(b), id)
+		l.Call("shmdt(%#x)    (the attachment that kept segment %d alive)", shm.Addr(b), id)
 		if err := unix.SysvShmDetach(b); err != nil {
-			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 		}
 		return nil
 	}, nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // What may live in shared memory, from Go.
@@ -71,7 +73,7 @@ func headerIn(b []byte) (*header, error) {
 	if len(b) < minSize {
 		return nil, fmt.Errorf("the segment has %d bytes; this layout needs %d", len(b), minSize)
 	}
-	if addr(b)%8 != 0 {
+	if shm.Addr(b)%8 != 0 {
 		return nil, errors.New("the segment is not 8-byte aligned")
 	}
 	// A *header that points into the segment. The garbage collector ignores memory
@@ -168,6 +170,6 @@ func (t *tour) layOut() error {
 	l.Say("address stored here would be wrong there. The magic is stored last, with sync/atomic:")
 	l.Say("a reader that loads it (with sync/atomic) and finds it set sees everything written before.")
 	l.Look("od -A d -c -N %d /proc/%d/map_files/%s    (as root: the segment's bytes from outside)",
-		minSize, os.Getpid(), mapsRange(addr(t.first)))
+		minSize, os.Getpid(), mapsRange(shm.Addr(t.first)))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 const name = "03-shmat"
@@ -58,7 +59,7 @@ func run(l *lesson.Lesson, args []string) error {
 		}
 		return runTour(l, *size)
 	case 1:
-		id, err := parseID(rest[0])
+		id, err := shm.ParseID(rest[0])
 		if err != nil {
 			return err
 		}

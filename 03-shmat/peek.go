@@ -9,6 +9,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // peek is the program with an ID: attach an existing segment read-only, show its
@@ -28,18 +29,18 @@ func peek(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	l.Result("mapped at %#x, %d bytes", addr(b), len(b))
+	l.Result("mapped at %#x, %d bytes", shm.Addr(b), len(b))
 	if err := sayNattch(l, id, "ours included"); err != nil {
 		return err
 	}
 	l.Step("Read its first bytes")
-	for _, line := range firstLines(hexDump(b, 64), 4) {
+	for _, line := range lesson.FirstLines(hexDump(b, 64), 4) {
 		l.Say("%s", line)
 	}
 	l.Step("Detach")
-	l.Call("shmdt(%#x)", addr(b))
+	l.Call("shmdt(%#x)", shm.Addr(b))
 	if err := unix.SysvShmDetach(b); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
 	return sayNattch(l, id, "ours is gone")
 }

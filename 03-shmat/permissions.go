@@ -13,6 +13,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // permissions is step 10: EACCES. As root, a child running as nobody tries (root
@@ -84,7 +85,7 @@ func createQuietly(l *lesson.Lesson, mode int) (int, error) {
 	if err != nil {
 		return 0, lesson.Failed(call, err, whyShmget(err))
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfThere(id) })
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	l.Result("id %d", id)
 	return id, nil
 }

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // flagOff is the uint32 step 12 polls: the first 4 bytes of the lab.
@@ -37,7 +38,7 @@ func (t *tour) pollingTrap() error {
 	if _, err := p.Await("READY"); err != nil {
 		return err
 	}
-	l.Call("atomic.StoreUint32(flag, 1)    (this process, through %#x)", addr(t.first)+flagOff)
+	l.Call("atomic.StoreUint32(flag, 1)    (this process, through %#x)", shm.Addr(t.first)+flagOff)
 	atomic.StoreUint32(flag, 1)
 	if err := p.Send("SET"); err != nil {
 		return err

@@ -77,9 +77,7 @@ func (t *tour) raceDetector() error {
 	switch {
 	case strings.Contains(both, "DATA RACE"):
 		l.Result("a race report appeared:")
-		for _, line := range firstLines(both, 3) {
-			l.Say("| %s", line)
-		}
+		l.Quote(both, 3)
 	case raceEnabled:
 		l.Result("both processes were built with -race, as this program is, and neither reported a race")
 	default:

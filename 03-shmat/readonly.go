@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // readOnly is step 6: attach with SHM_RDONLY and write through it, recovering the
@@ -23,7 +24,7 @@ func (t *tour) readOnly() error {
 		return err
 	}
 	t.ro = ro
-	l.Result("mapped at %#x; /proc/self/maps: %s", addr(ro), mapsLine(addr(ro)))
+	l.Result("mapped at %#x; /proc/self/maps: %s", shm.Addr(ro), mapsLine(shm.Addr(ro)))
 	h, err := headerIn(ro)
 	if err != nil {
 		return err
@@ -38,7 +39,7 @@ func (t *tour) readOnly() error {
 	if !errors.As(err, &fault) {
 		return fmt.Errorf("a write through the read-only attachment did not fault (%v)", err)
 	}
-	l.Result("recovered a panic: %v, at %#x%s", fault.Msg, fault.Addr, sameAddr(fault.Addr, addr(ro), "the read-only mapping's start"))
+	l.Result("recovered a panic: %v, at %#x%s", fault.Msg, fault.Addr, sameAddr(fault.Addr, shm.Addr(ro), "the read-only mapping's start"))
 	l.Result("the byte is still %#x, the magic's first byte", t.first[0])
 	l.Say("Go words every unexpected memory fault this way, nil pointer or not: the address")
 	l.Say("tells you what happened. %#x is no nil pointer: it is the start of", fault.Addr)
@@ -63,12 +64,10 @@ func (t *tour) faultWithoutRecover() error {
 	err = p.Finish()
 	var exit *lesson.ExitError
 	if !errors.As(err, &exit) || exit.Status != 2 {
-		return fmt.Errorf("the child should have died with exit status 2, got %v (stderr: %q)", err, firstLines(stderr.String(), 3))
+		return fmt.Errorf("the child should have died with exit status 2, got %v (stderr: %q)", err, lesson.FirstLines(stderr.String(), 3))
 	}
 	l.Result("the child died: exit status %d. The first lines of its stderr:", exit.Status)
-	for _, line := range firstLines(stderr.String(), 3) {
-		l.Say("| %s", line)
-	}
+	l.Quote(stderr.String(), 3)
 	l.Say("An unexpected fault is fatal in Go: the runtime prints the fault address, 'fatal")
 	l.Say("error: fault' and every goroutine's stack, and exits with status 2. recover()")
 	l.Say("cannot catch it; only SetPanicOnFault, set before the fault, turns it into a panic.")

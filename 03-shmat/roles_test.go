@@ -15,6 +15,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // newSegmentLeft creates a segment and leaves it: the "stranger" helper's job.
@@ -65,7 +66,7 @@ func TestRolesLeaveOtherProgramsSegmentsAlone(t *testing.T) {
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
 	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfThere(foreign) })
+	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
 	creator, ok, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	require.True(t, ok)

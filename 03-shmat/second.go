@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // shareWithChild is step 5: this program again, as a second process that attaches
@@ -43,8 +44,8 @@ func (t *tour) shareWithChild() error {
 	if got != want {
 		return fmt.Errorf("the child's reply should read %q, the segment holds %q", want, got)
 	}
-	l.Result("reply read through %#x: %q (Writes is now %d)", addr(t.first), got, atomic.LoadUint64(&h.Writes))
-	sayAddresses(l, childAddr, addr(t.first), addr(t.second))
+	l.Result("reply read through %#x: %q (Writes is now %d)", shm.Addr(t.first), got, atomic.LoadUint64(&h.Writes))
+	sayAddresses(l, childAddr, shm.Addr(t.first), shm.Addr(t.second))
 	l.Look("ipcs -m -p    (cpid is this process, lpid the last to attach or detach)")
 	if err := p.Finish(); err != nil {
 		return fmt.Errorf("the child (pid %d): %w", p.Pid, err)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // shmlba is step 9: SHM_RND rounds an address down to a multiple of SHMLBA; the
@@ -31,7 +32,7 @@ func (t *tour) shmlba() error {
 	if err != nil {
 		return err
 	}
-	got := addr(b)
+	got := shm.Addr(b)
 	switch {
 	case got == odd:
 		l.Result("mapped at %#x: rounded down to the page, an odd multiple of %d (page %#x)", got, page, got/uintptr(page))
@@ -63,7 +64,7 @@ func attachRoundedAtOddPage(l *lesson.Lesson, id, page int) (uintptr, []byte, er
 		if err != nil {
 			return 0, nil, lesson.Failed(fmt.Sprintf("mmap(NULL, %d)", 3*page), err, "")
 		}
-		odd := addr(r)
+		odd := shm.Addr(r)
 		if (odd/uintptr(page))%2 == 0 {
 			odd += uintptr(page)
 		}

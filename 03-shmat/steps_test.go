@@ -20,6 +20,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func TestTwoProcessesSeeEachOthersBytes(t *testing.T) {
@@ -38,7 +39,7 @@ func TestTwoProcessesSeeEachOthersBytes(t *testing.T) {
 	assert.Equal(t, uint64(2), atomic.LoadUint64(&h.Writes), "one write each, counted with sync/atomic")
 	assert.Equal(t, 2, nattch(t, id), "the test and the child each hold one attachment")
 	if randomised(t) {
-		assert.NotEqual(t, addr(b), childAddr, "with randomised layouts the child maps the segment elsewhere")
+		assert.NotEqual(t, shm.Addr(b), childAddr, "with randomised layouts the child maps the segment elsewhere")
 	}
 
 	r := p.Wait(t)
@@ -84,7 +85,7 @@ func TestSliceLengthIsTheRequestedSize(t *testing.T) {
 			b := ipctest.Attach(t, id, 0)
 			assert.Len(t, b, size, "len(b) is shm_segsz, not the page-rounded allocation")
 			assert.Equal(t, size, cap(b), "cap is len: there is no room to append in place")
-			assert.Zero(t, addr(b)%uintptr(page), "shmat(id, NULL, ...) picks a page-aligned address")
+			assert.Zero(t, shm.Addr(b)%uintptr(page), "shmat(id, NULL, ...) picks a page-aligned address")
 		})
 	}
 }
@@ -115,7 +116,7 @@ func TestWriteThroughReadOnlyAttachment(t *testing.T) {
 			}
 			var fault *lesson.FaultError
 			require.ErrorAs(t, err, &fault)
-			assert.Equal(t, addr(other), fault.Addr, "the fault is at the read-only mapping")
+			assert.Equal(t, shm.Addr(other), fault.Addr, "the fault is at the read-only mapping")
 			assert.Contains(t, fault.Msg, "nil pointer dereference", "Go's words for every unexpected fault, which the lesson explains")
 			assert.Equal(t, byte('a'), b[0], "the segment is unchanged")
 		})
@@ -130,7 +131,7 @@ func TestReadOnlyWriteWithoutRecoverKillsTheProcess(t *testing.T) {
 	r := ipctest.RunProgram(t, roleReadOnlyWriter, strconv.Itoa(id))
 
 	assert.Equal(t, 2, r.ExitCode, "the Go runtime exits with status 2 on a fatal fault")
-	assert.True(t, strings.HasPrefix(r.Stderr, "unexpected fault address 0x"), "stderr starts with the fault: %q", firstLines(r.Stderr, 2))
+	assert.True(t, strings.HasPrefix(r.Stderr, "unexpected fault address 0x"), "stderr starts with the fault: %q", lesson.FirstLines(r.Stderr, 2))
 	assert.Contains(t, r.Stderr, "fatal error: fault")
 	assert.Contains(t, r.Stderr, "SIGSEGV: segmentation violation code=0x2", "code 2 is SEGV_ACCERR: a mapped page without write permission")
 	assert.NotContains(t, r.Stderr, "did not fault")
@@ -141,9 +142,9 @@ func TestAttachErrors(t *testing.T) {
 	ipctest.NoLeaks(t)
 	id := ipctest.NewSegment(t, 4096, 0o600)
 	gone := ipctest.NewSegment(t, 4096, 0o600)
-	require.NoError(t, remove(gone))
+	require.NoError(t, shm.Remove(gone))
 	held := ipctest.Attach(t, id, unix.SHM_RDONLY)
-	page := addr(held)
+	page := shm.Addr(held)
 
 	tests := []struct {
 		name  string
@@ -181,7 +182,7 @@ func TestShmRndRoundsToSHMLBA(t *testing.T) {
 			return err
 		}
 		odd = o
-		got := addr(b)
+		got := shm.Addr(b)
 		if err := unix.SysvShmDetach(b); err != nil {
 			return err
 		}

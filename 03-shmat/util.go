@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -38,23 +37,6 @@ func sayNattch(l *lesson.Lesson, id int, note string) error {
 	l.Result("shm_nattch %d: %s", ds.Nattch, note)
 	return nil
 }
-
-func remove(id int) error {
-	_, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-	return err
-}
-
-// removeIfThere is the cleanup: the lesson may have removed the segment already, or
-// (with kernel.shm_rmid_forced) the kernel may have.
-func removeIfThere(id int) error {
-	if err := remove(id); err != nil && !errors.Is(err, unix.EINVAL) {
-		return err
-	}
-	return nil
-}
-
-// addr is the address of the first byte of an attachment.
-func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
 // mapsLine returns this process's /proc/self/maps line for the mapping at a.
 func mapsLine(a uintptr) string {
@@ -115,25 +97,6 @@ func flagNames(flags int) string {
 		return "0"
 	}
 	return strings.Join(names, "|")
-}
-
-// parseID parses a segment id. shmat and shmctl take a C int: parsed as 32 bits, a
-// number too big is refused instead of being truncated to another segment's id
-// (2^32+5 would name segment 5).
-func parseID(s string) (int, error) {
-	id, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || id < 0 {
-		return 0, lesson.Usagef("%q is not a segment id: ids are numbers like those in the shmid column of ipcs -m", s)
-	}
-	return int(id), nil
-}
-
-func firstLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return lines
 }
 
 // hexDump formats the first n bytes of b like hexdump -C.

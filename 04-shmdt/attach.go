@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // segmentSize is two pages, so that b[pageSize:] is page-aligned yet not the start.
@@ -37,7 +38,7 @@ func (t *tour) attachAndStat() error {
 	if err != nil {
 		return err
 	}
-	l.Result("mapped at %#x", addr(b))
+	l.Result("mapped at %#x", shm.Addr(b))
 	text := "still here after detach"
 	l.Call("copy(b, %q)", text)
 	copy(b, text)
@@ -58,7 +59,7 @@ func createSegment(l *lesson.Lesson, size int) (int, error) {
 	if err != nil {
 		return 0, lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfThere(id) })
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	l.Result("id %d", id)
 	return id, nil
 }

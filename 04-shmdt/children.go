@@ -7,6 +7,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // The roles this program plays as a child process, started with
@@ -42,7 +43,7 @@ func attachParents(l *lesson.Lesson, args []string, flags int) ([]byte, error) {
 	if len(args) != 1 {
 		return nil, lesson.Usagef("this role takes one segment id, got %q", args)
 	}
-	id, err := parseID(args[0])
+	id, err := shm.ParseID(args[0])
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func attachParents(l *lesson.Lesson, args []string, flags int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Result("mapped at %#x", addr(b))
+	l.Result("mapped at %#x", shm.Addr(b))
 	return b, nil
 }
 

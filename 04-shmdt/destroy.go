@@ -10,6 +10,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // shmDest is SHM_DEST from <linux/shm.h>, the mode bit IPC_RMID sets on a segment
@@ -29,9 +30,9 @@ func (t *tour) lastDetachDestroys() error {
 	if err != nil {
 		return err
 	}
-	l.Result("mapped at %#x", addr(b))
+	l.Result("mapped at %#x", shm.Addr(b))
 	l.Call("shmctl(%d, IPC_RMID, NULL)    (lesson 05: with something attached, this only marks it)", id)
-	if err := remove(id); err != nil {
+	if err := shm.Remove(id); err != nil {
 		return lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", id), err, "")
 	}
 	marked, err := stat(id)

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // detachAndStat is step 3: detach, and see nattch drop and dtime set. The segment
@@ -37,7 +38,7 @@ func (t *tour) detachAndStat() error {
 	if err != nil {
 		return err
 	}
-	l.Result("attached again at %#x: %q", addr(again), again[:23])
+	l.Result("attached again at %#x: %q", shm.Addr(again), again[:23])
 	return detach(l, again)
 }
 
@@ -67,6 +68,6 @@ func (t *tour) destroyedByForcedDetach() error {
 		return err
 	}
 	t.anchor = anchor
-	l.Result("the anchor is at %#x", addr(anchor))
+	l.Result("the anchor is at %#x", shm.Addr(anchor))
 	return sayStat(l, id)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // attachAndDetach is the program with an ID: attach an existing segment read-only
@@ -32,7 +33,7 @@ func attachAndDetach(l *lesson.Lesson, id int) error {
 	if err != nil {
 		return err
 	}
-	l.Result("mapped at %#x, %d bytes", addr(b), len(b))
+	l.Result("mapped at %#x, %d bytes", shm.Addr(b), len(b))
 	if err := sayStat(l, id); err != nil {
 		return err
 	}

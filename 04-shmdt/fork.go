@@ -117,7 +117,7 @@ func buildFork(l *lesson.Lesson, gcc string) (string, error) {
 	}
 	l.Call("gcc -O2 -Wall -o %s %s    (c/fork.c, built into this program)", bin, src)
 	if out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, src).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gcc could not compile c/fork.c (%v): %s", err, firstLines(string(out), 1))
+		return "", fmt.Errorf("gcc could not compile c/fork.c (%v): %s", err, lesson.FirstLines(string(out), 1))
 	}
 	return bin, nil
 }

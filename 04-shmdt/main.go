@@ -10,6 +10,7 @@ package main
 
 import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 const name = "04-shmdt"
@@ -55,7 +56,7 @@ func run(l *lesson.Lesson, args []string) error {
 	case 0:
 		return runTour(l)
 	case 1:
-		id, err := parseID(rest[0])
+		id, err := shm.ParseID(rest[0])
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func TestMain(m *testing.M) {
@@ -187,7 +188,7 @@ func TestExistingSegmentLeftAloneWhereTheDetachWouldDestroy(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	ipctest.NoLeaks(t)
 	gone := ipctest.NewSegment(t, 4096, 0o600)
-	require.NoError(t, remove(gone))
+	require.NoError(t, shm.Remove(gone))
 	// shmid is a C int: 2^32 more than a live segment's id must not name that segment.
 	live := ipctest.NewSegment(t, 4096, 0o600)
 	tooBig := strconv.Itoa(live + 1<<32)

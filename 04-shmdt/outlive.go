@@ -13,6 +13,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // createAndLeave is step 10: a child creates a segment, writes in it and exits
@@ -36,7 +37,7 @@ func (t *tour) createAndLeave() error {
 		return fmt.Errorf("the child (pid %d) said CREATED %q, not a segment id", p.Pid, fields[0])
 	}
 	// Ours to remove from now on, whatever happens; then the child may go.
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return removeIfThere(id) })
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	t.left = id
 	if err := p.Send("go"); err != nil {
 		return err
@@ -89,7 +90,7 @@ func (t *tour) outlives() error {
 	}
 
 	l.Call("shmctl(%d, IPC_RMID, NULL)    (what ipcrm -m %d does)", id, id)
-	if err := remove(id); err != nil {
+	if err := shm.Remove(id); err != nil {
 		return lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", id), err, "")
 	}
 	_, ok, err = procsysv.FindShm(id)
@@ -119,7 +120,7 @@ func runCreateAndLeave(l *lesson.Lesson, args []string) error {
 	}
 	b, err := attach(l, id, 0)
 	if err != nil {
-		_ = remove(id)
+		_ = shm.Remove(id)
 		return err
 	}
 	text := fmt.Sprintf("left here by pid %d", os.Getpid())
@@ -129,7 +130,7 @@ func runCreateAndLeave(l *lesson.Lesson, args []string) error {
 	l.Tell("CREATED", id)
 	if _, err := bufio.NewReader(l.In).ReadString('\n'); err != nil {
 		// The parent is gone before it could take the segment over: do not leak it.
-		_ = remove(id)
+		_ = shm.Remove(id)
 		return fmt.Errorf("the parent went away; removed segment %d", id)
 	}
 	l.Say("exiting without shmdt or IPC_RMID")

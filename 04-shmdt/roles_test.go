@@ -14,6 +14,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // roleArgs are arguments each role accepts, given one segment id.
@@ -72,7 +73,7 @@ func TestRolesLeaveOtherProgramsSegmentsAlone(t *testing.T) {
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
 	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfThere(foreign) })
+	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
 	creator, ok, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	require.True(t, ok)

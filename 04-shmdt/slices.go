@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // wrongSlices is step 4: which slices SysvShmDetach accepts. Only one that starts
@@ -19,7 +20,7 @@ func (t *tour) wrongSlices() error {
 	if err != nil {
 		return err
 	}
-	l.Result("mapped at %#x, %d bytes", addr(b), len(b))
+	l.Result("mapped at %#x, %d bytes", shm.Addr(b), len(b))
 	l.Say("SysvShmDetach(b) calls shmdt(&b[0]): the address of the first byte, nothing else.")
 	for _, c := range []struct {
 		expr  string
@@ -37,13 +38,13 @@ func (t *tour) wrongSlices() error {
 		return err
 	}
 	l.Say("A failed shmdt changes nothing: the attachment is still there.")
-	l.Call("SysvShmDetach(b[:10])    (address %#x: the start; the length is never passed)", addr(b))
+	l.Call("SysvShmDetach(b[:10])    (address %#x: the start; the length is never passed)", shm.Addr(b))
 	if err := unix.SysvShmDetach(b[:10]); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
 	l.Result("0 (success): the whole attachment is gone")
 	l.Call("SysvShmDetach(b)    (again)")
-	l.Result("%s: nothing is attached at %#x any more", errText(unix.SysvShmDetach(b)), addr(b))
+	l.Result("%s: nothing is attached at %#x any more", errText(unix.SysvShmDetach(b)), shm.Addr(b))
 	l.Say("Detach once, with the slice SysvShmAttach returned, then forget it (b = nil).")
 	l.Say("A second detach is worse than EINVAL if a new attachment has reused the address:")
 	l.Say("it would detach that one.")

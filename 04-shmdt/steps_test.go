@@ -20,6 +20,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func TestDetachDropsNattchAndSetsDtime(t *testing.T) {
@@ -63,7 +64,7 @@ func TestLastDetachOfAMarkedSegmentDestroysIt(t *testing.T) {
 				require.NoError(t, err)
 				attached = append(attached, b)
 			}
-			require.NoError(t, remove(id))
+			require.NoError(t, shm.Remove(id))
 			assert.NotZero(t, ipcStat(t, id).Perm.Mode&shmDest, "IPC_RMID while attached marks the segment")
 
 			for i, b := range attached {
@@ -219,7 +220,7 @@ func TestSegmentOutlivesItsCreator(t *testing.T) {
 	require.Len(t, fields, 1)
 	id, err := strconv.Atoi(fields[0])
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfThere(id) })
+	t.Cleanup(func() { _ = shm.RemoveIfThere(id) })
 	_, err = p.Stdin.Write([]byte("go\n"))
 	require.NoError(t, err)
 	r := p.Wait(t)
@@ -237,7 +238,7 @@ func TestSegmentOutlivesItsCreator(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("left here by pid %d", p.Pid()), strings.TrimRight(string(b[:64]), "\x00"))
 	require.NoError(t, unix.SysvShmDetach(b))
 
-	require.NoError(t, remove(id)) // what ipcrm -m ID does
+	require.NoError(t, shm.Remove(id)) // what ipcrm -m ID does
 	assert.False(t, exists(t, id), "IPC_RMID with nothing attached destroys it at once")
 }
 
@@ -298,7 +299,7 @@ func TestForkProgramLeavesOtherSegmentsAlone(t *testing.T) {
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
 	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfThere(foreign) })
+	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
 	bin := filepath.Join(t.TempDir(), "fork")
 	src := filepath.Join(t.TempDir(), "fork.c")
 	require.NoError(t, os.WriteFile(src, []byte(forkC), 0o600))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // touchAfterDetach is step 5: two children touch their slice after detaching it,
@@ -40,12 +41,10 @@ func (t *tour) touchAfterDetach() error {
 	err = p.Finish()
 	var exit *lesson.ExitError
 	if !errors.As(err, &exit) || exit.Status != 2 {
-		return fmt.Errorf("the child without SetPanicOnFault should die with exit status 2, got %v (stderr: %q)", err, firstLines(stderr.String(), 3))
+		return fmt.Errorf("the child without SetPanicOnFault should die with exit status 2, got %v (stderr: %q)", err, lesson.FirstLines(stderr.String(), 3))
 	}
 	l.Result("the second child died: exit status %d. The first lines of its stderr:", exit.Status)
-	for _, line := range firstLines(stderr.String(), 3) {
-		l.Say("| %s", line)
-	}
+	l.Quote(stderr.String(), 3)
 	l.Say("code=0x1 is SEGV_MAPERR: no mapping at that address at all (a read-only")
 	l.Say("attachment gives code=0x2, SEGV_ACCERR, lesson 03). If something else had been")
 	l.Say("mapped there since, there would be no fault: the read would return other data,")
@@ -77,7 +76,7 @@ func attachThenDetach(l *lesson.Lesson, args []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Tell("ADDR", fmt.Sprintf("%#x", addr(b)))
+	l.Tell("ADDR", fmt.Sprintf("%#x", shm.Addr(b)))
 	return b, detach(l, b)
 }
 
@@ -92,14 +91,14 @@ func runTouchRecovering(l *lesson.Lesson, args []string) error {
 	err = lesson.RecoverFault(func() { v = b[0] })
 	var fault *lesson.FaultError
 	if errors.As(err, &fault) {
-		if fault.Addr != addr(b) {
-			l.Result("recovered a panic: %s, at %#x, not the detached %#x (Addr is best-effort)", fault.Msg, fault.Addr, addr(b))
+		if fault.Addr != shm.Addr(b) {
+			l.Result("recovered a panic: %s, at %#x, not the detached %#x (Addr is best-effort)", fault.Msg, fault.Addr, shm.Addr(b))
 			return nil
 		}
 		l.Result("recovered a panic: %s, at %#x: the detached address", fault.Msg, fault.Addr)
 		return nil
 	}
-	l.Result("read %#x without a fault: something else is mapped at %#x now", v, addr(b))
+	l.Result("read %#x without a fault: something else is mapped at %#x now", v, shm.Addr(b))
 	return nil
 }
 
@@ -111,6 +110,6 @@ func runTouchFatal(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	l.Call("read b[0]    (no SetPanicOnFault)")
-	l.Result("read %#x without a fault: something else is mapped at %#x now", b[0], addr(b))
+	l.Result("read %#x without a fault: something else is mapped at %#x now", b[0], shm.Addr(b))
 	return nil
 }

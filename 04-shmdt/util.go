@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // The calls every step makes, with the lesson's narration and error messages, and
@@ -34,9 +33,9 @@ func attach(l *lesson.Lesson, id, flags int) ([]byte, error) {
 
 // detach is shmdt(&b[0]), which is what unix.SysvShmDetach(b) does, narrated.
 func detach(l *lesson.Lesson, b []byte) error {
-	l.Call("shmdt(%#x)    (unix.SysvShmDetach(b))", addr(b))
+	l.Call("shmdt(%#x)    (unix.SysvShmDetach(b))", shm.Addr(b))
 	if err := unix.SysvShmDetach(b); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err,
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err,
 			"no attachment starts at that address: pass the slice SysvShmAttach returned, once")
 	}
 	return nil
@@ -75,29 +74,12 @@ func when(t int64) string {
 	return time.Unix(t, 0).Format("15:04:05")
 }
 
-func remove(id int) error {
-	_, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-	return err
-}
-
-// removeIfThere is a cleanup for a segment the lesson may have removed already, or
-// (with kernel.shm_rmid_forced) the kernel may have.
-func removeIfThere(id int) error {
-	if err := remove(id); err != nil && !errors.Is(err, unix.EINVAL) {
-		return err
-	}
-	return nil
-}
-
-// addr is the address of the first byte of an attachment.
-func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
-
 // sliceAddr is the address SysvShmDetach would pass for b, or "none" for an empty slice.
 func sliceAddr(b []byte) string {
 	if len(b) == 0 {
 		return "none"
 	}
-	return fmt.Sprintf("%#x", addr(b))
+	return fmt.Sprintf("%#x", shm.Addr(b))
 }
 
 func errText(err error) string {
@@ -105,25 +87,6 @@ func errText(err error) string {
 		return "0 (success)"
 	}
 	return lesson.ErrnoText(err)
-}
-
-// parseID parses a segment id. shmat and shmctl take a C int: parsed as 32 bits, a
-// number too big is refused instead of being truncated to another segment's id
-// (2^32+5 would name segment 5).
-func parseID(s string) (int, error) {
-	id, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || id < 0 {
-		return 0, lesson.Usagef("%q is not a segment id: ids are numbers like those in the shmid column of ipcs -m", s)
-	}
-	return int(id), nil
-}
-
-func firstLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return lines
 }
 
 // joinArgs is a role and its arguments as a command line shows them.
