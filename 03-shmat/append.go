@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -42,6 +43,7 @@ func (t *tour) appendTrap() error {
 	l.Result("grown is at %#x, not %#x: append found no room and copied all %d bytes to a new array", shm.Addr(grown), shm.Addr(first), len(first))
 	l.Result("/proc/self/maps: %s", mapsLine(shm.Addr(grown)))
 	l.Say("That is an anonymous private mapping (rw-p), the Go heap: not the segment (rw-s).")
+	l.Look("grep -e SYSV -e rw-p /proc/%d/maps    (the segment, and the anonymous mappings the Go heap lives in)", os.Getpid())
 	after := "after append!"
 	l.Call("copy(grown[%d:], %q)", appendOff, after)
 	copy(grown[appendOff:], after)

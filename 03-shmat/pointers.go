@@ -35,6 +35,7 @@ func (t *tour) pointerTrap() error {
 	binary.NativeEndian.PutUint64(t.first[stringOff:], ptr)
 	binary.NativeEndian.PutUint64(t.first[stringOff+8:], uint64(len(s)))
 	l.Result("in this process %#x is in: %s", ptr, mapsLine(uintptr(ptr)))
+	l.Look("grep rw-p /proc/%d/maps    (this process's anonymous mappings: its Go heap is one of them)", os.Getpid())
 	l.Call("%s %s %d    (reads the two words and looks at that address in its own memory)", name, rolePointerReader, t.id)
 	p, err := startRole(l, nil, rolePointerReader, strconv.Itoa(t.id))
 	if err != nil {

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // Step 13's words in the lab: how many counting processes have arrived (a uint32
@@ -64,6 +66,7 @@ func (t *tour) raceDetector() error {
 		}
 	}
 	total := atomic.LoadUint64(counter)
+	l.Look("od -A d -t u8 -j %d -N 8 /proc/%d/map_files/%s    (as root: the counter, from outside)", counterOff, os.Getpid(), mapsRange(shm.Addr(t.first)))
 	if total < attempts {
 		l.Result("the counter reads %d after %d increments: %d were lost", total, attempts, attempts-total)
 		l.Say("counter++ is a read, an add and a write. When both processes read the same value,")

@@ -72,6 +72,7 @@ func (t *tour) forkExecExit() error {
 	l.Say("fork(2) copied the C program's address space, attachment included: nattch %d -> %d", attached.Nattch, forked.Nattch)
 	l.Say("from one shmat. It counts as an attach by the forking process: lpid is %d, the", forked.Lpid)
 	l.Say("parent, and shm_atime is now.")
+	l.Look("ipcs -m -i %d    (nattch, lpid, att_time)", t.id)
 
 	if err := p.Send("exec"); err != nil {
 		return err

@@ -318,3 +318,16 @@ func TestForkProgramLeavesOtherSegmentsAlone(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`^fork: segment %d was created by pid \d+, not by the lesson that started me \(pid %d\)\n$`, foreign, os.Getpid()), stderr.String())
 	assert.Zero(t, ipcStat(t, foreign).Atime, "never attached")
 }
+
+// TestForkStepWithoutGCC: where gcc is missing, step 8 says so and the lesson goes on.
+func TestForkStepWithoutGCC(t *testing.T) {
+	ipctest.NoLeaks(t)
+	id := ipctest.NewSegment(t, 4096, 0o600)
+	t.Setenv("PATH", t.TempDir()) // a PATH with no gcc on it
+
+	out := inLesson(t, func(l *lesson.Lesson) error { return (&tour{l: l, id: id}).forkExecExit() })
+
+	assert.Contains(t, out, "gcc is not installed, so this step is skipped")
+	assert.Contains(t, out, "Install gcc (sudo apt-get install")
+	assert.EqualValues(t, 0, ipcStat(t, id).Atime, "nothing attached")
+}

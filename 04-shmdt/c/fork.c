@@ -109,6 +109,8 @@ int main(int argc, char **argv)
 		if (read(go[0], &c, 1) != 1)
 			_exit(1);
 		snprintf(fd, sizeof fd, "%d", go[0]);
+		printf("child %d: execve(/proc/self/exe, [fork --execed %s])    (no shmdt)\n", (int)getpid(), fd);
+		fflush(stdout);
 		execl("/proc/self/exe", argv[0], "--execed", fd, (char *)NULL);
 		perror("fork: execl");
 		_exit(1);
