@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -49,6 +51,14 @@ func (t *tour) raceDetector() error {
 			return err
 		}
 		counters[i] = p
+		if _, err := p.Await("READY"); err != nil {
+			return err
+		}
+	}
+	for _, p := range counters {
+		if err := p.Send("GO"); err != nil {
+			return err
+		}
 	}
 	var attempts uint64
 	for _, p := range counters {
@@ -103,18 +113,26 @@ func countPlain(c *uint64, n int) {
 	}
 }
 
-// runCounter is a second process of step 13: it attaches the segment, waits at the
-// start line until the other counter has arrived too (so that the two count at the
-// same time, not one after the other), counts for countFor, and tells the parent
-// how many times it added 1 (DONE N).
+// runCounter is a second process of step 13: it attaches the segment, says READY,
+// and on GO waits at the start line until the other counter has arrived too (so that
+// the two count at the same time, not one after the other); then it counts for
+// countFor and tells the parent how many times it added 1 (DONE N). Without GO (the
+// parent went away) or without the other counter within a few seconds it gives up.
 func runCounter(l *lesson.Lesson, args []string) error {
 	b, err := attachParents(l, args, 0)
 	if err != nil {
 		return err
 	}
+	l.Tell("READY")
+	if _, err := bufio.NewReader(l.In).ReadString('\n'); err != nil {
+		return errors.New("the parent went away before saying GO")
+	}
 	arrived := (*uint32)(unsafe.Pointer(&b[arrivedOff]))
 	atomic.AddUint32(arrived, 1)
-	for atomic.LoadUint32(arrived) < 2 {
+	for giveUp := time.Now().Add(5 * time.Second); atomic.LoadUint32(arrived) < 2; {
+		if time.Now().After(giveUp) {
+			return errors.New("the other counter did not come to the start line")
+		}
 		runtime.Gosched() // at the start line, waiting for the other counter
 	}
 	c := (*uint64)(unsafe.Pointer(&b[counterOff]))

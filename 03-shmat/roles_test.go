@@ -131,3 +131,29 @@ func TestTheLessonsOwnChildrenRun(t *testing.T) {
 	assert.Contains(t, out, "shm_nattch 3: three attachments, two processes")
 	assert.Contains(t, out, "-> removed.")
 }
+
+// TestRolesGiveUpWhenTheParentGoesAway: a role waiting for its parent's word ends
+// when the parent's end of the pipe closes; none is left running, attached.
+func TestRolesGiveUpWhenTheParentGoesAway(t *testing.T) {
+	ipctest.NoLeaks(t)
+	id, _, _ := newLaidOutSegment(t, "x")
+	ipctest.AsRoleParent(t)
+	tests := []struct {
+		role   string
+		stderr string
+	}{
+		{roleWaiter, "the parent went away before setting the flag"},
+		{roleCounter, "the parent went away before saying GO"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			p := ipctest.StartProgram(t, tt.role, strconv.Itoa(id))
+			p.Expect(t, "@@ READY", wait)
+
+			r := p.Wait(t) // closes its standard input, as a parent that dies does
+
+			ipctest.AssertOneLineError(t, r, lesson.ExitFailed, tt.stderr)
+			assert.Equal(t, 1, nattch(t, id), "only the test's own attachment is left")
+		})
+	}
+}
