@@ -3,6 +3,7 @@
 package lesson
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,22 +42,44 @@ func Quote(s string) string {
 func (l *Lesson) FlagsFirst() error {
 	args := l.Flags.Args()
 	var flags, rest []string
-	for _, a := range args {
-		if name, ok := flagName(a); ok && l.Flags.Lookup(name) != nil {
-			flags = append(flags, a)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, ok := flagName(a)
+		f := l.Flags.Lookup(name)
+		if !ok || f == nil {
+			rest = append(rest, a)
 			continue
 		}
-		rest = append(rest, a)
+		flags = append(flags, a)
+		if !strings.Contains(a, "=") && !isBool(f) && i+1 < len(args) {
+			i++ // -size 100: the value goes with its flag
+			flags = append(flags, args[i])
+		}
 	}
 	if len(flags) == 0 {
 		return nil
 	}
-	words := append([]string{"go run ./" + l.Name}, flags...)
-	for _, a := range rest {
+	words := []string{"go run ./" + l.Name}
+	for _, a := range append(flags, rest...) {
 		words = append(words, shellWord(a))
 	}
 	return Usagef("%s comes after the arguments, where it is not read as a flag: flags come first (%s)",
 		shellWord(flags[0]), strings.Join(words, " "))
+}
+
+// Args returns the positional arguments that Parse left, after FlagsFirst has
+// checked that no flag of the lesson's stands among them.
+func (l *Lesson) Args() ([]string, error) {
+	if err := l.FlagsFirst(); err != nil {
+		return nil, err
+	}
+	return l.Flags.Args(), nil
+}
+
+// isBool reports whether f is a boolean flag, which takes no separate value.
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // flagName returns the name in a flag argument: "step" for -step, --step or -step=true.

@@ -52,6 +52,8 @@ func TestFlagsFirst(t *testing.T) {
 			"--fail=call comes after the arguments, where it is not read as a flag: flags come first (go run ./demo --fail=call x)"},
 		{"not one of the lesson's flags", []string{"x", "-size"}, ""},
 		{"a negative number", []string{"x", "-5"}, ""},
+		{"a flag and its value", []string{"x", "-fail", "call"},
+			"-fail comes after the arguments, where it is not read as a flag: flags come first (go run ./demo -fail call x)"},
 		{"an argument that needs quoting", []string{"a b", "-step"},
 			`-step comes after the arguments, where it is not read as a flag: flags come first (go run ./demo -step "a b")`},
 	}
@@ -73,6 +75,43 @@ func TestFlagsFirst(t *testing.T) {
 			var usage *UsageError
 			assert.ErrorAs(t, got, &usage, "a usage error: exit status 2")
 			assert.EqualError(t, got, tt.want)
+		})
+	}
+}
+
+func TestArgs(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    string // the positional arguments, joined by spaces
+		wantErr string
+	}{
+		{[]string{"5"}, "5", ""},
+		{[]string{"-n", "3", "5", "6"}, "5 6", ""},
+		{[]string{"5", "-n", "3"}, "", "-n comes after the arguments, where it is not read as a flag: flags come first (go run ./demo -n 3 5)"},
+		{[]string{"5", "6", "-step"}, "", "-step comes after the arguments, where it is not read as a flag: flags come first (go run ./demo -step 5 6)"},
+		{[]string{"5", "-"}, "5 -", ""}, // a lone "-" is an argument (often: standard input)
+		{[]string{"--", "-5"}, "-5", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var got []string
+			var errOut bytes.Buffer
+			status := Run("demo", testUsage, func(l *Lesson, args []string) error {
+				l.Flags.Int("n", 0, "a number")
+				if err := l.Parse(args); err != nil {
+					return err
+				}
+				rest, err := l.Args()
+				got = rest
+				return err
+			}, tt.args, strings.NewReader(""), &bytes.Buffer{}, &errOut)
+			if tt.wantErr == "" {
+				assert.Equal(t, ExitOK, status, errOut.String())
+				assert.Equal(t, tt.want, strings.Join(got, " "))
+				return
+			}
+			assert.Equal(t, ExitUsage, status)
+			assert.Equal(t, "demo: "+tt.wantErr+" (run with -h for usage)\n", errOut.String(), "the whole of stderr")
 		})
 	}
 }
