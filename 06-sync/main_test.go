@@ -178,13 +178,21 @@ func TestCtrlCAtAStep(t *testing.T) {
 	assert.ErrorIs(t, err, unix.EINVAL, "the segment was removed")
 }
 
-// pidOfRole finds "started the ROLE, pid N" in the launcher's output.
-func pidOfRole(t *testing.T, p *ipctest.Proc, role string) int {
+// pidsOf waits for the launcher's "started the ROLE, pid N" lines and for each of
+// more (lines of its children, which it relays in whatever order they come), and
+// returns the children's pids by role.
+func pidsOf(t *testing.T, p *ipctest.Proc, more ...string) map[string]int {
 	t.Helper()
-	line := p.Expect(t, "started the "+role+", pid", 10*time.Second)
-	pid, err := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
-	require.NoError(t, err, line)
-	return pid
+	roles := []string{"consumer", "producer"}
+	want := append([]string{"started the consumer, pid", "started the producer, pid"}, more...)
+	lines := p.ExpectAll(t, 10*time.Second, want...)
+	pids := map[string]int{}
+	for i, role := range roles {
+		pid, err := strconv.Atoi(lines[i][strings.LastIndexByte(lines[i], ' ')+1:])
+		require.NoError(t, err, lines[i])
+		pids[role] = pid
+	}
+	return pids
 }
 
 // longStream is a launcher run of transport that would take minutes: it is
@@ -192,8 +200,7 @@ func pidOfRole(t *testing.T, p *ipctest.Proc, role string) int {
 func longStream(t *testing.T, transport string) (*ipctest.Proc, map[string]int) {
 	_, key := testKey(t)
 	p := ipctest.StartProgram(t, "-transport", transport, "-key", key, "-messages", "2000000000", "-size", "64", "-slots", "4")
-	pids := map[string]int{"consumer": pidOfRole(t, p, "consumer"), "producer": pidOfRole(t, p, "producer")}
-	p.Expect(t, "Receive until the end-of-stream marker", 10*time.Second)
+	pids := pidsOf(t, p, "Receive until the end-of-stream marker")
 	time.Sleep(200 * time.Millisecond) // mid-stream
 	return p, pids
 }
