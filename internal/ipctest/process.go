@@ -47,6 +47,21 @@ func StartProgram(t testing.TB, args ...string) *Proc {
 	return start(t, cmd, "program "+strings.Join(args, " "))
 }
 
+// StartProgramInGroup is StartProgram in a new process group that the program
+// leads, so that SignalGroup reaches it and every process it starts, as Ctrl-C in
+// a terminal reaches the whole foreground process group. When the test ends,
+// whatever is left of the group is killed.
+func StartProgramInGroup(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(withoutHelper(), envProgram+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := start(t, cmd, "program "+strings.Join(args, " ")+" (own process group)")
+	pgid := p.Pid()
+	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	return p
+}
+
 // RunHelper runs the helper registered as name in a separate process.
 func RunHelper(t testing.TB, name string, args ...string) Result {
 	t.Helper()
@@ -293,6 +308,15 @@ func (p *Proc) Signal(t testing.TB, sig os.Signal) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signalling %s: %v", p.name, err)
+	}
+}
+
+// SignalGroup sends sig to the process group of a process started with
+// StartProgramInGroup: to it and to every process it started.
+func (p *Proc) SignalGroup(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(-p.Pid(), sig); err != nil {
+		t.Fatalf("signalling the process group of %s: %v", p.name, err)
 	}
 }
 
