@@ -153,10 +153,11 @@ func helperRoleAtGo(args []string) int {
 // run the stream on fresh ones. Each kind is raced several times, each time under a
 // new key, with both peers released by one start signal.
 func TestPeersRaceOverLeftovers(t *testing.T) {
+	t.Parallel()
 	const rounds = 16
 	for _, kind := range leftovers {
 		t.Run(kind.name, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			keys := make([]string, rounds)
 			for i := range keys {
 				_, keys[i] = testKey(t)
@@ -210,6 +211,7 @@ func releaseTogether(t *testing.T, args ...string) (producer, consumer ipctest.R
 // both refuse them with the ipcrm command, and leave them alone; neither waits out
 // its -wait or fails with a stray error from the other's attempt.
 func TestPeersRaceOverForeignObjects(t *testing.T) {
+	t.Parallel()
 	const rounds = 4
 	tests := []struct {
 		name  string
@@ -236,7 +238,7 @@ func TestPeersRaceOverForeignObjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			for round := 0; round < rounds; round++ {
 				key, keyFlag := testKey(t)
 				check, want := tt.leave(t, key)

@@ -18,7 +18,7 @@ var long = flag.Bool("long", false, "run the full load test: 1,000,000 messages 
 // 64-byte slots, so that most messages span several slots, and checks order and
 // checksum. Short by default; -long moves 1,000,000 messages.
 func TestLoad(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	n := 100000
 	if *long {
 		n = 1000000

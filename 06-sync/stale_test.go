@@ -21,7 +21,7 @@ import (
 // and semaphore set behind (nobody else had attached, so nothing removed them). The
 // next run must find them stale and remove them, not wait on them.
 func TestStaleObjectsFromACrashAreRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	crashed := ipctest.StartProgram(t, "producer", "-key", key)
 	crashed.Expect(t, "waiting up to", 10*time.Second)
@@ -36,7 +36,7 @@ func TestStaleObjectsFromACrashAreRemoved(t *testing.T) {
 
 // A creator that died before publishing the header leaves a zero-filled segment.
 func TestNeverInitialisedSegmentIsRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	left := ipctest.RunHelper(t, "leave-segment", key)
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
@@ -48,7 +48,7 @@ func TestNeverInitialisedSegmentIsRemoved(t *testing.T) {
 
 // A semaphore set without a segment, from a dead process: removed.
 func TestStaleSetIsRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	left := ipctest.RunHelper(t, "leave-set", key, "2")
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
@@ -61,8 +61,9 @@ func TestStaleSetIsRemoved(t *testing.T) {
 // Objects under the key that are not this lesson's are not touched: the program
 // says what they are and which ipcrm command removes them.
 func TestForeignObjectsAreReported(t *testing.T) {
+	t.Parallel()
 	t.Run("segment", func(t *testing.T) {
-		ipctest.NoLeaks(t)
+		t.Parallel()
 		k, key := testKey(t)
 		id, err := unix.SysvShmGet(int(k), 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 		require.NoError(t, err)
@@ -75,7 +76,7 @@ func TestForeignObjectsAreReported(t *testing.T) {
 		assert.Equal(t, "JUNK", string(b[:4]), "the foreign segment is left alone")
 	})
 	t.Run("semaphore set", func(t *testing.T) {
-		ipctest.NoLeaks(t)
+		t.Parallel()
 		_, key := testKey(t)
 		left := ipctest.RunHelper(t, "leave-set", key, "5")
 		require.Equal(t, 0, left.ExitCode, left.Stderr)
@@ -89,7 +90,7 @@ func TestForeignObjectsAreReported(t *testing.T) {
 
 // A second producer while one is running is refused, and the run goes on.
 func TestSecondProducerIsRefused(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	first := ipctest.StartProgram(t, "producer", "-key", key, "-messages", "10", "-wait", "20s")
 	first.Expect(t, "waiting up to", 10*time.Second)
