@@ -267,6 +267,15 @@ func assertKeyFree(t *testing.T, key string) {
 	assert.True(t, errors.Is(errno, unix.ENOENT), "a semaphore set is left under key %s (semget: %v)", key, errno)
 }
 
+// keyInUse reports whether a segment or a semaphore set holds key.
+func keyInUse(key string) bool {
+	v, _ := strconv.ParseUint(key, 0, 32)
+	k := int(int32(uint32(v)))
+	_, err := unix.SysvShmGet(k, 0, 0)
+	_, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(k), 0, 0)
+	return err == nil || errno == 0
+}
+
 // removeAfter removes, when the test ends, the objects the leftover helper listed
 // in out, in case a failing run left them.
 func removeAfter(t *testing.T, out string) {

@@ -153,7 +153,7 @@ func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 	}
 	for num := 0; num < nsems; num++ {
 		if pid, err := set.LastPid(num); err == nil && header.Alive(pid) {
-			return fmt.Errorf("key %v holds semaphore set %d, in use by running pid %d (another run of this lesson?); wait for it to finish, or stop it and run 'ipcrm -s %d'", key, id, pid, id)
+			return fmt.Errorf("key %v is taken: semaphore set %d under it is in use by running pid %d, most likely another pair of this lesson (a pair that has met keeps its set under the key, its segment no longer); wait for it to finish, or give both sides another -key", key, id, pid)
 		}
 	}
 	l.Say("semaphore set %d under key %v belongs to no segment and every pid that used it is gone: a crashed run's leftover; removing it", id, key)
@@ -210,6 +210,15 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 	}
 	ep.set = set
 	l.Result("semaphore set id %d", set.ID())
+	// Not ours to remove yet (awaitPeer makes it ours), unless every process the
+	// header records is dead when this one ends: its creator died while this one
+	// waited, and nobody else would ever remove them.
+	l.Cleanup(fmt.Sprintf("remove segment %d and semaphore set %d if everyone who used them is gone", id, set.ID()), func() error {
+		if !ep.stale() {
+			return nil
+		}
+		return errors.Join(ep.removeSegment(), ep.removeSet())
+	})
 	return ep, nil
 }
 

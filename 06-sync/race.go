@@ -8,6 +8,7 @@ import (
 	"math"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -42,13 +43,15 @@ var raceModes = []struct {
 	}},
 	{"unsynchronised, with a pause", true, []string{
 		"the same loop, but once every %[1]d additions the adder sleeps between its load and its",
-		"store (nanosleep, 1 µs): the kernel switches to another process exactly there. A scheduler",
-		"switch here is what loses updates: what the other adder adds meanwhile, this one's store",
-		"overwrites. The pause does not make the bug; it makes the unlucky moment come every time.",
+		"store (nanosleep for 1 µs, which the kernel's timer slack makes 50 µs or more), so the",
+		"kernel runs another process exactly there. A scheduler switch here is what loses",
+		"updates: what the other adder adds meanwhile, this one's store overwrites. The pause",
+		"does not make the bug; it makes the unlucky moment come every time.",
 	}},
 	{"semaphore", true, []string{
-		"semop(-1, SEM_UNDO); load, add 1, store; semop(+1, SEM_UNDO): one process at a time,",
-		"with the same pause inside: while one sleeps holding the lock, the other waits in semop.",
+		"semop(%[2]d, {{0, -1, SEM_UNDO}}, 1); load, add 1, store; semop(%[2]d, {{0, +1, SEM_UNDO}}, 1):",
+		"one process at a time, with the same pause inside: while one sleeps holding the lock,",
+		"the other waits in semop.",
 	}},
 	{"atomic", false, []string{
 		"one atomic add (LOCK XADD on x86-64, LDADD or an LL/SC loop on arm64): no moment between",
@@ -88,7 +91,7 @@ func race(l *lesson.Lesson, args []string) error {
 	l.Call("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600), semctl(id, 0, SETVAL, 1)")
 	set, err := sem.Create(ftok.Private, 0o600, 1)
 	if err != nil {
-		return lesson.Failed("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600)", err, "ENOSPC: too many semaphore sets (SEMMNI) or semaphores (SEMMNS), see /proc/sys/kernel/sem")
+		return err // it names the call that failed and why
 	}
 	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), set.Remove)
 	l.Result("semaphore set id %d, value 1: a lock", set.ID())
@@ -98,8 +101,8 @@ func race(l *lesson.Lesson, args []string) error {
 	for _, mode := range raceModes {
 		l.Step("Two processes add 1, %d times each: %s", *n, mode.name)
 		for _, line := range mode.what {
-			if mode.pause {
-				line = fmt.Sprintf(line, *every)
+			if strings.Contains(line, "%[") {
+				line = fmt.Sprintf(line, *every, set.ID())
 			}
 			l.Say("%s", line)
 		}
@@ -225,13 +228,13 @@ func addUnsynchronised(counter *uint64, n, pauseEvery int) {
 func addWithSemaphore(counter *uint64, set *sem.Set, n, pauseEvery int) error {
 	for i := 0; i < n; i++ {
 		if err := set.Wait(0, true); err != nil {
-			return fmt.Errorf("semop(%d, {0, -1, SEM_UNDO}): %w", set.ID(), err)
+			return err // it names the call that failed and why
 		}
 		v := *counter // only one process is here at a time
 		pauseAt(i, pauseEvery)
 		*counter = v + 1
 		if err := set.Post(0, true); err != nil {
-			return fmt.Errorf("semop(%d, {0, +1, SEM_UNDO}): %w", set.ID(), err)
+			return err
 		}
 	}
 	return nil
