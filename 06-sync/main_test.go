@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -213,6 +214,26 @@ func TestRaceAdderIsInternal(t *testing.T) {
 	r := ipctest.RunProgram(t, "race-adder", "atomic", strconv.Itoa(id), "0", "1000", "0")
 	ipctest.AssertOneLineError(t, r, 2, `"race-adder" is a part this lesson plays as its own second process`)
 	assert.Equal(t, make([]byte, raceSize), b[:raceSize], "the segment is untouched")
+}
+
+// An id or a count that does not fit C's int is refused, not truncated to some
+// other object's id (the role runs in-process here: typed, it would be refused
+// before it looked at its arguments).
+func TestRaceAdderRefusesWhatCIntCannotHold(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"atomic", "4294967296", "0", "10", "0"}, // 2^32 would be id 0 as a C int
+		{"atomic", "0", "2147483648", "10", "0"},
+		{"atomic", "0", "0", "-1", "0"},
+		{"atomic", "0", "0", "10", "9999999999"},
+		{"atomic", "0x10", "0", "10", "0"},
+		{"atomic", "0", "0", "10"},
+	} {
+		var stderr strings.Builder
+		status := lesson.Run(name, usage, raceAdder, args, strings.NewReader(""), io.Discard, &stderr)
+		assert.Equal(t, lesson.ExitUsage, status, "%q: %s", args, stderr.String())
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%q: one line: %s", args, stderr.String())
+	}
 }
 
 // raceTotals runs race with args (on one CPU if oneCPU) and returns the total of

@@ -209,8 +209,8 @@ func (l *Lesson) Cleanup(what string, fn func() error) {
 // not on SIGINT or SIGTERM: the signal is handled while the program's goroutine may
 // still be using the memory, and detaching it under that goroutine would crash the
 // program with a fault ("unexpected fault address") instead of a clean exit. The
-// exit that follows the signal detaches it anyway (shmdt(2): on exit all attached
-// segments are detached).
+// exit that follows the signal detaches it anyway (shmat(2): "Upon _exit(2), all
+// attached shared memory segments are detached from the process").
 func (l *Lesson) CleanupOnReturn(what string, fn func() error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
