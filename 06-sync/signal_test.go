@@ -77,6 +77,26 @@ func gone(role string, pid int) string {
 	return fmt.Sprintf(`06-sync: .*the %s \(pid %d\) is gone \(.*`, role, pid)
 }
 
+// launcherVerdict is the pattern of the launcher's last line when its child victim
+// ended the way how says (a regular expression) and it stopped the other child,
+// or that child had ended with an error of its own just before.
+func launcherVerdict(pids map[string]int, victim, how string) string {
+	survivor := peerOf(victim)
+	return fmt.Sprintf(`06-sync: the %s \(pid %d\) %s; (stopped the %s \(pid %d\)|the %[4]s \(pid %[5]d\) failed \(exit status 1\) too)`,
+		victim, pids[victim], how, survivor, pids[survivor])
+}
+
+// startPair starts a consumer and a producer of a long stream under key, as two
+// terminals would.
+func startPair(t *testing.T, transport, key string) map[string]*ipctest.Proc {
+	t.Helper()
+	procs := map[string]*ipctest.Proc{}
+	for _, role := range []string{"consumer", "producer"} {
+		procs[role] = ipctest.StartProgram(t, append([]string{role}, longStream(transport, key)...)...)
+	}
+	return procs
+}
+
 func peerOf(role string) string {
 	return map[string]string{"consumer": "producer", "producer": "consumer"}[role]
 }
@@ -165,8 +185,7 @@ func signalLauncher(t *testing.T, transport, target string, sig syscall.Signal, 
 		assertStderr(t, r.Stderr,
 			relayed(target, cleaningUp(sig)),
 			relayed(peer, fmt.Sprintf("(%s|%s)", cleaningUp(syscall.SIGTERM), gone(target, pids[target]))),
-			fmt.Sprintf(`06-sync: the %s \(pid %d\) was stopped by %s \(exit status %d\); (stopped the %s \(pid %d\)|the %[5]s \(pid %[6]d\) failed \(exit status 1\) too)`,
-				target, pids[target], sigName(sig), exitFor(sig), peer, pids[peer]))
+			launcherVerdict(pids, target, fmt.Sprintf(`was stopped by %s \(exit status %d\)`, sigName(sig), exitFor(sig))))
 	}
 }
 
@@ -175,10 +194,7 @@ func signalLauncher(t *testing.T, transport, target string, sig syscall.Signal, 
 // how both ended.
 func signalPair(t *testing.T, transport, target string, sig syscall.Signal, delay time.Duration) {
 	_, key := testKey(t)
-	procs := map[string]*ipctest.Proc{}
-	for _, role := range []string{"consumer", "producer"} {
-		procs[role] = ipctest.StartProgram(t, append([]string{role}, longStream(transport, key)...)...)
-	}
+	procs := startPair(t, transport, key)
 	peer := peerOf(target)
 	procs[target].Expect(t, "== 1. ", 10*time.Second) // its handler is installed
 	time.Sleep(delay)
@@ -245,8 +261,7 @@ func TestKill9OfAChild(t *testing.T) {
 				assert.Equal(t, 1, r.ExitCode)
 				assertStderr(t, r.Stderr,
 					relayed(survivor, fmt.Sprintf("(%s|%s)", cleaningUp(syscall.SIGTERM), gone(victim, pids[victim]))),
-					fmt.Sprintf(`06-sync: the %s \(pid %d\) was killed by signal 9 \(killed\); (stopped the %s \(pid %d\)|the %[3]s \(pid %[4]d\) failed \(exit status 1\) too)`,
-						victim, pids[victim], survivor, pids[survivor]))
+					launcherVerdict(pids, victim, `was killed by signal 9 \(killed\)`))
 			})
 		}
 	}
@@ -262,10 +277,7 @@ func TestKill9InTwoTerminals(t *testing.T) {
 				t.Parallel()
 				_, key := testKey(t)
 				survivor := peerOf(victim)
-				procs := map[string]*ipctest.Proc{}
-				for _, role := range []string{"consumer", "producer"} {
-					procs[role] = ipctest.StartProgram(t, append([]string{role}, longStream(tr, key)...)...)
-				}
+				procs := startPair(t, tr, key)
 				procs["consumer"].Expect(t, "== 3. Receive", 10*time.Second)
 				procs["producer"].Expect(t, "== 3. Send", 10*time.Second)
 				time.Sleep(20 * time.Millisecond)

@@ -49,8 +49,7 @@ func TestLauncherChildDiesStarting(t *testing.T) {
 				assert.Less(t, time.Since(killed), 2*time.Second, "the launcher ends within 2 s")
 				survivor := peerOf(victim)
 				assert.Equal(t, 1, r.ExitCode)
-				want := []string{fmt.Sprintf(`06-sync: the %s \(pid %d\) was killed by signal 9 \(killed\); (stopped the %s \(pid %d\)|the %[3]s \(pid %[4]d\) failed \(exit status 1\) too)`,
-					victim, pids[victim], survivor, pids[survivor])}
+				want := []string{launcherVerdict(pids, victim, `was killed by signal 9 \(killed\)`)}
 				if !strings.Contains(r.Stderr, fmt.Sprintf("%-8s| ", survivor)) {
 					// Stopped before it had set up its signal handler (SIGTERM's
 					// default action then ends it; it had created nothing yet).
@@ -143,10 +142,7 @@ func TestDemosSideBySide(t *testing.T) {
 func TestSecondPairIsRefused(t *testing.T) {
 	t.Parallel()
 	_, key := testKey(t)
-	first := map[string]*ipctest.Proc{}
-	for _, role := range []string{"consumer", "producer"} {
-		first[role] = ipctest.StartProgram(t, append([]string{role}, longStream("semring", key)...)...)
-	}
+	first := startPair(t, "semring", key)
 	first["consumer"].Expect(t, "== 3. Receive", 10*time.Second)
 	for _, role := range []string{"consumer", "producer"} {
 		r := ipctest.RunProgram(t, role, "-key", key, "-wait", "2s")
