@@ -184,6 +184,7 @@ func racePeers(t *testing.T, round int, key string) bool {
 	producer, consumer := releaseTogether(t, "-key", key, "-messages", "50", "-size", "100", "-wait", "3s")
 	require.Equal(t, 0, producer.ExitCode, "round %d: producer\nstdout:\n%s\nstderr:\n%s\nconsumer stdout:\n%s", round, producer.Stdout, producer.Stderr, consumer.Stdout)
 	require.Equal(t, 0, consumer.ExitCode, "round %d: consumer\nstdout:\n%s\nstderr:\n%s\nproducer stdout:\n%s", round, consumer.Stdout, consumer.Stderr, producer.Stdout)
+	assert.Empty(t, producer.Stderr+consumer.Stderr, "round %d: nothing on standard error", round)
 	assertVerified(t, consumer.Stdout, 50)
 	assert.Contains(t, producer.Stdout+consumer.Stdout, "leftover", "round %d: one of them found the leftover", round)
 	assertKeyFree(t, key)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
@@ -26,5 +27,6 @@ func TestLoad(t *testing.T) {
 	_, key := testKey(t)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", strconv.Itoa(n), "-size", "512", "-mixed", "-slots", "16", "-slotsize", "256")
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assertVerified(t, r.Stdout, n)
 }

@@ -30,6 +30,7 @@ func TestStaleObjectsFromACrashAreRemoved(t *testing.T) {
 
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, fmt.Sprintf("producer pid %d and consumer pid 0 are all gone", crashed.Pid()))
 	assertVerified(t, r.Stdout, 100)
 }
@@ -42,6 +43,7 @@ func TestNeverInitialisedSegmentIsRemoved(t *testing.T) {
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "was never initialised and its creator")
 	assertVerified(t, r.Stdout, 100)
 }
@@ -54,6 +56,7 @@ func TestStaleSetIsRemoved(t *testing.T) {
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "a crashed run's leftover; removing it")
 	assertVerified(t, r.Stdout, 100)
 }
@@ -71,8 +74,7 @@ func TestForeignObjectsAreReported(t *testing.T) {
 		b := ipctest.Attach(t, id, 0)
 		copy(b, "JUNK")
 		r := ipctest.RunProgram(t, "consumer", "-key", key, "-wait", "2s")
-		assert.Equal(t, 1, r.ExitCode)
-		assert.Contains(t, r.Stderr, fmt.Sprintf("remove it with 'ipcrm -m %d'", id))
+		ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("remove it with 'ipcrm -m %d'", id))
 		assert.Equal(t, "JUNK", string(b[:4]), "the foreign segment is left alone")
 	})
 	t.Run("semaphore set", func(t *testing.T) {
@@ -83,8 +85,7 @@ func TestForeignObjectsAreReported(t *testing.T) {
 		id, _ := strconv.Atoi(strings.TrimSpace(left.Stdout))
 		t.Cleanup(func() { _, _, _ = unix.Syscall(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID) })
 		r := ipctest.RunProgram(t, "producer", "-key", key, "-wait", "2s")
-		assert.Equal(t, 1, r.ExitCode)
-		assert.Contains(t, r.Stderr, fmt.Sprintf("remove it with 'ipcrm -s %d'", id))
+		ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("remove it with 'ipcrm -s %d'", id))
 	})
 }
 
@@ -95,10 +96,12 @@ func TestSecondProducerIsRefused(t *testing.T) {
 	first := ipctest.StartProgram(t, "producer", "-key", key, "-messages", "10", "-wait", "20s")
 	first.Expect(t, "waiting up to", 10*time.Second)
 	r := ipctest.RunProgram(t, "producer", "-key", key, "-wait", "2s")
-	assert.Equal(t, 1, r.ExitCode)
-	assert.Contains(t, r.Stderr, fmt.Sprintf("the producer role is taken by pid %d", first.Pid()))
+	ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("the producer role is taken by pid %d", first.Pid()))
 	c := ipctest.RunProgram(t, "consumer", "-key", key)
 	assert.Equal(t, 0, c.ExitCode, c.Stderr)
+	assert.Empty(t, c.Stderr)
 	assertVerified(t, c.Stdout, 10)
-	assert.Equal(t, 0, first.Wait(t).ExitCode)
+	rf := first.Wait(t)
+	assert.Equal(t, 0, rf.ExitCode)
+	assert.Empty(t, rf.Stderr)
 }

@@ -66,6 +66,7 @@ func TestLauncherChildDiesStarting(t *testing.T) {
 					assert.NotContains(t, r.Stdout, fmt.Sprintf("%-8s| -> semaphore set id", survivor), "the survivor had the objects and should have removed them")
 					next := ipctest.RunProgram(t, "-key", key, "-messages", "10")
 					require.Equal(t, 0, next.ExitCode, "the next run: %s", next.Stderr)
+					assert.Empty(t, next.Stderr)
 					assert.Regexp(t, `a crashed run's leftover|a leftover of a run that crashed`, next.Stdout)
 				}
 			})
