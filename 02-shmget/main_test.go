@@ -912,7 +912,7 @@ func TestCtrlCReachesTheChildToo(t *testing.T) {
 	require.NoError(t, syscall.Kill(child, syscall.SIGINT), "the terminal's Ctrl-C reaches the child")
 	r := p.Interrupt(t) // and the lesson
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
-	assert.Equal(t, "\n02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
+	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
 	deadline := time.Now().Add(ipctest.Timeout)
 	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -45,7 +45,7 @@ func attach(l *lesson.Lesson, id, flags int) (b []byte, detach func() error, err
 		return nil, nil, err
 	}
 	detach = once(func() error { return unix.SysvShmDetach(b) })
-	l.Cleanup(fmt.Sprintf("detach segment %d", id), detach)
+	l.CleanupOnReturn(fmt.Sprintf("detach segment %d", id), detach)
 	return b, detach, nil
 }
 

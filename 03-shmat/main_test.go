@@ -250,7 +250,7 @@ func TestCtrlCDuringStepRemovesTheSegment(t *testing.T) {
 	r := p.Interrupt(t)
 
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
-	assert.Equal(t, "\n"+name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
 	_, exists, err = procsysv.FindShm(id)
 	require.NoError(t, err)
 	assert.False(t, exists, "Ctrl-C removed segment %d", id)

@@ -242,7 +242,7 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 			r := p.Interrupt(t)
 
 			assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
-			assert.Equal(t, "\n"+name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+			assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
 			for _, id := range ids {
 				assert.False(t, exists(t, id), "segment %d removed on Ctrl-C", id)
 			}
