@@ -14,14 +14,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
@@ -38,31 +34,22 @@ bits of PROJ_ID counting, a real collision between two files, and ENOENT.
 
 PATH     an existing file or directory (default: a file this program creates in a
          temporary directory and removes at the end)
-PROJ_ID  the project id: decimal (65), hex (0x41) or one character (A); only its
-         low 8 bits are used, and they must not be 0 (default: A)`
+PROJ_ID  the project id, read as C's strtol(s, NULL, 0) reads it: decimal (65),
+         hex (0x41) or, with a leading 0, octal (0101); or one character (A). Only
+         its low 8 bits are used, and they must not be 0 (default: A)
+
+Flags come before PATH and PROJ_ID.`
 
 func main() { lesson.Main(name, usage, run) }
-
-// defaultProjID is 'A', the id the course uses everywhere.
-const defaultProjID = 'A'
-
-// collisionRoots are where step 6 looks for two files with the same key: large,
-// old directory trees whose inode numbers are spread over far more than 65536.
-var collisionRoots = []string{"/usr", "/etc", "/var", "/opt"}
-
-// collisionLimit bounds that search, so it ends in about a second even where no
-// collision exists.
-const collisionLimit = 200000
 
 func run(l *lesson.Lesson, args []string) error {
 	if err := l.Parse(args); err != nil {
 		return err
 	}
-	path, projID, err := parseArgs(l.Flags.Args())
+	path, id, err := parseArgs(l)
 	if err != nil {
 		return err
 	}
-
 	// A directory of our own for the files this lesson creates, links and deletes.
 	// The cleanup removes it however the program ends (error, panic, Ctrl-C).
 	dir, err := os.MkdirTemp("", "01-ftok-")
@@ -74,174 +61,73 @@ func run(l *lesson.Lesson, args []string) error {
 	if err := os.WriteFile(own, []byte("a file to make keys from\n"), 0o644); err != nil {
 		return err
 	}
+	l.Say("Working directory for this lesson's files: %s (removed at the end)", dir)
 	if path == "" {
 		path = own
 	}
-	l.Say("Working directory for this lesson's files: %s (removed at the end)", dir)
+	return tour(l, path, own, id)
+}
 
-	if err := showKey(l, path, projID); err != nil {
+// tour is the lesson: each function below is one numbered step. path is the
+// learner's file (or own); the steps that link, delete and replace use own.
+func tour(l *lesson.Lesson, path, own string, id projID) error {
+	if err := showKey(l, path, id); err != nil {
 		return err
 	}
 	if path != own {
 		l.Say("The next steps link, delete and replace files, so they use a file of")
 		l.Say("their own, %s, rather than yours.", own)
 	}
-	if err := sameFileOtherNames(l, own, projID); err != nil {
+	if err := sameFileOtherNames(l, own, id.value); err != nil {
 		return err
 	}
-	if err := recreate(l, own, projID); err != nil {
+	if err := recreate(l, own, id.value); err != nil {
 		return err
 	}
-	if err := replace(l, own, projID); err != nil {
+	if err := replace(l, own, id.value); err != nil {
 		return err
 	}
-	if err := lowByteOnly(l, own, projID); err != nil {
+	if err := lowByteOnly(l, own, id.value); err != nil {
 		return err
 	}
-	collision(l, projID)
-	missing(l, filepath.Join(dir, "no-such-file"), projID)
-
-	l.Step("What to take away")
-	l.Say("A key is a 32-bit number made from a file's inode and device numbers and one")
-	l.Say("byte of id. Two programs meet at the same segment by calling ftok on the same")
-	l.Say("existing file with the same id (or by agreeing on a key outright).")
-	l.Say("Next: go run ./02-shmget, which turns a key into a segment.")
+	collision(l, id.value)
+	missing(l, filepath.Join(filepath.Dir(own), "no-such-file"), id.value)
+	takeAway(l)
 	return nil
 }
 
-// parseArgs reads the optional PATH and PROJ_ID.
-func parseArgs(args []string) (path string, projID int, err error) {
-	projID = defaultProjID
-	switch len(args) {
-	case 0:
-	case 1:
-		path = args[0]
-	case 2:
-		path = args[0]
-		if projID, err = parseProjID(args[1]); err != nil {
-			return "", 0, err
-		}
-	default:
-		return "", 0, lesson.Usagef("too many arguments (%d): want at most PATH and PROJ_ID", len(args))
-	}
-	if len(args) > 0 && path == "" {
-		return "", 0, lesson.Usagef("PATH is empty: give an existing file or directory")
-	}
-	return path, projID, nil
-}
-
-// parseProjID accepts decimal (65), hex (0x41) or a single character (A, which is
-// 65). A single digit is a number: "1" is 1, not the character '1' (0x31).
-func parseProjID(s string) (int, error) {
-	var v int64
-	var err error
-	switch {
-	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
-		v, err = strconv.ParseInt(s[2:], 16, 32)
-	case len(s) == 1 && (s[0] < '0' || s[0] > '9'):
-		if s[0] <= ' ' || s[0] > '~' {
-			return 0, lesson.Usagef("PROJ_ID %q: a one-character id must be a printable ASCII character", s)
-		}
-		v = int64(s[0])
-	default:
-		v, err = strconv.ParseInt(s, 10, 32)
-	}
-	if err != nil || v < 0 {
-		return 0, lesson.Usagef("PROJ_ID %q is not a number: give decimal (65), hex (0x41) or one character (A), from 1 to 0x7fffffff", s)
-	}
-	if v&0xff == 0 {
-		return 0, lesson.Usagef("PROJ_ID %s: ftok uses only the low 8 bits of the id, here 0, and ftok(3) requires them to be nonzero (a zero byte would leave the file alone to pick the key); try 1 or A", s)
-	}
-	return int(v), nil
-}
-
-// describeID prints an id as hex, with its character where it is one: 0x41 ('A').
-func describeID(id int) string {
-	if b := byte(id); id <= 0xff && b > ' ' && b <= '~' {
-		return fmt.Sprintf("%#x ('%c')", id, b)
-	}
-	return fmt.Sprintf("%#x", id)
-}
-
-// stat returns path's inode and device numbers, following symbolic links as ftok
-// does.
-func stat(path string) (ino, dev uint64, err error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return 0, 0, &fs.PathError{Op: "stat", Path: path, Err: err}
-	}
-	return uint64(st.Ino), uint64(st.Dev), nil // widths differ between architectures
-}
-
-// devString prints a device number as stat -c %D does (hex) with its major and
-// minor numbers.
-func devString(dev uint64) string {
-	major := (dev >> 8 & 0xfff) | (dev >> 32 &^ 0xfff)
-	minor := (dev & 0xff) | (dev >> 12 &^ 0xff)
-	return fmt.Sprintf("%#x (major %d, minor %d)", dev, major&0xffffffff, minor&0xffffffff)
-}
-
-// ftokCall is the call as C spells it, for narration and errors.
-func ftokCall(path string, projID int) string {
-	return fmt.Sprintf("ftok(%q, %s)", path, describeID(projID))
-}
-
-func showKey(l *lesson.Lesson, path string, projID int) error {
+func showKey(l *lesson.Lesson, path string, id projID) error {
 	l.Step("ftok(path, proj_id): a key from a file")
 	l.Say("C: key_t ftok(const char *pathname, int proj_id);   (a libc function, not a system call)")
 	l.Say("Go: ftok.Ftok(path string, projID int) (ftok.Key, error)   (internal/ftok: x/sys has none)")
+	if s := id.spelled(); s != "" {
+		l.Say("%s", s)
+	}
 	l.Say("ftok calls stat(2) on the file and keeps three of the numbers it gets:")
-	l.Call("stat(%q)", path)
-	ino, dev, err := stat(path)
+	l.Call("stat(%s)", lesson.Quote(path))
+	ino, dev, err := statFile(path)
 	if err != nil {
-		return lesson.Failed(ftokCall(path, projID), err, whyStatFailed(err))
+		return ftokFailed(path, id.value, err)
 	}
 	l.Result("st_dev %s, st_ino %d (%#x)", devString(dev), ino, ino)
 	l.Look("stat -c 'st_dev %%D (hex)  st_ino %%i' %s", path)
 
-	l.Call("%s", ftokCall(path, projID))
-	key, err := ftok.Ftok(path, projID)
+	l.Call("%s", ftokCall(path, id.value))
+	key, err := ftok.Ftok(path, id.value)
 	if err != nil {
-		return lesson.Failed(ftokCall(path, projID), err, whyStatFailed(err))
+		return ftokFailed(path, id.value, err)
 	}
 	l.Result("key %v", key)
 	l.Say("The key's 32 bits are three pieces, high to low:")
-	l.Say("  0x%02x______  proj_id & 0xff   = 0x%02x  (the id you gave: %s)", key.ProjID(), key.ProjID(), describeID(projID))
+	l.Say("  0x%02x______  proj_id & 0xff   = 0x%02x  (the id you gave: %s)", key.ProjID(), key.ProjID(), describeID(id.value))
 	l.Say("  0x__%02x____  st_dev  & 0xff   = 0x%02x  (device %#x)", key.Dev(), key.Dev(), dev)
 	l.Say("  0x____%04x  st_ino  & 0xffff = 0x%04x  (inode %#x)", key.Ino(), key.Ino(), ino)
-	if projID > 0xff {
-		l.Say("Only the low 8 bits of the id count: %#x acts as %s.", projID, describeID(projID&0xff))
+	if id.value > 0xff {
+		l.Say("Only the low 8 bits of the id count: %#x acts as %s.", id.value, describeID(id.value&0xff))
 	}
 	l.Say("ipcs prints keys like this, 0x%%08x; /proc/sysvipc/shm prints the same key in decimal (%d).", int32(key))
 	l.Look("ipcs -m    # the key column of any segment made with this key would read %v", key)
 	return nil
-}
-
-// whyStatFailed explains the errors stat(2) gives ftok.
-func whyStatFailed(err error) string {
-	switch {
-	case errors.Is(err, syscall.ENOENT):
-		return "the file does not exist; ftok needs an existing file, since the key is made from its inode and device numbers"
-	case errors.Is(err, syscall.EACCES):
-		return "a directory on the way to the file may not be searched (x) by this user, so stat(2) cannot reach it"
-	case errors.Is(err, syscall.ENOTDIR):
-		return "a part of the path before the last is not a directory"
-	case errors.Is(err, syscall.ELOOP):
-		return "too many symbolic links while resolving the path"
-	case errors.Is(err, syscall.ENAMETOOLONG):
-		return "the path is longer than PATH_MAX (4096 bytes), or one name in it is longer than NAME_MAX (255)"
-	}
-	return "stat(2) failed, and ftok fails with it"
-}
-
-// keyOf runs Ftok and returns the key with the file's inode number, for tables.
-func keyOf(path string, projID int) (ftok.Key, uint64, error) {
-	key, err := ftok.Ftok(path, projID)
-	if err != nil {
-		return 0, 0, err
-	}
-	ino, _, err := stat(path)
-	return key, ino, err
 }
 
 func sameFileOtherNames(l *lesson.Lesson, own string, projID int) error {
@@ -269,21 +155,20 @@ func sameFileOtherNames(l *lesson.Lesson, own string, projID int) error {
 			names = append(names, rel) // relative to where the program runs
 		}
 	}
-	want, _, err := keyOf(own, projID)
-	if err != nil {
-		return lesson.Failed(ftokCall(own, projID), err, whyStatFailed(err))
-	}
-	same := true
+	l.Call("ftok(NAME, %s) for each name of the file:", describeID(projID))
+	var keys []ftok.Key
 	for _, p := range names {
 		key, ino, err := keyOf(p, projID)
 		if err != nil {
-			return lesson.Failed(ftokCall(p, projID), err, whyStatFailed(err))
+			return ftokFailed(p, projID, err)
 		}
 		l.Result("%-60s key %v  (inode %d)", ftokCall(p, projID), key, ino)
-		same = same && key == want
+		keys = append(keys, key)
 	}
-	if !same {
-		return fmt.Errorf("the names of one file gave different keys: this should not happen")
+	for _, k := range keys[1:] {
+		if k != keys[0] {
+			return fmt.Errorf("the names of one file gave different keys: this should not happen")
+		}
 	}
 	l.Say("Same key every time: a hard link is the same inode under another name, a symbolic")
 	l.Say("link is followed (ftok uses stat, not lstat), and '..', '.' or a relative path")
@@ -292,11 +177,23 @@ func sameFileOtherNames(l *lesson.Lesson, own string, projID int) error {
 	return nil
 }
 
+// keyNow narrates ftok(own) before a step changes the file, and returns the key
+// and the inode it came from.
+func keyNow(l *lesson.Lesson, own string, projID int, when string) (ftok.Key, uint64, error) {
+	l.Call("%s", ftokCall(own, projID))
+	key, ino, err := keyOf(own, projID)
+	if err != nil {
+		return 0, 0, ftokFailed(own, projID, err)
+	}
+	l.Result("%s key %v (inode %d)", when, key, ino)
+	return key, ino, nil
+}
+
 func recreate(l *lesson.Lesson, own string, projID int) error {
 	l.Step("Delete the file and create it again")
-	before, inoBefore, err := keyOf(own, projID)
+	before, inoBefore, err := keyNow(l, own, projID, "before:")
 	if err != nil {
-		return lesson.Failed(ftokCall(own, projID), err, whyStatFailed(err))
+		return err
 	}
 	// The hard link would keep the old inode alive: remove both names.
 	hard := filepath.Join(filepath.Dir(own), "hardlink")
@@ -310,12 +207,10 @@ func recreate(l *lesson.Lesson, own string, projID int) error {
 	if err := os.WriteFile(own, []byte("the same name, a new file\n"), 0o644); err != nil {
 		return err
 	}
-	after, inoAfter, err := keyOf(own, projID)
+	after, inoAfter, err := keyNow(l, own, projID, "after: ")
 	if err != nil {
-		return lesson.Failed(ftokCall(own, projID), err, whyStatFailed(err))
+		return err
 	}
-	l.Result("before: key %v (inode %d)", before, inoBefore)
-	l.Result("after:  key %v (inode %d)", after, inoAfter)
 	switch {
 	case inoAfter == inoBefore:
 		l.Say("This time the file system handed the freed inode number straight back to the new")
@@ -336,9 +231,9 @@ func recreate(l *lesson.Lesson, own string, projID int) error {
 
 func replace(l *lesson.Lesson, own string, projID int) error {
 	l.Step("Replace the file with a new one (write elsewhere, rename over it)")
-	before, inoBefore, err := keyOf(own, projID)
+	before, inoBefore, err := keyNow(l, own, projID, "before:")
 	if err != nil {
-		return lesson.Failed(ftokCall(own, projID), err, whyStatFailed(err))
+		return err
 	}
 	tmp := own + ".new"
 	l.Call("creat(%q); rename(%q, %q)", tmp, tmp, own)
@@ -351,12 +246,10 @@ func replace(l *lesson.Lesson, own string, projID int) error {
 	if err := os.Rename(tmp, own); err != nil {
 		return err
 	}
-	after, inoAfter, err := keyOf(own, projID)
+	after, inoAfter, err := keyNow(l, own, projID, "after: ")
 	if err != nil {
-		return lesson.Failed(ftokCall(own, projID), err, whyStatFailed(err))
+		return err
 	}
-	l.Result("before: key %v (inode %d)", before, inoBefore)
-	l.Result("after:  key %v (inode %d)", after, inoAfter)
 	if after != before {
 		l.Say("Same path, new file, new key. Pick a key file nothing rewrites (a directory the")
 		l.Say("program owns, not its executable, which an upgrade replaces), or agree on a")
@@ -372,10 +265,12 @@ func lowByteOnly(l *lesson.Lesson, own string, projID int) error {
 	l.Step("Only the low 8 bits of proj_id count")
 	low := projID & 0xff
 	next := low%0xff + 1 // another nonzero byte
-	for _, id := range []int{low, low | 0x100, low | 0x200, low | 0x7fff00, next} {
+	ids := []int{low, low | 0x100, low | 0x200, low | 0x7fff00, next}
+	l.Call("ftok(%s, ID) for ID = %#x, %#x, %#x, %#x, %#x:", lesson.Quote(own), ids[0], ids[1], ids[2], ids[3], ids[4])
+	for _, id := range ids {
 		key, err := ftok.Ftok(own, id)
 		if err != nil {
-			return lesson.Failed(ftokCall(own, id), err, whyStatFailed(err))
+			return ftokFailed(own, id, err)
 		}
 		l.Result("%-58s key %v", ftokCall(own, id), key)
 	}
@@ -389,62 +284,11 @@ func lowByteOnly(l *lesson.Lesson, own string, projID int) error {
 	return nil
 }
 
-// fileID is a file found by the collision search.
-type fileID struct {
-	path     string
-	dev, ino uint64
-}
-
-// findCollision looks through roots breadth first (each directory's entries in
-// lexical order, shallow paths before deep ones) and returns the first two
-// different files (different inode or device) whose ftok keys are equal, looking
-// at no more than limit entries. Symbolic links are skipped, so lstat (what the
-// search sees) and stat (what ftok uses) agree.
-func findCollision(roots []string, projID, limit int) (a, b fileID, seen int, found bool) {
-	byKey := map[ftok.Key]fileID{}
-	queue := append([]string(nil), roots...)
-	for len(queue) > 0 && seen < limit {
-		dir := queue[0]
-		queue = queue[1:]
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue // unreadable: skip it
-		}
-		for _, e := range entries {
-			if e.Type()&fs.ModeSymlink != 0 {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil {
-				continue
-			}
-			st, ok := info.Sys().(*syscall.Stat_t)
-			if !ok {
-				continue
-			}
-			seen++
-			f := fileID{filepath.Join(dir, e.Name()), uint64(st.Dev), uint64(st.Ino)}
-			key := ftok.Make(f.ino, f.dev, projID)
-			if other, dup := byKey[key]; dup && (other.ino != f.ino || other.dev != f.dev) {
-				return other, f, seen, true
-			}
-			byKey[key] = f
-			if e.IsDir() {
-				queue = append(queue, f.path)
-			}
-			if seen >= limit {
-				break
-			}
-		}
-	}
-	return fileID{}, fileID{}, seen, false
-}
-
 func collision(l *lesson.Lesson, projID int) {
 	l.Step("Two different files, one key")
 	l.Say("The key keeps 16 bits of the inode and 8 of the device, so files whose inode")
 	l.Say("numbers differ by a multiple of 65536 on the same device share a key. Looking")
-	l.Say("for two such files under %s (at most %d entries):", strings.Join(collisionRoots, ", "), collisionLimit)
+	l.Say("for two such files under %s (stat(2) on at most %d entries):", strings.Join(collisionRoots, ", "), collisionLimit)
 	a, b, seen, found := findCollision(collisionRoots, projID, collisionLimit)
 	if !found {
 		l.Result("no collision among the %d files looked at", seen)
@@ -453,9 +297,8 @@ func collision(l *lesson.Lesson, projID int) {
 		l.Say("(%v and %v).", ftok.Make(70000, 0xfe00, projID), ftok.Make(70000+65536, 0xfe00, projID))
 		return
 	}
-	l.Result("found after looking at %d files:", seen)
+	l.Result("found after looking at %d files; asking ftok itself about both:", seen)
 	for _, f := range []fileID{a, b} {
-		// Ask ftok itself, not the search's arithmetic.
 		key, err := ftok.Ftok(f.path, projID)
 		if err != nil {
 			l.Result("%s: %s", ftokCall(f.path, projID), lesson.ErrnoText(err))
@@ -486,4 +329,12 @@ func missing(l *lesson.Lesson, path string, projID int) {
 	l.Say("C's ftok returns (key_t)-1 and sets errno to what stat(2) gave: %s.", lesson.Errno(err))
 	l.Say("Go's Ftok returns the *fs.PathError, so errors.Is(err, fs.ErrNotExist) is true.")
 	l.Say("Other stat errors come back the same way: EACCES, ENOTDIR, ELOOP, ENAMETOOLONG.")
+}
+
+func takeAway(l *lesson.Lesson) {
+	l.Step("What to take away")
+	l.Say("A key is a 32-bit number made from a file's inode and device numbers and one")
+	l.Say("byte of id. Two programs meet at the same segment by calling ftok on the same")
+	l.Say("existing file with the same id (or by agreeing on a key outright).")
+	l.Say("Next: go run ./02-shmget, which turns a key into a segment.")
 }

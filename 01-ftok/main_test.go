@@ -119,7 +119,11 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("recreated file: message matches what happened", func(t *testing.T) {
-		checkRecreate(t, section(t, out, 3))
+		s := section(t, out, 3)
+		checkRecreate(t, s)
+		call := fmt.Sprintf("   ftok(%q, 0x41 ('A'))\n", workDir+"/keyfile")
+		assert.Contains(t, s, call+"-> before: key", "each ftok is narrated before its result")
+		assert.Contains(t, s, call+"-> after:  key")
 	})
 
 	t.Run("replaced file gets a new key", func(t *testing.T) {
@@ -231,6 +235,8 @@ func TestPathAndProjID(t *testing.T) {
 		{file, "0x41", 0x41},
 		{file, "0x141", 0x41},
 		{file, "0xff", 0xff},
+		{file, "077", 0o77}, // octal, as C's strtol(s, NULL, 0) reads it: 63
+		{file, "0101", 'A'}, // octal 101 is 65
 		{file, "1", 1},
 		{file, "z", 'z'},
 		{dir, "0x7f", 0x7f},
@@ -250,8 +256,15 @@ func TestPathAndProjID(t *testing.T) {
 			require.NotNil(t, km, s)
 			assert.Equal(t, want.String(), km[1])
 			assert.Contains(t, s, "st_ino "+strconv.FormatUint(ino, 10)+" ")
-			if tt.id == "0x141" {
+			switch tt.id {
+			case "0x141":
 				assert.Contains(t, s, "Only the low 8 bits of the id count: 0x141 acts as 0x41 ('A')")
+			case "077":
+				assert.Contains(t, s, "PROJ_ID 077 has a leading 0, so it is octal, as C's strtol(s, NULL, 0) reads it: 63 = 0x3f ('?').")
+			case "A":
+				assert.Contains(t, s, "PROJ_ID A is one character, as C would write 'A': 0x41 ('A').")
+			case "65", "0x41":
+				assert.NotContains(t, s, "PROJ_ID", "a decimal or hex id needs no explaining")
 			}
 			if tt.path != file || tt.id != "" {
 				assert.Contains(t, r.Stdout, "use a file of\n   their own", "the demos must not touch the learner's file")
@@ -276,12 +289,18 @@ func TestBadInput(t *testing.T) {
 		{"missing file", []string{filepath.Join(dir, "nope")}, 1, "ENOENT (no such file or directory): the file does not exist"},
 		{"not a directory", []string{file + "/x"}, 1, "ENOTDIR"},
 		{"id 0", []string{file, "0"}, 2, "ftok(3) requires them to be nonzero"},
-		{"id 0x100", []string{file, "0x100"}, 2, "PROJ_ID 0x100: ftok uses only the low 8 bits"},
+		{"id 0x100", []string{file, "0x100"}, 2, `PROJ_ID "0x100": ftok uses only the low 8 bits`},
 		{"id not a number", []string{file, "abc"}, 2, `PROJ_ID "abc" is not a number`},
 		{"negative id", []string{file, "-5"}, 2, `PROJ_ID "-5" is not a number`},
 		{"id too big", []string{file, "0x100000000"}, 2, "is not a number"},
 		{"not ASCII", []string{file, "é"}, 2, "is not a number"},
 		{"too many arguments", []string{file, "A", "extra"}, 2, "too many arguments (3)"},
+		{"a flag after the arguments", []string{file, "A", "-step"}, 2, "-step comes after the arguments, where it is not read as a flag: flags come first (go run ./01-ftok -step " + file + " A)"},
+		{"proj id with a sign after 0x", []string{file, "0x+41"}, 2, `PROJ_ID "0x+41" is not a number`},
+		{"proj id with a sign", []string{file, "+65"}, 2, `PROJ_ID "+65" is not a number`},
+		{"octal with an 8", []string{file, "08"}, 2, `PROJ_ID "08" is not a number`},
+		{"a path of 5000 characters, shortened", []string{"/" + strings.Repeat("x", 5000)}, 1, `ftok("/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" (5001 bytes), 0x41 ('A')): ENAMETOOLONG (file name too long)`},
+		{"a long PROJ_ID, shortened", []string{file, strings.Repeat("9", 200)}, 2, `PROJ_ID "` + strings.Repeat("9", 60) + "…" + strings.Repeat("9", 30) + `" (200 bytes) is not a number`},
 		{"empty path", []string{""}, 2, "PATH is empty"},
 		{"unknown flag", []string{"-size", "3"}, 2, "flag provided but not defined: -size"},
 	}
@@ -327,15 +346,31 @@ func TestCtrlC(t *testing.T) {
 	assert.NoDirExists(t, dir)
 }
 
+func TestDevString(t *testing.T) {
+	tests := map[uint64]string{
+		unix.Mkdev(254, 0):       "0xfe00 (major 254, minor 0)",
+		unix.Mkdev(8, 17):        "0x811 (major 8, minor 17)",
+		unix.Mkdev(259, 1048575): "0xfff103ff (major 259, minor 1048575)", // minor numbers above 255 spread over two fields
+		0:                        "0x0 (major 0, minor 0)",
+	}
+	for dev, want := range tests {
+		assert.Equal(t, want, devString(dev))
+	}
+}
+
 func TestParseProjID(t *testing.T) {
-	good := map[string]int{"65": 65, "0x41": 0x41, "0X41": 0x41, "A": 'A', "~": '~', "1": 1, "9": 9, "0x141": 0x141, "2147483647": 0x7fffffff}
+	// As C's strtol(s, NULL, 0) reads them: 0x is hex, a leading 0 octal.
+	good := map[string]int{"65": 65, "0x41": 0x41, "0X41": 0x41, "A": 'A', "~": '~', "1": 1, "9": 9, "0x141": 0x141, "2147483647": 0x7fffffff,
+		"077": 0o77, "0101": 0o101, "01": 1, "0x7fffffff": 0x7fffffff, "017777777777": 0x7fffffff}
 	for in, want := range good {
 		got, err := parseProjID(in)
 		if assert.NoError(t, err, in) {
-			assert.Equal(t, want, got, in)
+			assert.Equal(t, want, got.value, in)
 		}
 	}
-	for _, in := range []string{"0", "0x0", "256", "0x100", "-1", "abc", "0x", "", " ", "é", "2147483648", "1.5"} {
+	bad := []string{"0", "0x0", "256", "0x100", "-1", "abc", "0x", "", " ", "é", "2147483648", "1.5",
+		"0x+41", "0x-41", "+65", "-0x41", " 65", "65 ", "08", "0o101", "0b1", "1_0", "0x4_1", "00", "0x80000000", "020000000000"}
+	for _, in := range bad {
 		_, err := parseProjID(in)
 		assert.Error(t, err, in)
 		var usage *lesson.UsageError

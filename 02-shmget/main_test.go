@@ -5,13 +5,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,8 +42,39 @@ func TestMain(m *testing.M) {
 		fmt.Println(got)
 		return 0
 	})
+	// A segment made by a process that is not the lesson: it prints the id and
+	// leaves the segment for the test to remove.
+	ipctest.Helper("make-segment", func([]string) int {
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 64, unix.IPC_CREAT|0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(id)
+		return 0
+	})
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
+
+// The lesson's steps, in the order tour runs them.
+const (
+	stepLimits = iota + 1
+	stepKey
+	stepCreate
+	stepAgain
+	stepOpen
+	stepMissing
+	stepSizes
+	stepZero
+	stepUntouched
+	stepTouch
+	stepOvercommit
+	stepHuge
+	stepPrivate
+	stepPerms
+	stepExec
+	stepOutlive
+)
 
 // section returns the output of step n (from its heading to the next).
 func section(t *testing.T, out string, n int) string {
@@ -78,11 +110,13 @@ var (
 	reMapping = regexp.MustCompile(`-> the mapping is (\d+) bytes: (\d+) page\(s\) of (\d+)`)
 	reMaps    = regexp.MustCompile(`-> /proc/self/maps: ([0-9a-f]+)-([0-9a-f]+) rw-s \S+ \S+ (\d+) /SYSV([0-9a-f]{8})`)
 	rePrivID  = regexp.MustCompile(`-> id (\d+), key 0x00000000`)
-	reWrote   = regexp.MustCompile(`-> wrote "hello from pid (\d+)" into segment (\d+)`)
-	reChild   = regexp.MustCompile(`-> \[pid (\d+)\] shmat\((\d+), NULL, 0\) = 0x[0-9a-f]+, read "hello from pid (\d+)"`)
+	reWrote   = regexp.MustCompile(`-> attached at 0x[0-9a-f]+; wrote "hello from pid (\d+)" into segment (\d+)`)
+	reChild   = regexp.MustCompile(`   \[pid (\d+)\] shmat\((\d+), NULL, 0\)\n   \[pid (\d+)\] -> attached at 0x[0-9a-f]+; read "hello from pid (\d+)"\n`)
 	reAnswer  = regexp.MustCompile(`-> segment (\d+) now holds "hello back from pid (\d+)"`)
 	rePerm    = regexp.MustCompile(`(?m)^-> id (\d+): mode (0[0-7]{3}) \(([rwx-]{9})\), owner uid (\d+)$`)
-	reTry     = regexp.MustCompile(`(?m)^-> \[pid \d+, uid (\d+)\] shmat\((\d+), NULL, (0|SHM_RDONLY)\): (.*)$`)
+	reTry     = regexp.MustCompile(`(?m)^   \[pid \d+\] -> uid (\d+): shmat\((\d+), NULL, (0|SHM_RDONLY)\): (.*)$`)
+	reBigID   = regexp.MustCompile(`(?m)^-> id (\d+): 64 MiB$`)
+	reExecNew = regexp.MustCompile(`-> uid (\d+): shmget\((0x[0-9a-f]{8}), 4096, IPC_CREAT\|IPC_EXCL\|(0[0-7]{3})\): id (\d+)\n`)
 )
 
 // TestDefaultRun runs the lesson as a separate process with its defaults and
@@ -93,20 +127,22 @@ func TestDefaultRun(t *testing.T) {
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
 	out := r.Stdout
+	assert.NotContains(t, out, "@@ ", "protocol lines between the processes are not shown")
 
 	t.Run("limits", func(t *testing.T) {
-		s := section(t, out, 1)
+		s := section(t, out, stepLimits)
 		assert.Contains(t, s, fmt.Sprintf("-> page size %d bytes", os.Getpagesize()))
 		for _, n := range []string{"shmmax", "shmall", "shmmni"} {
 			assert.Contains(t, s, fmt.Sprintf("-> %-6s %s ", strings.ToUpper(n), readKernel(t, n)))
 		}
+		assert.Contains(t, s, "$ sysctl kernel.shmmax kernel.shmall kernel.shmmni")
 	})
 
-	id := find(t, reID, section(t, out, 3))[1]
-	key := find(t, reKey, section(t, out, 2))[1]
+	id := find(t, reID, section(t, out, stepCreate))[1]
+	key := find(t, reKey, section(t, out, stepKey))[1]
 
 	t.Run("create with IPC_CREAT|IPC_EXCL", func(t *testing.T) {
-		s := section(t, out, 3)
+		s := section(t, out, stepCreate)
 		assert.Contains(t, s, "   shmget("+key+", 100, IPC_CREAT|IPC_EXCL|0600)\n-> id "+id+"\n")
 		assert.Contains(t, s, "$ ipcs -m -i "+id)
 		_, exists, err := procsysv.FindShm(mustAtoi(t, id))
@@ -115,35 +151,59 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("EEXIST, then IPC_CREAT opens", func(t *testing.T) {
-		s := section(t, out, 4)
+		s := section(t, out, stepAgain)
 		assert.Contains(t, s, "shmget("+key+", 100, IPC_CREAT|IPC_EXCL|0600)\n-> EEXIST (file exists)")
 		assert.Contains(t, s, "shmget("+key+", 100, IPC_CREAT|0600)\n-> id "+id+": IPC_CREAT without IPC_EXCL opens")
 	})
 
 	t.Run("open with size 0; EINVAL above the size", func(t *testing.T) {
-		s := section(t, out, 5)
+		s := section(t, out, stepOpen)
 		assert.Contains(t, s, "shmget("+key+", 0, 0)\n-> id "+id+" (the same)")
 		assert.Contains(t, s, "shmget("+key+", 101, 0)\n-> EINVAL (invalid argument)")
+		assert.NotContains(t, s, "allocated", "the kernel counts pages; it allocates none at shmget")
 	})
 
 	t.Run("ENOENT without IPC_CREAT; EINVAL for size 0", func(t *testing.T) {
-		s := section(t, out, 6)
+		s := section(t, out, stepMissing)
 		other := find(t, regexp.MustCompile(`shmget\((0x[0-9a-f]{8}), 100, 0600\)\n-> ENOENT \(no such file or directory\)`), s)[1]
 		assert.NotEqual(t, key, other)
 		assert.Equal(t, key[4:], other[4:], "same file, another proj id: only the top byte differs")
 		assert.Contains(t, s, "shmget("+other+", 0, IPC_CREAT|IPC_EXCL|0600)\n-> EINVAL (invalid argument)")
 	})
 
-	t.Run("size asked for vs pages allocated", func(t *testing.T) {
-		checkSizes(t, section(t, out, 7), id, key, 100)
+	t.Run("size asked for vs pages counted", func(t *testing.T) {
+		s := section(t, out, stepSizes)
+		checkSizes(t, s, id, key, 100)
+		assert.Contains(t, s, "   shmctl("+id+", IPC_STAT, &ds)\n-> ds.shm_segsz", "narrated before it is made")
+		assert.Contains(t, s, "   shmat("+id+", NULL, 0)\n-> attached at")
+		assert.Contains(t, s, "Counted is not allocated")
 	})
 
-	t.Run("zero-filled", func(t *testing.T) {
-		assert.Contains(t, section(t, out, 8), "-> 0 of its 100 bytes are not zero")
+	t.Run("zero-filled, and what a zero means", func(t *testing.T) {
+		s := section(t, out, stepZero)
+		assert.Contains(t, s, "-> 0 of its 100 bytes are not zero")
+		assert.Contains(t, s, "only with ordering")
+		assert.Contains(t, s, "03-shmat's writeMessage")
+	})
+
+	t.Run("no memory after shmget and shmat", func(t *testing.T) {
+		checkUntouched(t, section(t, out, stepUntouched))
+	})
+
+	t.Run("memory arrives when touched", func(t *testing.T) {
+		checkTouch(t, section(t, out, stepTouch))
+	})
+
+	t.Run("ENOMEM and SHM_NORESERVE", func(t *testing.T) {
+		checkOvercommit(t, section(t, out, stepOvercommit))
+	})
+
+	t.Run("SHM_HUGETLB", func(t *testing.T) {
+		checkHuge(t, section(t, out, stepHuge))
 	})
 
 	t.Run("IPC_PRIVATE handed to a second process", func(t *testing.T) {
-		s := section(t, out, 9)
+		s := section(t, out, stepPrivate)
 		priv := find(t, rePrivID, s)[1]
 		assert.NotEqual(t, id, priv)
 		assert.Contains(t, s, "shmget(IPC_PRIVATE, 100, IPC_CREAT|0600)")
@@ -152,26 +212,33 @@ func TestDefaultRun(t *testing.T) {
 		assert.Equal(t, priv, w[2])
 		c := find(t, reChild, s)
 		assert.NotEqual(t, parent, c[1], "the second process is another process")
+		assert.Equal(t, c[1], c[3], "every line of the child is marked with its pid")
 		assert.Equal(t, priv, c[2], "it attaches the id it was given")
-		assert.Equal(t, parent, c[3], "and reads what the first wrote")
+		assert.Equal(t, parent, c[4], "and reads what the first wrote")
 		a := find(t, reAnswer, s)
 		assert.Equal(t, priv, a[1])
 		assert.Equal(t, c[1], a[2], "the first process reads the second's answer")
 	})
 
 	t.Run("permissions as nobody", func(t *testing.T) {
-		s := section(t, out, 10)
+		s := section(t, out, stepPerms)
 		checkPermissions(t, s, key, id, 0o600, nil)
 		assert.NotContains(t, s, "(your -mode)", "the default mode is one of the three shown")
+		assert.Contains(t, s, "execute 1", "the digits include execute")
+		assert.NotContains(t, s, "unused", "execute is not unused")
+	})
+
+	t.Run("the execute bit is checked", func(t *testing.T) {
+		checkExecute(t, section(t, out, stepExec))
 	})
 
 	t.Run("segments outlive processes", func(t *testing.T) {
-		s := section(t, out, 11)
+		s := section(t, out, stepOutlive)
 		assert.Contains(t, s, "$ ipcs -m\n")
 		if os.Geteuid() == 0 {
-			assert.Contains(t, s, "the processes of steps 9 and 10 are gone")
+			assert.Contains(t, s, "the second process and the one that ran as nobody are gone")
 		} else {
-			assert.Contains(t, s, "the second process of step 9 has exited", "step 10 started no process")
+			assert.Contains(t, s, "the second process of the IPC_PRIVATE step has exited", "no process ran as nobody")
 		}
 		assert.Contains(t, s, "$ ipcrm -m "+id+"\n")
 	})
@@ -204,6 +271,147 @@ func checkSizes(t *testing.T, s, id, key string, size int) {
 	assert.Equal(t, id, maps[3], "the maps line names the segment by id (inode column)")
 	assert.Equal(t, key[2:], maps[4], "and by key (/SYSVkey)")
 	assert.Equal(t, "0x"+maps[1], find(t, reSliceAt, s)[1], "the slice starts where the mapping does")
+	assert.Contains(t, s, fmt.Sprintf("count as %d page(s) against SHMALL", pages))
+}
+
+// checkUntouched: a 64 MiB segment has nothing in memory after shmget and after
+// shmat, in /proc/sysvipc/shm and in this process's smaps.
+func checkUntouched(t *testing.T, s string) {
+	t.Helper()
+	big := find(t, reBigID, s)[1]
+	assert.Contains(t, s, "   shmget(IPC_PRIVATE, 67108864, IPC_CREAT|0600)\n-> id "+big+": 64 MiB\n-> /proc/sysvipc/shm: rss 0 bytes\n")
+	assert.Regexp(t, `   shmat\(`+big+`, NULL, 0\)\n-> attached at 0x[0-9a-f]+\n-> /proc/sysvipc/shm: rss 0 bytes; /proc/self/smaps: Rss 0 kB of 65536 kB\n`, s)
+	assert.Contains(t, s, fmt.Sprintf("$ awk '$2 == %s {print $15}' /proc/sysvipc/shm", big))
+	assert.Regexp(t, `\$ grep -A4 '\^[0-9a-f]+-' /proc/\d+/smaps`, s)
+}
+
+// shmemHugePages reports whether the kernel may back shared memory with
+// transparent huge pages, which would make a touch bring 2 MiB instead of 4 KiB.
+func shmemHugePages(t *testing.T) bool {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+	return err == nil && !strings.Contains(string(b), "[never]") && !strings.Contains(string(b), "[deny]")
+}
+
+// checkTouch: writing 1 MiB brings 1 MiB into memory, reading the next 1 MiB
+// brings another, and shmdt leaves it with the segment.
+func checkTouch(t *testing.T, s string) {
+	t.Helper()
+	if shmemHugePages(t) {
+		t.Skip("transparent huge pages are on for shared memory here: a touch brings a huge page")
+	}
+	assert.Contains(t, s, "   write one byte into each of the first 256 pages (1 MiB)\n-> /proc/sysvipc/shm: rss 1048576 bytes; /proc/self/smaps: Rss 1024 kB of 65536 kB\n")
+	assert.Contains(t, s, "   read one byte from each of the next 256 pages\n-> read 256 pages, all zero: true\n-> /proc/sysvipc/shm: rss 2097152 bytes; /proc/self/smaps: Rss 2048 kB of 65536 kB\n")
+	assert.Regexp(t, `   shmdt\(0x[0-9a-f]+\)\n-> /proc/sysvipc/shm: rss 2097152 bytes\n`, s, "the memory stays with the segment")
+}
+
+// checkOvercommit: a size above what this machine's overcommit mode allows gives
+// ENOMEM (mode 0 and 2), and with SHM_NORESERVE it is created (mode 0 and 1) and
+// removed at once.
+func checkOvercommit(t *testing.T, s string) {
+	t.Helper()
+	var m memory
+	var err error
+	m.mode, err = readNumber("/proc/sys/vm/overcommit_memory")
+	require.NoError(t, err)
+	m.ram, err = meminfo("MemTotal")
+	require.NoError(t, err)
+	m.swap, err = meminfo("SwapTotal")
+	require.NoError(t, err)
+	m.commitLimit, err = meminfo("CommitLimit")
+	require.NoError(t, err)
+	size, _ := m.tooBig()
+	plain := fmt.Sprintf("   shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)\n-> ", size)
+	noReserve := fmt.Sprintf("   shmget(IPC_PRIVATE, %d, IPC_CREAT|SHM_NORESERVE|0600)\n-> ", size)
+	assert.Contains(t, s, fmt.Sprintf("-> /proc/sys/vm/overcommit_memory = %d;", m.mode))
+	switch m.mode {
+	case overcommitGuess:
+		assert.Contains(t, s, plain+"ENOMEM (cannot allocate memory)\n")
+		assert.Contains(t, s, noReserve+"id ")
+		assert.Contains(t, s, "refuses one request larger than all RAM plus swap")
+	case overcommitAlways:
+		assert.Contains(t, s, plain+"id ")
+		assert.Contains(t, s, noReserve+"id ")
+	case overcommitNever:
+		assert.Contains(t, s, plain+"ENOMEM (cannot allocate memory)\n")
+		assert.Contains(t, s, noReserve+"ENOMEM (cannot allocate memory)\n")
+		assert.Contains(t, s, "ignores SHM_NORESERVE")
+	}
+	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(s, -1) {
+		id := mustAtoi(t, m[1])
+		assert.Contains(t, s, fmt.Sprintf("   shmctl(%d, IPC_RMID, NULL)\n-> removed\n", id), "removed at once")
+	}
+	assert.Contains(t, s, "OOM killer")
+}
+
+// checkHuge: SHM_HUGETLB is refused with EPERM without CAP_IPC_LOCK or the
+// hugetlb_shm_group, with ENOMEM where no huge page is free (and then created with
+// SHM_NORESERVE, and the first touch faults), and otherwise maps huge pages.
+func checkHuge(t *testing.T, s string) {
+	t.Helper()
+	huge, err := meminfo("Hugepagesize")
+	if err != nil {
+		assert.Contains(t, s, "this kernel has no huge pages")
+		return
+	}
+	group, err := readNumber("/proc/sys/vm/hugetlb_shm_group")
+	require.NoError(t, err)
+	free, err := meminfo("HugePages_Free")
+	require.NoError(t, err)
+	call := fmt.Sprintf("   shmget(IPC_PRIVATE, %d, IPC_CREAT|SHM_HUGETLB|0600)\n-> ", huge)
+	switch {
+	case !hasCap(unix.CAP_IPC_LOCK) && !inGroup(int(group)):
+		assert.Contains(t, s, "CAP_IPC_LOCK no")
+		assert.Contains(t, s, call+"EPERM (operation not permitted)\n")
+	case free == 0:
+		assert.Contains(t, s, call+"ENOMEM (cannot allocate memory)\n")
+		assert.Contains(t, s, fmt.Sprintf("   shmget(IPC_PRIVATE, %d, IPC_CREAT|SHM_HUGETLB|SHM_NORESERVE|0600)\n-> id ", huge))
+		assert.Regexp(t, `-> attached at (0x[0-9a-f]+)\n   b\[0\] = 1 .*\n-> fault at (0x[0-9a-f]+), the segment's first byte: the kernel sent SIGBUS\n`, s)
+		m := regexp.MustCompile(`-> attached at (0x[0-9a-f]+)\n.*\n-> fault at (0x[0-9a-f]+)`).FindStringSubmatch(s)
+		if assert.NotNil(t, m) {
+			assert.Equal(t, m[1], m[2], "the fault is at the segment's first byte")
+		}
+	default:
+		assert.Contains(t, s, call+"id ")
+		assert.Contains(t, s, fmt.Sprintf("KernelPageSize %d kB, Rss %d kB", huge/1024, huge/1024))
+	}
+}
+
+// checkExecute: the process without CAP_IPC_OWNER (nobody, started by a root run,
+// or this user's run itself) is refused execute on its own 0600 segment three ways
+// and allowed on its own 0700 segment; the segments are gone afterwards.
+func checkExecute(t *testing.T, s string) {
+	t.Helper()
+	assert.Contains(t, s, "The man page\n   lags the kernel here")
+	uid := os.Getuid()
+	if uid == 0 {
+		nobody, _ := reexec.Nobody()
+		uid = int(nobody)
+		assert.Regexp(t, `(?m)^   \[pid \d+\] -> uid \d+: shmget`, s, "as root, the process running as nobody tries it")
+	} else if hasCapIPCOwner() {
+		t.Skip("this user has CAP_IPC_OWNER: every try succeeds")
+	}
+	created := reExecNew.FindAllStringSubmatch(s, -1)
+	require.Len(t, created, 2, s)
+	for _, c := range created {
+		assert.Equal(t, strconv.Itoa(uid), c[1])
+		key, mode, id := c[2], c[3], c[4]
+		who := "uid " + c[1] + ": "
+		want := "EACCES (permission denied)"
+		if mode == "0700" {
+			want = "id " + id
+		}
+		assert.Contains(t, s, who+"shmget("+key+", 0, 0100): "+want+"\n", "mode %s", mode)
+		assert.Contains(t, s, who+"shmget("+key+", 0, 0001): "+want+"\n", "mode %s", mode)
+		if mode == "0700" {
+			assert.Regexp(t, who+`shmat\(`+id+`, NULL, SHM_EXEC\): attached at 0x[0-9a-f]+, executable\n`, s)
+		} else {
+			assert.Contains(t, s, who+"shmat("+id+", NULL, SHM_EXEC): EACCES (permission denied)\n")
+		}
+		_, exists, err := procsysv.FindShm(mustAtoi(t, id))
+		require.NoError(t, err)
+		assert.False(t, exists, "segment %s must be removed", id)
+	}
+	assert.Equal(t, []string{"0600", "0700"}, []string{created[0][3], created[1][3]})
 }
 
 // checkPermissions checks the permission step: the modes the kernel reports and,
@@ -234,11 +442,11 @@ func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int)
 	}
 	nobody, _ := reexec.Nobody()
 	// shmget by key checks only the permissions asked for in shmflg.
-	assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0\): id %s\n`, nobody, key, id), s)
+	assert.Regexp(t, fmt.Sprintf(`\] -> uid %d: shmget\(%s, 0, 0\): id %s\n`, nobody, key, id), s)
 	if mainMode&6 == 6 {
-		assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0600\): id %s\n`, nobody, key, id), s)
+		assert.Regexp(t, fmt.Sprintf(`\] -> uid %d: shmget\(%s, 0, 0600\): id %s\n`, nobody, key, id), s)
 	} else {
-		assert.Regexp(t, fmt.Sprintf(`uid %d\] shmget\(%s, 0, 0600\): EACCES \(permission denied\)\n`, nobody, key), s)
+		assert.Regexp(t, fmt.Sprintf(`\] -> uid %d: shmget\(%s, 0, 0600\): EACCES \(permission denied\)\n`, nobody, key), s)
 	}
 	tries := reTry.FindAllStringSubmatch(s, -1)
 	require.Len(t, tries, 2*len(want), s)
@@ -258,7 +466,7 @@ func checkPermissions(t *testing.T, s, key, id string, mainMode int, extra *int)
 	assert.Regexp(t, `shmat\(\d+, NULL, SHM_RDONLY\): attached; read "nobody was here"`, s)
 }
 
-// TestSizes: shm_segsz is the size asked for; the allocation is whole pages.
+// TestSizes: shm_segsz is the size asked for; the kernel counts whole pages.
 func TestSizes(t *testing.T) {
 	page := os.Getpagesize()
 	for _, size := range []int{1, page - 1, page, page + 1, 3*page + 5} {
@@ -266,18 +474,32 @@ func TestSizes(t *testing.T) {
 			ipctest.NoLeaks(t)
 			r := ipctest.RunProgram(t, "-size", strconv.Itoa(size))
 			require.Equal(t, 0, r.ExitCode, r.Stderr)
-			id := find(t, reID, section(t, r.Stdout, 3))[1]
-			key := find(t, reKey, section(t, r.Stdout, 2))[1]
-			checkSizes(t, section(t, r.Stdout, 7), id, key, size)
-			assert.Contains(t, section(t, r.Stdout, 5), fmt.Sprintf("shmget(%s, %d, 0)\n-> EINVAL", key, size+1))
-			assert.Contains(t, section(t, r.Stdout, 8), fmt.Sprintf("-> 0 of its %d bytes are not zero", size))
+			id := find(t, reID, section(t, r.Stdout, stepCreate))[1]
+			key := find(t, reKey, section(t, r.Stdout, stepKey))[1]
+			checkSizes(t, section(t, r.Stdout, stepSizes), id, key, size)
+			assert.Contains(t, section(t, r.Stdout, stepOpen), fmt.Sprintf("shmget(%s, %d, 0)\n-> EINVAL", key, size+1))
+			assert.Contains(t, section(t, r.Stdout, stepZero), fmt.Sprintf("-> 0 of its %d bytes are not zero", size))
 		})
 	}
 }
 
+// ownerLockout is the one line a run without CAP_IPC_OWNER ends with when -mode
+// denies the owner what the lesson's own calls need.
+func ownerLockout(mode int) string {
+	switch {
+	case foldedRequest(mode)&^(mode>>6) != 0: // opening with IPC_CREAT|mode asks for more than the owner has
+		return fmt.Sprintf("100, IPC_CREAT|%04o): EACCES (permission denied): the segment's mode %04o gives its owner, this process, only %s, and the owner digit binds the owner too: opening asks for every permission bit in shmflg, its three digits folded into one (here %s)", mode, mode, rwx(mode)[:3], rwx(foldedRequest(mode))[6:])
+	case mode&0o400 == 0:
+		return fmt.Sprintf(", IPC_STAT, &ds): EACCES (permission denied): the segment's mode %04o gives its owner, this process, only %s, and the owner digit binds the owner too: IPC_STAT needs read", mode, rwx(mode)[:3])
+	default:
+		return fmt.Sprintf(", NULL, 0): EACCES (permission denied): the segment's mode %04o gives its owner, this process, only %s, and the owner digit binds the owner too: a read-write shmat needs read and write", mode, rwx(mode)[:3])
+	}
+}
+
 // TestMode: -mode sets the main segment's mode, adds a segment for nobody to try
-// (as root) and explains its others digit (as anyone). A mode without owner read
-// and write runs only with CAP_IPC_OWNER; without it the program refuses it.
+// (as root) and explains its others digit (as anyone). A mode that denies the
+// owner read or write runs through only with CAP_IPC_OWNER; without it the
+// lesson's own call fails with EACCES, explained, and nothing is left.
 func TestMode(t *testing.T) {
 	tests := []struct {
 		mode   int
@@ -298,12 +520,12 @@ func TestMode(t *testing.T) {
 			r := ipctest.RunProgram(t, "-mode", fmt.Sprintf("%o", mode))
 			ownerRW := mode&0o600 == 0o600
 			if !ownerRW && !hasCapIPCOwner() {
-				ipctest.AssertOneLineError(t, r, 2, fmt.Sprintf("-mode %04o gives the owner only %s, and the owner is you", mode, rwx(mode)[:3]))
-				assert.Empty(t, r.Stdout, "refused before the first step")
+				ipctest.AssertOneLineError(t, r, 1, ownerLockout(mode))
+				assert.Contains(t, section(t, r.Stdout, stepCreate), "watch this program's own calls on its segment fail with EACCES below")
 				return
 			}
 			require.Equal(t, 0, r.ExitCode, r.Stderr)
-			s3 := section(t, r.Stdout, 3)
+			s3 := section(t, r.Stdout, stepCreate)
 			assert.Contains(t, s3, fmt.Sprintf("IPC_CREAT|IPC_EXCL|%04o)\n-> id", mode))
 			assert.Contains(t, s3, rwx(mode))
 			if ownerRW {
@@ -313,28 +535,27 @@ func TestMode(t *testing.T) {
 				assert.Contains(t, s3, "it has CAP_IPC_OWNER")
 			}
 			id := find(t, reID, s3)[1]
-			key := find(t, reKey, section(t, r.Stdout, 2))[1]
-			checkSizes(t, section(t, r.Stdout, 7), id, key, 100)
-			s10 := section(t, r.Stdout, 10)
-			checkPermissions(t, s10, key, id, mode, &mode)
-			assert.Contains(t, s10, fmt.Sprintf("%04o (your -mode): the others digit is %d, so a user neither owner nor in the group\n   (such as the user nobody) %s.\n", mode, mode&7, tt.others))
+			key := find(t, reKey, section(t, r.Stdout, stepKey))[1]
+			checkSizes(t, section(t, r.Stdout, stepSizes), id, key, 100)
+			s := section(t, r.Stdout, stepPerms)
+			checkPermissions(t, s, key, id, mode, &mode)
+			assert.Contains(t, s, fmt.Sprintf("%04o (your -mode): the others digit is %d, so a user neither owner nor in the group\n   (such as the user nobody) %s.\n", mode, mode&7, tt.others))
 		})
 	}
 }
 
-// TestModeWithoutOwnerBitsAsNobody: without CAP_IPC_OWNER, a -mode that denies the
-// owner read or write is refused before anything is created. Run as nobody, so
-// that a test run as root sees it too.
-func TestModeWithoutOwnerBitsAsNobody(t *testing.T) {
-	for _, mode := range []string{"0400", "0200", "0"} {
-		t.Run(mode, func(t *testing.T) {
+// TestOwnerLockedOutAsNobody: without CAP_IPC_OWNER, a -mode that denies the owner
+// what the lesson's own calls need makes that call fail with EACCES, explained in
+// one line, and everything created is removed. Run as nobody, so that a test run
+// as root sees it too.
+func TestOwnerLockedOutAsNobody(t *testing.T) {
+	for _, mode := range []int{0o400, 0o200, 0o204, 0} {
+		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			uid, gid := reexec.Nobody()
-			r := ipctest.StartHelperAs(t, uid, gid, "program", "-mode", mode).Wait(t)
-			m, err := strconv.ParseUint(mode, 8, 32)
-			require.NoError(t, err)
-			ipctest.AssertOneLineError(t, r, 2, fmt.Sprintf("-mode %04o gives the owner only %s, and the owner is you: shmat read-write needs the owner's read and write, shmctl(IPC_STAT) needs read, so this program's own calls would fail with EACCES (only CAP_IPC_OWNER, which root has, skips the check); give the owner 6, e.g. -mode %04o", m, rwx(int(m))[:3], m|0o600))
-			assert.Empty(t, r.Stdout)
+			r := ipctest.StartHelperAs(t, uid, gid, "program", "-mode", fmt.Sprintf("%o", mode)).Wait(t)
+			ipctest.AssertOneLineError(t, r, 1, ownerLockout(mode))
+			assert.Contains(t, r.Stderr, fmt.Sprintf("(only CAP_IPC_OWNER, which root has, skips the check); give the owner 6, e.g. -mode %04o\n", mode|0o600))
 		})
 	}
 }
@@ -361,11 +582,12 @@ func ownerTries(mode int) (string, error) {
 		}
 		got = append(got, outcome(err))
 	}
-	_, err = stat(id)
+	var ds unix.SysvShmDesc
+	_, err = unix.SysvShmCtl(id, unix.IPC_STAT, &ds)
 	return fmt.Sprintf("rw %s, ro %s, stat %s", got[0], got[1], outcome(err)), nil
 }
 
-// TestOwnerIsCheckedToo backs checkOwnerBits: the owner digit binds the segment's
+// TestOwnerIsCheckedToo backs ownerDenied: the owner digit binds the segment's
 // owner (shmat read-write needs read and write, SHM_RDONLY and IPC_STAT need read)
 // unless it has CAP_IPC_OWNER. The unprivileged owner is this user, or nobody when
 // the tests run as root; root itself passes everything.
@@ -428,7 +650,7 @@ func TestUmaskDoesNotApply(t *testing.T) {
 
 	r := ipctest.RunProgram(t)
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
-	s := section(t, r.Stdout, 10)
+	s := section(t, r.Stdout, stepPerms)
 	assert.Contains(t, s, "umask is 0077, yet the modes are exactly as asked (were umask\n   applied, 0666 would have become 0600)")
 	assert.Regexp(t, `-> id \d+: mode 0666 \(rw-rw-rw-\)`, s)
 }
@@ -453,28 +675,34 @@ func TestPrivateNeedsNoIPCCreat(t *testing.T) {
 }
 
 // TestAsNobody runs the whole lesson as an unprivileged user, with a -mode of its
-// own: it works, the part that needs root says how to see it, and the -mode's
-// others digit is still explained.
+// own: it works, the part that needs root says how to see it, the -mode's others
+// digit is still explained, and the execute bit is tried on its own segments.
 func TestAsNobody(t *testing.T) {
 	ipctest.NoLeaks(t)
 	uid, gid := reexec.Nobody()
 	p := ipctest.StartHelperAs(t, uid, gid, "program", "-mode", "0604")
 	r := p.Wait(t)
 	require.Equal(t, 0, r.ExitCode, r.Stderr)
-	assert.NotContains(t, section(t, r.Stdout, 3), "CAP_IPC_OWNER", "the owner has read and write")
-	s := section(t, r.Stdout, 10)
+	assert.Empty(t, r.Stderr)
+	assert.NotContains(t, section(t, r.Stdout, stepCreate), "CAP_IPC_OWNER", "the owner has read and write")
+	s := section(t, r.Stdout, stepPerms)
 	assert.Contains(t, s, fmt.Sprintf("You are uid %d, so this part is skipped", uid))
 	assert.Contains(t, s, "sudo /tmp/02-shmget")
 	assert.Regexp(t, fmt.Sprintf(`-> id \d+: mode 0600 \(rw-------\), owner uid %d`, uid), s)
 	assert.Regexp(t, fmt.Sprintf(`-> id \d+: mode 0604 \(rw----r--\), owner uid %d`, uid), s)
 	assert.Contains(t, s, "0604 (your -mode): the others digit is 4, so a user neither owner nor in the group\n   (such as the user nobody) may attach it read-only (SHM_RDONLY) only.\n")
-	assert.Contains(t, section(t, r.Stdout, 9), "now holds \"hello back from pid")
-	assert.Contains(t, section(t, r.Stdout, 11), "the second process of step 9 has exited, its segment has not")
+	assert.Contains(t, section(t, r.Stdout, stepPrivate), "now holds \"hello back from pid")
+	e := section(t, r.Stdout, stepExec)
+	assert.Contains(t, e, "You are not root and have no CAP_IPC_OWNER")
+	assert.Regexp(t, fmt.Sprintf(`(?m)^-> uid %d: shmget\(0x[0-9a-f]{8}, 0, 0100\): EACCES \(permission denied\)$`, uid), e, "this process itself is refused")
+	assert.Contains(t, section(t, r.Stdout, stepHuge), "EPERM (operation not permitted)", "nobody has no CAP_IPC_LOCK")
+	assert.Contains(t, section(t, r.Stdout, stepOutlive), "the second process of the IPC_PRIVATE step has exited, its segment has not")
 }
 
 // TestBadInput: one line on stderr naming the problem; exit 2 for usage errors,
 // 1 for a failed call; never a panic; nothing left behind.
 func TestBadInput(t *testing.T) {
+	long := strings.Repeat("7", 300)
 	tests := []struct {
 		name string
 		args []string
@@ -489,11 +717,10 @@ func TestBadInput(t *testing.T) {
 		{"mode with flag bits", []string{"-mode", "01600"}, 2, "-mode 01600 is more than 0777"},
 		{"mode not octal", []string{"-mode", "0680"}, 2, `-mode "0680" is not an octal number`},
 		{"mode not a number", []string{"-mode", "rw"}, 2, `-mode "rw" is not an octal number`},
+		{"mode long, shortened", []string{"-mode", long + "8"}, 2, `-mode "` + strings.Repeat("7", 60) + "…" + strings.Repeat("7", 29) + `8" (301 bytes) is not an octal number`},
 		{"extra argument", []string{"now"}, 2, `unexpected argument "now"`},
+		{"extra argument, long", []string{long}, 2, `unexpected argument "` + strings.Repeat("7", 60) + "…" + strings.Repeat("7", 30) + `" (300 bytes)`},
 		{"unknown flag", []string{"-key", "1"}, 2, "flag provided but not defined: -key"},
-		{"child: bad id", []string{roleAttach, "x"}, 2, `segment id "x" is not a number`},
-		{"child: bad key", []string{roleTry, "zz"}, 2, `key "zz" is not a hex number`},
-		{"child: no such id", []string{roleAttach, "2147483646"}, 1, "shmat(2147483646, NULL, 0): EINVAL (invalid argument)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,6 +728,96 @@ func TestBadInput(t *testing.T) {
 			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, tt.args...), tt.exit, tt.want)
 		})
 	}
+}
+
+// TestRolesTypedByHand: a role typed by a person is a one-line usage error and
+// touches nothing, not even a segment it names. (The old program ran the role:
+// child-attach ID attached segment ID and wrote into it.)
+func TestRolesTypedByHand(t *testing.T) {
+	ipctest.NoLeaks(t)
+	id := ipctest.NewSegment(t, 64, 0o666)
+	b := ipctest.Attach(t, id, 0)
+	key, _ := ipctest.UnusedKey(t)
+	for _, args := range [][]string{
+		{roleAttach, strconv.Itoa(id)},
+		{roleTry, key.String(), strconv.Itoa(id)},
+		{roleAttach, "4294967296"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := ipctest.RunProgram(t, args...)
+			ipctest.AssertOneLineError(t, r, 2, fmt.Sprintf("%q is a part this lesson plays as its own second process; it does not run when typed", args[0]))
+			assert.Empty(t, r.Stdout)
+			assert.Equal(t, byte(0), b[0], "the segment is untouched")
+		})
+	}
+}
+
+// TestRolesCheckWhatTheyAreGiven starts the roles the way the lesson does (the
+// marker names this test process as their parent): they refuse ids that do not fit
+// a C int (4294967296 would become segment 0), and segments their parent did not
+// create, and do their work on segments it did.
+func TestRolesCheckWhatTheyAreGiven(t *testing.T) {
+	ipctest.NoLeaks(t)
+	t.Setenv(reexec.EnvParent, strconv.Itoa(os.Getpid())) // the program's parent is this test
+
+	// A segment created by another process: no role may touch it.
+	h := ipctest.RunHelper(t, "make-segment")
+	require.Equal(t, 0, h.ExitCode, h.Stderr)
+	foreign := mustAtoi(t, strings.TrimSpace(h.Stdout))
+	t.Cleanup(func() { unix.SysvShmCtl(foreign, unix.IPC_RMID, nil) })
+	seg, _, err := procsysv.FindShm(foreign)
+	require.NoError(t, err)
+	foreignBytes := ipctest.Attach(t, foreign, unix.SHM_RDONLY)
+
+	// A keyed segment and a private one created by this process, the roles' parent.
+	key, _ := ipctest.UnusedKey(t)
+	keyed, err := unix.SysvShmGet(int(key), 64, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.SysvShmCtl(keyed, unix.IPC_RMID, nil) })
+	own := ipctest.NewSegment(t, 64, 0o600)
+	ownBytes := ipctest.Attach(t, own, 0)
+	copy(ownBytes, "hello from the test\x00")
+
+	notOurs := fmt.Sprintf("segment %d was created by pid %d, not by the lesson that started this process (pid %d): a role touches only what its lesson created", foreign, seg.CPID, os.Getpid())
+	notInt := func(s string) string {
+		return fmt.Sprintf("segment id %q is not a number from 0 to 2147483647 (shmget's ids are C ints)", s)
+	}
+	tests := []struct {
+		name string
+		args []string
+		exit int
+		want string
+	}{
+		{"id beyond a C int", []string{roleAttach, "4294967296"}, 2, notInt("4294967296")},
+		{"id 2^31", []string{roleAttach, "2147483648"}, 2, notInt("2147483648")},
+		{"negative id", []string{roleAttach, "-1"}, 2, notInt("-1")},
+		{"id not a number", []string{roleAttach, "x"}, 2, notInt("x")},
+		{"no id", []string{roleAttach}, 2, "usage: child-attach ID"},
+		{"key not hex", []string{roleTry, "zz"}, 2, `key "zz" is not 0x and 8 hex digits`},
+		{"try: id beyond a C int", []string{roleTry, key.String(), "4294967296"}, 2, notInt("4294967296")},
+		{"attach: a foreign segment", []string{roleAttach, strconv.Itoa(foreign)}, 1, notOurs},
+		{"try: a foreign segment", []string{roleTry, key.String(), strconv.Itoa(foreign)}, 1, notOurs},
+		{"try: a key with no segment", []string{roleTry, "0x00000001"}, 1, "shmget(0x00000001, 0, 0): ENOENT (no such file or directory): no segment has this key"},
+		{"attach: no such segment", []string{roleAttach, "2147483646"}, 1, "shmat(2147483646, ...): EINVAL (invalid argument): no segment has this id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ipctest.RunProgram(t, tt.args...)
+			ipctest.AssertOneLineError(t, r, tt.exit, tt.want)
+			assert.Equal(t, byte(0), foreignBytes[0], "the foreign segment is untouched")
+		})
+	}
+
+	t.Run("attach: the parent's own segment", func(t *testing.T) {
+		p := ipctest.StartProgram(t, roleAttach, strconv.Itoa(own))
+		r := p.Wait(t)
+		require.Equal(t, 0, r.ExitCode, r.Stderr)
+		assert.Empty(t, r.Stderr)
+		assert.Contains(t, r.Stdout, fmt.Sprintf("   shmat(%d, NULL, 0)\n-> attached at 0x", own))
+		assert.Contains(t, r.Stdout, `read "hello from the test"`)
+		assert.True(t, strings.HasSuffix(r.Stdout, "\n@@ WROTE\n"), "it tells its parent, last: %q", r.Stdout)
+		assert.Equal(t, fmt.Sprintf("hello back from pid %d", p.Pid()), message(ownBytes))
+	})
 }
 
 func TestHelp(t *testing.T) {
@@ -513,7 +830,7 @@ func TestHelp(t *testing.T) {
 func TestCtrlC(t *testing.T) {
 	ipctest.NoLeaks(t)
 	p := ipctest.StartProgram(t, "-step")
-	p.StepTo(t, 4) // paused before step 4
+	p.StepTo(t, stepAgain) // paused after the segment was created
 	id := mustAtoi(t, find(t, reID, p.Stdout())[1])
 
 	seg, exists, err := procsysv.FindShm(id)
@@ -531,27 +848,38 @@ func TestCtrlC(t *testing.T) {
 	assert.False(t, exists, "SIGINT must remove segment %d", id)
 }
 
-// TestCtrlCAtTheEnd interrupts a -step run before its last step, when five
-// segments exist (two of them attached) and, as root, a copy of the program was
-// made for nobody: SIGINT removes them all.
+// TestCtrlCAtTheEnd interrupts a -step run before its last step, when six
+// segments exist (three attached, one of them 64 MiB with 2 MiB in memory) and, as
+// root, a copy of the program was made for nobody: SIGINT removes them all.
 func TestCtrlCAtTheEnd(t *testing.T) {
 	ipctest.NoLeaks(t)
 	copiesBefore, _ := filepath.Glob(copyPattern())
 	p := ipctest.StartProgram(t, "-step")
-	p.StepTo(t, 11) // paused before the last step
+	p.StepTo(t, stepOutlive) // paused before the last step
+	out := p.Stdout()
 
-	var ids []int
-	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(p.Stdout(), -1) {
-		if id := mustAtoi(t, m[1]); !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
+	ids := []int{
+		mustAtoi(t, find(t, reID, section(t, out, stepCreate))[1]),
+		mustAtoi(t, find(t, reBigID, section(t, out, stepUntouched))[1]),
+		mustAtoi(t, find(t, rePrivID, section(t, out, stepPrivate))[1]),
 	}
-	require.Len(t, ids, 5, p.Stdout()) // the keyed one, IPC_PRIVATE, 0600, 0644, 0666
+	for _, m := range rePerm.FindAllStringSubmatch(section(t, out, stepPerms), -1) {
+		ids = append(ids, mustAtoi(t, m[1]))
+	}
+	require.Len(t, ids, 6, out) // the keyed one, 64 MiB, IPC_PRIVATE, 0600, 0644, 0666
 	for _, id := range ids {
 		seg, exists, err := procsysv.FindShm(id)
 		require.NoError(t, err)
 		require.True(t, exists, "segment %d must exist during the pause", id)
 		assert.Equal(t, p.Pid(), seg.CPID)
+	}
+	// The segments of the memory steps that were removed at once are gone already.
+	for _, s := range []int{stepOvercommit, stepHuge} {
+		for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(section(t, out, s), -1) {
+			_, exists, err := procsysv.FindShm(mustAtoi(t, m[1]))
+			require.NoError(t, err)
+			assert.False(t, exists, "segment %s of step %d is removed at once", m[1], s)
+		}
 	}
 	copies, _ := filepath.Glob(copyPattern())
 	if os.Geteuid() == 0 {
@@ -569,9 +897,87 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 	assert.ElementsMatch(t, copiesBefore, copiesAfter, "SIGINT must remove the copy made for nobody")
 }
 
+// TestCtrlCReachesTheChildToo: Ctrl-C in a terminal sends SIGINT to the lesson and
+// to the process it runs as nobody alike. The lesson cleans up and says so in one
+// line; the child leaves it to the lesson and ends when the lesson does. (Before
+// the child ignored SIGINT, it printed a second "interrupt" line.)
+func TestCtrlCReachesTheChildToo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the process that waits between two steps runs as nobody, which needs root")
+	}
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "-step")
+	p.StepTo(t, stepExec) // the process running as nobody waits for its next turn
+	child := mustAtoi(t, find(t, regexp.MustCompile(`\[pid (\d+)\] -> uid`), p.Stdout())[1])
+	require.NoError(t, syscall.Kill(child, syscall.SIGINT), "the terminal's Ctrl-C reaches the child")
+	r := p.Interrupt(t) // and the lesson
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
+	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
+	deadline := time.Now().Add(ipctest.Timeout)
+	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.ErrorIs(t, syscall.Kill(child, 0), syscall.ESRCH, "the child ends with the lesson")
+}
+
 // copyPattern matches the copies reexec.CommandAs makes of this test binary.
 func copyPattern() string {
 	return filepath.Join(os.TempDir(), "shm-course-exe-*", filepath.Base(os.Args[0]))
+}
+
+// TestMemoryStepsUnderLowLimits runs the lesson in a private IPC namespace whose
+// SHMMAX or SHMALL is too low for the memory steps' segments: each step shows the
+// refusal (EINVAL, ENOSPC) and explains that limit instead, and the lesson ends
+// well. Creating the namespace needs root (CAP_SYS_ADMIN); elsewhere it is skipped.
+func TestMemoryStepsUnderLowLimits(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a private IPC namespace needs root: run the tests as root (sudo go test) to see this")
+	}
+	tests := []struct {
+		sysctl, value string
+		want          []string
+	}{
+		{"shmmax", "1048576", []string{
+			"-> EINVAL (invalid argument)\n   SHMMAX here is 1048576 bytes, less than 64 MiB: shmget refuses a size above\n   SHMMAX with EINVAL before it counts any memory",
+			"No segment to touch",
+		}},
+		{"shmall", "1000", []string{
+			"-> ENOSPC (no space left on device)\n   SHMALL here is 1000 pages for all segments together (or all SHMMNI ids are\n   taken): 64 MiB would pass it",
+			"No segment to touch",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sysctl, func(t *testing.T) {
+			cmd := exec.Command("/bin/sh", "-c", `echo "$1" > /proc/sys/kernel/"$2" && exec "$0"`, os.Args[0], tt.value, tt.sysctl)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWIPC}
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Skipf("cannot start a process in a new IPC namespace here: %v", err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				require.NoError(t, err, "stderr: %s", stderr.String())
+			case <-time.After(ipctest.Timeout):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the lesson did not finish within %v:\n%s", ipctest.Timeout, stdout.String())
+			}
+			out := stdout.String()
+			assert.Empty(t, stderr.String())
+			assert.Contains(t, section(t, out, stepLimits), fmt.Sprintf("-> %-6s %s ", strings.ToUpper(tt.sysctl), tt.value), "the namespace's own limit")
+			assert.Contains(t, section(t, out, stepUntouched), tt.want[0])
+			assert.Contains(t, section(t, out, stepTouch), tt.want[1])
+			o := section(t, out, stepOvercommit)
+			if tt.sysctl == "shmmax" {
+				assert.Contains(t, o, "-> EINVAL (invalid argument)\n   SHMMAX here is 1048576 bytes, less than ")
+				assert.NotContains(t, o, "SHM_NORESERVE|0600", "no point trying: the limit comes first")
+			} else {
+				assert.Contains(t, o, "-> ENOSPC (no space left on device)\n   SHMALL here is 1000 pages")
+			}
+		})
+	}
 }
 
 func TestFlagString(t *testing.T) {
@@ -579,17 +985,81 @@ func TestFlagString(t *testing.T) {
 		unix.IPC_CREAT | unix.IPC_EXCL | 0o600: "IPC_CREAT|IPC_EXCL|0600",
 		unix.IPC_CREAT | 0o644:                 "IPC_CREAT|0644",
 		0o600:                                  "0600",
+		0o100:                                  "0100",
+		0o001:                                  "0001",
 		0:                                      "0",
 		unix.IPC_CREAT:                         "IPC_CREAT",
+		unix.IPC_CREAT | shmHugeTLB | shmNoReserve | 0o600: "IPC_CREAT|SHM_HUGETLB|SHM_NORESERVE|0600",
 	}
 	for flg, want := range tests {
 		assert.Equal(t, want, flagString(flg))
 	}
 }
 
+// TestShmFlagValues: the flags x/sys does not name have <linux/shm.h>'s values,
+// as a C compiler sees them (skipped without gcc).
+func TestShmFlagValues(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is not installed: cannot compare with <sys/shm.h>")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "flags.c")
+	require.NoError(t, os.WriteFile(src, []byte(`#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/shm.h>
+int main(void) { printf("%d %d %d\n", SHM_HUGETLB, SHM_NORESERVE, SHM_EXEC); return 0; }
+`), 0o644))
+	bin := filepath.Join(dir, "flags")
+	out, err := exec.Command(gcc, "-o", bin, src).CombinedOutput()
+	require.NoError(t, err, string(out))
+	out, err = exec.Command(bin).Output()
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("%d %d %d\n", shmHugeTLB, shmNoReserve, shmExec), string(out))
+}
+
 func TestRwx(t *testing.T) {
 	tests := map[int]string{0o600: "rw-------", 0o644: "rw-r--r--", 0o777: "rwxrwxrwx", 0: "---------", 0o421: "r---w---x"}
 	for mode, want := range tests {
 		assert.Equal(t, want, rwx(mode))
+	}
+}
+
+func TestFoldedRequest(t *testing.T) {
+	tests := map[int]int{0o600: 6, 0o204: 6, 0o400: 4, 0o001: 1, 0o100: 1, 0o070: 7, 0: 0}
+	for perm, want := range tests {
+		assert.Equal(t, want, foldedRequest(perm), "%04o", perm)
+	}
+}
+
+// TestTooBig: the overcommit step's size is above the limit of each mode, in
+// whole GiB: RAM + swap for modes 0 and 1, CommitLimit for mode 2.
+func TestTooBig(t *testing.T) {
+	const ram = 25276063744 // 23.5 GiB, this machine's MemTotal
+	tests := []struct {
+		name      string
+		m         memory
+		wantSize  uint64
+		wantLimit uint64
+	}{
+		{"heuristic, no swap", memory{mode: overcommitGuess, ram: ram, commitLimit: ram / 2}, 25 * gib, ram},
+		{"heuristic, with swap", memory{mode: overcommitGuess, ram: 8 * gib, swap: 2 * gib}, 12 * gib, 10 * gib},
+		{"always", memory{mode: overcommitAlways, ram: ram}, 25 * gib, ram},
+		{"never", memory{mode: overcommitNever, ram: ram, commitLimit: 12638031872}, 13 * gib, 12638031872},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			size, limit := tt.m.tooBig()
+			assert.Equal(t, tt.wantSize, size)
+			assert.Equal(t, tt.wantLimit, limit)
+			assert.Greater(t, size, limit)
+		})
+	}
+}
+
+func TestBytesString(t *testing.T) {
+	tests := map[uint64]string{64 << 20: "64 MiB", 25 * gib: "25 GiB", 25276063744: "23.5 GiB", 2 << 20: "2 MiB", 4096: "4 KiB", 100: "100 bytes", 0: "0 bytes"}
+	for n, want := range tests {
+		assert.Equal(t, want, bytesString(n))
 	}
 }

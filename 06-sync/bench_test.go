@@ -21,11 +21,12 @@ import (
 // quiet is a narrator that says nothing and collects cleanups.
 type quiet struct{ cleanups []func() error }
 
-func (q *quiet) Call(string, ...any)               {}
-func (q *quiet) Result(string, ...any)             {}
-func (q *quiet) Say(string, ...any)                {}
-func (q *quiet) Look(string, ...any)               {}
-func (q *quiet) Cleanup(_ string, fn func() error) { q.cleanups = append(q.cleanups, fn) }
+func (q *quiet) Call(string, ...any)                          {}
+func (q *quiet) Result(string, ...any)                        {}
+func (q *quiet) Say(string, ...any)                           {}
+func (q *quiet) Look(string, ...any)                          {}
+func (q *quiet) Cleanup(_ string, fn func() error)            { q.cleanups = append(q.cleanups, fn) }
+func (q *quiet) CleanupOnReturn(what string, fn func() error) { q.Cleanup(what, fn) }
 func (q *quiet) run() {
 	for i := len(q.cleanups) - 1; i >= 0; i-- {
 		_ = q.cleanups[i]()

@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
 )
@@ -25,32 +29,79 @@ func launch(l *lesson.Lesson, args []string) error {
 	if err := l.Parse(args); err != nil {
 		return err
 	}
-	key, _, err := f.check()
+	if err := noArguments(l); err != nil {
+		return err
+	}
+	key, _, err := f.check(l)
 	if err != nil {
 		return err
 	}
 	l.Step("Start a consumer and a producer: this program again, role first")
-	l.Say("they meet under key %v; the first creates the segment and semaphores, the second opens them", key)
-	var children []*child
+	if !keyGiven(l) {
+		// The well-known key is for two terminals. The launcher's own pair meets
+		// under a key of its own, so that demos started side by side never meet
+		// each other's processes.
+		if key, err = freshKey(); err != nil {
+			return err
+		}
+		args = append([]string{"-key", key.String()}, args...)
+		l.Say("they meet under key %v, picked at random and unused (no segment, no semaphore set has it),", key)
+		l.Say("so that any number of these demos can run side by side; in two terminals both sides")
+		l.Say("use ftok(\"/tmp\", 6) unless you give them a -key")
+	} else {
+		l.Say("they meet under key %v", key)
+	}
+	l.Say("the first creates the segment and semaphores, the second opens them")
+	var kids family
+	l.Cleanup("stop the children", kids.stop)
 	for _, role := range []string{"consumer", "producer"} {
 		c, err := startChild(l, role, args)
 		if err != nil {
 			return err
 		}
-		children = append(children, c)
+		kids.add(c)
 	}
-	l.Look("ps -o pid,args -p %d,%d", children[0].cmd.Process.Pid, children[1].cmd.Process.Pid)
-	return waitChildren(l, children)
+	l.Look("ps -o pid,args -p %d,%d", kids.list[0].pid(), kids.list[1].pid())
+	if err := kids.wait(); err != nil {
+		return err
+	}
+	l.Step("Done")
+	l.Result("both processes finished successfully")
+	l.Look("ipcs -m -s   # nothing left under key %v", key)
+	return nil
+}
+
+// freshKey picks a random key that no segment and no semaphore set has now. Another
+// program could still take it before the children do; with 2^32 keys that is as
+// unlikely as a collision of two random keys, and the children would then find its
+// objects and refuse them as not theirs.
+func freshKey() (ftok.Key, error) {
+	def, _ := ftok.Ftok("/tmp", 6)
+	for range 100 {
+		key := ftok.Key(int32(rand.Uint32()))
+		if key == ftok.Private || key == def {
+			continue
+		}
+		_, shmErr := unix.SysvShmGet(int(key), 0, 0)
+		_, _, semErr := unix.Syscall(unix.SYS_SEMGET, uintptr(key), 0, 0)
+		if errors.Is(shmErr, unix.ENOENT) && semErr == unix.ENOENT {
+			return key, nil
+		}
+	}
+	return 0, errors.New("found no unused key in 100 random tries: is the System V table full? (ipcs -m -s)")
 }
 
 // child is a running role process.
 type child struct {
-	role string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // how it ended, once done is closed
-	out  sync.WaitGroup
+	role    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error // how it ended, once done is closed
+	out     sync.WaitGroup
+	stopped bool // the launcher sent it SIGTERM
 }
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
 
 func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
@@ -78,8 +129,6 @@ func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
 		c.err = cmd.Wait()
 		close(c.done)
 	}()
-	// If the launcher is stopped (SIGINT, SIGTERM, an error), stop the child too.
-	l.Cleanup(fmt.Sprintf("stop the %s (pid %d)", role, cmd.Process.Pid), c.stop)
 	return c, nil
 }
 
@@ -93,66 +142,124 @@ func (c *child) copyLines(w io.Writer, r io.Reader) {
 	}
 }
 
-// stop asks the child to end (SIGTERM runs its cleanups) and kills it if it
-// does not within 3 seconds.
-func (c *child) stop() error {
+// ended reports whether the child has ended.
+func (c *child) ended() bool {
 	select {
 	case <-c.done:
-		return nil
+		return true
 	default:
+		return false
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(3 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+}
+
+// family is the launcher's children.
+type family struct {
+	mu   sync.Mutex
+	list []*child
+}
+
+func (f *family) add(c *child) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, c)
+}
+
+func (f *family) children() []*child {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*child(nil), f.list...)
+}
+
+// stop asks every child still running to end, all at once (SIGTERM runs their
+// cleanups), and kills those that have not within 3 seconds. One at a time would
+// let the first one's cleanup (removing the semaphore set) fail the second before
+// its own SIGTERM came.
+func (f *family) stop() error {
+	kids := f.children()
+	for _, c := range kids {
+		if !c.ended() {
+			f.mu.Lock()
+			c.stopped = true
+			f.mu.Unlock()
+			_ = c.cmd.Process.Signal(syscall.SIGTERM) // harmless if it has just ended
+		}
+	}
+	deadline := time.After(3 * time.Second)
+	for _, c := range kids {
+		select {
+		case <-c.done:
+		case <-deadline:
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
 	}
 	return nil
 }
 
-// waitChildren waits for both. When one fails, the other has a few seconds to
-// notice by itself (it should, within 2 s) before it is stopped.
-func waitChildren(l *lesson.Lesson, children []*child) error {
-	ended := make(chan *child, len(children))
-	for _, c := range children {
+// wait waits for every child. When one fails, it stops the others at once and
+// returns an error that names the one that failed first.
+func (f *family) wait() error {
+	kids := f.children()
+	ended := make(chan *child, len(kids))
+	for _, c := range kids {
 		go func() { <-c.done; ended <- c }()
 	}
-	var grace <-chan time.Time
-	for left := len(children); left > 0; {
-		select {
-		case c := <-ended:
-			left--
-			if c.err != nil && grace == nil {
-				grace = time.After(5 * time.Second)
-			}
-		case <-grace:
-			for _, c := range children {
-				_ = c.stop() // returns at once for one that has ended
-			}
+	var first *child
+	for range kids {
+		c := <-ended
+		if c.err != nil && first == nil {
+			first = c
+			_ = f.stop()
 		}
 	}
-	var failures []string
-	for _, c := range children {
-		if c.err != nil {
-			failures = append(failures, fmt.Sprintf("the %s (pid %d) failed: %s", c.role, c.cmd.Process.Pid, describeExit(c.err)))
+	if first == nil {
+		return nil
+	}
+	what := []string{fmt.Sprintf("the %s (pid %d) %s", first.role, first.pid(), describeExit(first.err))}
+	for _, c := range kids {
+		if c == first {
+			continue
+		}
+		f.mu.Lock()
+		stopped := c.stopped
+		f.mu.Unlock()
+		switch {
+		case stopped && (c.err == nil || exitedBy(c.err, syscall.SIGTERM)):
+			what = append(what, fmt.Sprintf("stopped the %s (pid %d)", c.role, c.pid()))
+		case c.err != nil:
+			what = append(what, fmt.Sprintf("the %s (pid %d) %s too", c.role, c.pid(), describeExit(c.err)))
 		}
 	}
-	if len(failures) > 0 {
-		return errors.New(strings.Join(failures, "; "))
-	}
-	l.Step("Done")
-	l.Result("both processes finished successfully")
-	l.Look("ipcs -m -s   # nothing left under the key")
-	return nil
+	return errors.New(strings.Join(what, "; "))
 }
 
+// describeExit says how a child that failed ended.
 func describeExit(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Sprintf("killed by signal %d (%v)", ws.Signal(), ws.Signal())
-		}
-		return fmt.Sprintf("exit status %d", ee.ExitCode())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return "failed: " + err.Error()
 	}
-	return err.Error()
+	ws, _ := ee.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Signaled():
+		return fmt.Sprintf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+	case ee.ExitCode() == lesson.ExitInterrupted:
+		return fmt.Sprintf("was stopped by SIGINT (exit status %d)", ee.ExitCode())
+	case ee.ExitCode() == lesson.ExitTerminated:
+		return fmt.Sprintf("was stopped by SIGTERM (exit status %d)", ee.ExitCode())
+	}
+	return fmt.Sprintf("failed (exit status %d)", ee.ExitCode())
+}
+
+// exitedBy reports whether err is an exit for sig: the lesson's status for it
+// (130, 143), or death by it.
+func exitedBy(err error, sig syscall.Signal) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal() == sig || ws.Signal() == syscall.SIGKILL
+	}
+	return ee.ExitCode() == 128+int(sig)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
@@ -18,7 +19,7 @@ var long = flag.Bool("long", false, "run the full load test: 1,000,000 messages 
 // 64-byte slots, so that most messages span several slots, and checks order and
 // checksum. Short by default; -long moves 1,000,000 messages.
 func TestLoad(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	n := 100000
 	if *long {
 		n = 1000000
@@ -26,5 +27,6 @@ func TestLoad(t *testing.T) {
 	_, key := testKey(t)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", strconv.Itoa(n), "-size", "512", "-mixed", "-slots", "16", "-slotsize", "256")
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assertVerified(t, r.Stdout, n)
 }

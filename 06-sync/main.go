@@ -11,6 +11,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
 
@@ -18,37 +20,50 @@ const name = "06-sync"
 
 const usage = `usage: go run ./06-sync [race|producer|consumer] [flags]
 
-  race       two processes add 1 to a counter in one segment N times each:
-             without synchronisation (updates lost), with a semaphore, with an atomic add
+  race       two processes add 1 to a counter in one segment N times each: plainly
+             (updates lost, or by luck not), with a pause between load and store
+             (updates lost), with a semaphore and with an atomic add (none lost).
+             Its flags:
+               -n N       additions per process (default 200000)
+               -every N   in the runs with a pause, sleep between the load and the
+                          store once every N additions (default 100)
   (nothing)  start a consumer process and a producer process (this program again)
-             that move -messages messages through a ring of -slots slots
+             that move -messages messages through a ring of -slots slots; they
+             meet under a fresh key of their own unless you give one
   consumer   be the consumer: create or open the segment under the key, wait for
              the producer, receive, check order and checksum, print a summary
   producer   be the producer: the same meeting, then send
 
 The two sides meet through the key ftok(-keyfile, -proj), by default
-ftok("/tmp", 6), or -key given as a number (0x...). Start them in either order.`
+ftok("/tmp", 6), or -key given as a number (0x... or decimal). Start them in
+either order, in two terminals.
+
+After a role, -h lists that role's flags; without one, those of the stream (the
+launcher's, the consumer's and the producer's).`
 
 func main() { lesson.Main(name, usage, run) }
+
+// internal are the roles this program plays as its own second process, never
+// typed by a person.
+var internal = lesson.Roles{"race-adder": raceAdder}
 
 // run dispatches on the role, the first argument, before parsing flags, so that
 // ps shows "06-sync producer ..." and "06-sync consumer ...".
 func run(l *lesson.Lesson, args []string) error {
-	role := ""
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		role, args = args[0], args[1:]
+	if handled, err := internal.Dispatch(l, args); handled {
+		return err
 	}
-	switch role {
-	case "":
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return launch(l, args)
-	case "producer":
-		return produce(l, args)
-	case "consumer":
-		return consume(l, args)
-	case "race":
-		return race(l, args)
-	case "race-adder":
-		return raceAdder(l, args)
 	}
-	return lesson.Usagef("unknown role %q: want race, producer, consumer or nothing", role)
+	switch role, rest := args[0], args[1:]; role {
+	case "producer":
+		return produce(l, rest)
+	case "consumer":
+		return consume(l, rest)
+	case "race":
+		return race(l, rest)
+	default:
+		return lesson.Usagef("unknown role %q: want race, producer, consumer or nothing", role)
+	}
 }

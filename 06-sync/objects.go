@@ -103,7 +103,9 @@ func (ep *endpoint) attach(l narrator) error {
 	}
 	ep.seg = seg
 	ep.hdr = header.Of(seg)
-	l.Cleanup(fmt.Sprintf("detach segment %d", ep.shmid), func() error { return unix.SysvShmDetach(seg) })
+	// Detached when the program returns, not on Ctrl-C: the stream may be reading
+	// the segment at that moment, and the exit detaches it anyway.
+	l.CleanupOnReturn(fmt.Sprintf("detach segment %d", ep.shmid), func() error { return unix.SysvShmDetach(seg) })
 	return nil
 }
 
@@ -151,7 +153,7 @@ func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 	}
 	for num := 0; num < nsems; num++ {
 		if pid, err := set.LastPid(num); err == nil && header.Alive(pid) {
-			return fmt.Errorf("key %v holds semaphore set %d, in use by running pid %d (another run of this lesson?); wait for it to finish, or stop it and run 'ipcrm -s %d'", key, id, pid, id)
+			return fmt.Errorf("key %v is taken: semaphore set %d under it is in use by running pid %d, most likely another pair of this lesson (a pair that has met keeps its set under the key, its segment no longer); wait for it to finish, or give both sides another -key", key, id, pid)
 		}
 	}
 	l.Say("semaphore set %d under key %v belongs to no segment and every pid that used it is gone: a crashed run's leftover; removing it", id, key)
@@ -198,13 +200,25 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 		}
 		return nil, err
 	}
-	l.Call("semget(%v, 0, 0), waiting for sem_otime != 0", key)
-	set, err := sem.Open(key, time.Until(deadline))
+	// The creator initialised the set before it published the header, so the set is
+	// there now, unless the creator has already given up (its cleanup removed both).
+	l.Call("semget(%v, 0, 0), and sem_otime != 0", key)
+	set, err := sem.Open(key, 0)
 	if err != nil {
-		return nil, fmt.Errorf("the segment is there but its semaphore set is not: %w", err)
+		l.Say("no initialised semaphore set under key %v: the segment's creator gave up (%v); starting again", key, err)
+		return nil, errStale
 	}
 	ep.set = set
 	l.Result("semaphore set id %d", set.ID())
+	// Not ours to remove yet (awaitPeer makes it ours), unless every process the
+	// header records is dead when this one ends: its creator died while this one
+	// waited, and nobody else would ever remove them.
+	l.Cleanup(fmt.Sprintf("remove segment %d and semaphore set %d if everyone who used them is gone", id, set.ID()), func() error {
+		if !ep.stale() {
+			return nil
+		}
+		return errors.Join(ep.removeSegment(), ep.removeSet())
+	})
 	return ep, nil
 }
 
@@ -218,7 +232,12 @@ func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
 			return nil // some other magic: not being initialised, foreign; Check says so
 		}
 		var d unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err == nil && !header.Alive(int(d.Cpid)) {
+		_, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
+			l.Say("segment %d was removed before it was initialised (its creator gave up); starting again", ep.shmid)
+			return errStale
+		}
+		if err == nil && !header.Alive(int(d.Cpid)) {
 			l.Say("segment %d was never initialised and its creator (pid %d) is gone: a leftover of a run that crashed or gave up; removing it", ep.shmid, d.Cpid)
 			_ = ep.removeSegment()
 			return errStale
@@ -266,12 +285,28 @@ func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) 
 	l.Look("go run ./06-sync %v%s", peer, keyHint(ep.key))
 	deadline := time.Now().Add(wait)
 	for ep.hdr.Pid(peer) == 0 {
+		if err := ep.creatorGone(peer); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no %v came within %v (key %v); start one with 'go run ./06-sync %v', or give more time with -wait", peer, wait, ep.key, peer)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	l.Result("the %v (pid %d) arrived", peer, ep.hdr.Pid(peer))
+	return nil
+}
+
+// creatorGone: an opener waits for the process that created the segment, which
+// has not claimed its role yet. Its pid is in the header from the start, so its
+// death is noticed at once, not after -wait.
+func (ep *endpoint) creatorGone(peer header.Role) error {
+	if ep.created || ep.hdr.Pid(peer) != 0 {
+		return nil
+	}
+	if pid := ep.hdr.CreatorPid(); !header.Alive(pid) {
+		return fmt.Errorf("the process that created the segment (pid %d) is gone before it claimed the %v role: it exited or was killed while starting; start the %v again", pid, peer, peer)
+	}
 	return nil
 }
 
@@ -313,4 +348,5 @@ type narrator interface {
 	Say(format string, args ...any)
 	Look(command string, args ...any)
 	Cleanup(what string, fn func() error)
+	CleanupOnReturn(what string, fn func() error)
 }

@@ -5,8 +5,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -27,38 +29,69 @@ const (
 	raceSize    = 16
 )
 
-// The ways to add, in the order the lesson shows them.
-var raceModes = []struct{ name, what string }{
-	{"unsynchronised", "load, add 1, store: the other process can update in between, and the store overwrites it"},
-	{"semaphore", "semop(-1, SEM_UNDO); load, add 1, store; semop(+1, SEM_UNDO): one at a time"},
-	{"atomic", "one atomic add (LOCK XADD on x86-64) on the shared counter"},
+// The ways to add, in the order the lesson shows them. A mode with pause gives up
+// the CPU between its load and its store once every -every additions.
+var raceModes = []struct {
+	name  string
+	pause bool
+	what  []string
+}{
+	{"unsynchronised", false, []string{
+		"load, add 1, store: if the other process stores between this one's load and store,",
+		"this one's store overwrites it. Whether that happens depends on the scheduler: on one CPU,",
+		"or on a busy machine, the two loops may hardly overlap and nothing is lost.",
+	}},
+	{"unsynchronised, with a pause", true, []string{
+		"the same loop, but once every %[1]d additions the adder sleeps between its load and its",
+		"store (nanosleep for 1 µs, which the kernel's timer slack makes 50 µs or more), so the",
+		"kernel runs another process exactly there. A scheduler switch here is what loses",
+		"updates: what the other adder adds meanwhile, this one's store overwrites. The pause",
+		"does not make the bug; it makes the unlucky moment come every time.",
+	}},
+	{"semaphore", true, []string{
+		"semop(%[2]d, {{0, -1, SEM_UNDO}}, 1); load, add 1, store; semop(%[2]d, {{0, +1, SEM_UNDO}}, 1):",
+		"one process at a time, with the same pause inside: while one sleeps holding the lock,",
+		"the other waits in semop.",
+	}},
+	{"atomic", false, []string{
+		"one atomic add (LOCK XADD on x86-64, LDADD or an LL/SC loop on arm64): no moment between",
+		"the load and the store for a switch to fall into.",
+	}},
 }
 
 func race(l *lesson.Lesson, args []string) error {
 	n := l.Flags.Int("n", 200000, "additions per process")
+	every := l.Flags.Int("every", 100, "in the runs with a pause, sleep between the load and the store once every N additions")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
-	if *n < 1 {
-		return lesson.Usagef("-n %d: want at least 1", *n)
+	if err := noArguments(l); err != nil {
+		return err
+	}
+	switch {
+	case *n < 1 || *n > math.MaxInt32:
+		return lesson.Usagef("-n %d: want 1 to %d", *n, math.MaxInt32)
+	case *every < 1 || *every > math.MaxInt32:
+		return lesson.Usagef("-every %d: want 1 to %d", *every, math.MaxInt32)
 	}
 	l.Step("Create a segment with a counter and a semaphore to protect it")
 	l.Call("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize)
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
 	if err != nil {
-		return lesson.Failed(fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize), err, "ENOSPC: too many segments")
+		return lesson.Failed(fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize), err, "ENOSPC: too many segments (SHMMNI); ENOMEM: no memory")
 	}
 	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err })
 	l.Result("segment id %d", id)
+	l.Call("shmat(%d, NULL, 0)", id)
 	seg, err := unix.SysvShmAttach(id, 0, 0)
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
-	l.Cleanup("detach the segment", func() error { return unix.SysvShmDetach(seg) })
-	l.Call("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600); semctl(SETVAL, 1)")
+	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
+	l.Call("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600), semctl(id, 0, SETVAL, 1)")
 	set, err := sem.Create(ftok.Private, 0o600, 1)
 	if err != nil {
-		return err
+		return err // it names the call that failed and why
 	}
 	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), set.Remove)
 	l.Result("semaphore set id %d, value 1: a lock", set.ID())
@@ -67,10 +100,19 @@ func race(l *lesson.Lesson, args []string) error {
 	ready := (*uint32)(unsafe.Pointer(&seg[raceReady]))
 	for _, mode := range raceModes {
 		l.Step("Two processes add 1, %d times each: %s", *n, mode.name)
-		l.Say("%s", mode.what)
+		for _, line := range mode.what {
+			if strings.Contains(line, "%[") {
+				line = fmt.Sprintf(line, *every, set.ID())
+			}
+			l.Say("%s", line)
+		}
 		atomic.StoreUint64(counter, 0)
 		atomic.StoreUint32(ready, 0)
-		if err := runAdders(l, mode.name, id, set.ID(), *n); err != nil {
+		pauseEvery := 0
+		if mode.pause {
+			pauseEvery = *every
+		}
+		if err := runAdders(l, mode.name, id, set.ID(), *n, pauseEvery); err != nil {
 			return err
 		}
 		total, want := atomic.LoadUint64(counter), uint64(2**n)
@@ -78,9 +120,9 @@ func race(l *lesson.Lesson, args []string) error {
 			l.Result("%s: 2 x %d additions gave %d: exact", mode.name, *n, total)
 			if mode.name == "unsynchronised" {
 				l.Say("No update was lost this time: neither adder stored between the other's load and")
-				l.Say("store (with a small -n, or on a busy machine, the two loops may not even run at")
-				l.Say("the same time). The bug is still there: run it again, or with a larger -n.")
-				l.Say("Correct code must be right in every interleaving, not just in this one.")
+				l.Say("store. The bug is still there, waiting for a scheduler switch at the wrong moment:")
+				l.Say("the next step makes that moment come. Correct code must be right in every")
+				l.Say("interleaving, not just in this one.")
 			}
 		} else {
 			l.Result("%s: 2 x %d additions gave %d: %d lost (%.1f%%)", mode.name, *n, total, want-total, 100*float64(want-total)/float64(want))
@@ -90,10 +132,10 @@ func race(l *lesson.Lesson, args []string) error {
 }
 
 // runAdders starts two adder processes and waits for both.
-func runAdders(l *lesson.Lesson, mode string, shmid, semid, n int) error {
+func runAdders(l *lesson.Lesson, mode string, shmid, semid, n, pauseEvery int) error {
 	var cmds []*exec.Cmd
 	for i := 0; i < 2; i++ {
-		cmd, err := reexec.Command("race-adder", mode, strconv.Itoa(shmid), strconv.Itoa(semid), strconv.Itoa(n))
+		cmd, err := reexec.Command("race-adder", mode, strconv.Itoa(shmid), strconv.Itoa(semid), strconv.Itoa(n), strconv.Itoa(pauseEvery))
 		if err != nil {
 			return err
 		}
@@ -109,37 +151,41 @@ func runAdders(l *lesson.Lesson, mode string, shmid, semid, n int) error {
 	}
 	for _, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("adder pid %d: %s", cmd.Process.Pid, describeExit(err))
+			return fmt.Errorf("adder pid %d %s", cmd.Process.Pid, describeExit(err))
 		}
 	}
 	return nil
 }
 
-// raceAdder is one adder process: race-adder MODE SHMID SEMID N.
+// raceAdder is one adder process: race-adder MODE SHMID SEMID N PAUSE-EVERY. Only
+// race starts it (see internal in main.go).
 func raceAdder(l *lesson.Lesson, args []string) error {
-	if len(args) != 4 {
-		return lesson.Usagef("race-adder MODE SHMID SEMID N")
+	if len(args) != 5 {
+		return lesson.Usagef("race-adder MODE SHMID SEMID N PAUSE-EVERY")
 	}
-	shmid, err1 := strconv.Atoi(args[1])
-	semid, err2 := strconv.Atoi(args[2])
-	n, err3 := strconv.Atoi(args[3])
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return lesson.Usagef("race-adder: %v", err)
+	var nums [4]int
+	for i, a := range args[1:] {
+		v, err := strconv.ParseInt(a, 10, 32) // ids and counts are C ints
+		if err != nil || v < 0 {
+			return lesson.Usagef("race-adder: %q: want a number from 0 to %d", a, math.MaxInt32)
+		}
+		nums[i] = int(v)
 	}
+	shmid, semid, n, pauseEvery := nums[0], nums[1], nums[2], nums[3]
 	seg, err := unix.SysvShmAttach(shmid, 0, 0)
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", shmid), err, "")
 	}
-	defer unix.SysvShmDetach(seg)
+	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
 	if err := startTogether((*uint32)(unsafe.Pointer(&seg[raceReady]))); err != nil {
 		return err
 	}
 	switch args[0] {
-	case "unsynchronised":
-		addUnsynchronised(counter, n)
+	case "unsynchronised", "unsynchronised, with a pause":
+		addUnsynchronised(counter, n, pauseEvery)
 	case "semaphore":
-		return addWithSemaphore(counter, sem.FromID(semid), n)
+		return addWithSemaphore(counter, sem.FromID(semid), n, pauseEvery)
 	case "atomic":
 		for i := 0; i < n; i++ {
 			atomic.AddUint64(counter, 1)
@@ -168,22 +214,36 @@ func startTogether(ready *uint32) error {
 // atomic, which keeps the compiler from keeping the counter in a register for the
 // whole loop, and shows that atomic loads and stores do not make the three steps
 // one: between this process's load and store, the other's updates are overwritten.
-func addUnsynchronised(counter *uint64, n int) {
+//
+// With pauseEvery > 0, once every pauseEvery additions it sleeps between the load
+// and the store: that is where a scheduler switch loses the other's updates.
+func addUnsynchronised(counter *uint64, n, pauseEvery int) {
 	for i := 0; i < n; i++ {
 		v := atomic.LoadUint64(counter)
+		pauseAt(i, pauseEvery)
 		atomic.StoreUint64(counter, v+1)
 	}
 }
 
-func addWithSemaphore(counter *uint64, set *sem.Set, n int) error {
+func addWithSemaphore(counter *uint64, set *sem.Set, n, pauseEvery int) error {
 	for i := 0; i < n; i++ {
 		if err := set.Wait(0, true); err != nil {
-			return err
+			return err // it names the call that failed and why
 		}
-		*counter++ // only one process is here at a time
+		v := *counter // only one process is here at a time
+		pauseAt(i, pauseEvery)
+		*counter = v + 1
 		if err := set.Post(0, true); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pauseAt gives up the CPU on addition i if it is one of every pauseEvery:
+// nanosleep blocks this thread, and the kernel runs another process meanwhile.
+func pauseAt(i, pauseEvery int) {
+	if pauseEvery > 0 && i%pauseEvery == 0 {
+		_ = unix.Nanosleep(&unix.Timespec{Nsec: 1000}, nil)
+	}
 }

@@ -15,7 +15,7 @@ import (
 // join is what both roles do first: meet under the key, claim the role, wait
 // for the peer, and remove the segment early.
 func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transport, error) {
-	key, t, err := f.check()
+	key, t, err := f.check(l)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,6 +43,9 @@ func produce(l *lesson.Lesson, args []string) error {
 	var f streamFlags
 	f.define(l)
 	if err := l.Parse(args); err != nil {
+		return err
+	}
+	if err := noArguments(l); err != nil {
 		return err
 	}
 	ep, t, err := join(l, &f, header.Producer)
@@ -80,6 +83,9 @@ func consume(l *lesson.Lesson, args []string) error {
 	var f streamFlags
 	f.define(l)
 	if err := l.Parse(args); err != nil {
+		return err
+	}
+	if err := noArguments(l); err != nil {
 		return err
 	}
 	ep, t, err := join(l, &f, header.Consumer)

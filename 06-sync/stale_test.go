@@ -21,7 +21,7 @@ import (
 // and semaphore set behind (nobody else had attached, so nothing removed them). The
 // next run must find them stale and remove them, not wait on them.
 func TestStaleObjectsFromACrashAreRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	crashed := ipctest.StartProgram(t, "producer", "-key", key)
 	crashed.Expect(t, "waiting up to", 10*time.Second)
@@ -30,30 +30,33 @@ func TestStaleObjectsFromACrashAreRemoved(t *testing.T) {
 
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, fmt.Sprintf("producer pid %d and consumer pid 0 are all gone", crashed.Pid()))
 	assertVerified(t, r.Stdout, 100)
 }
 
 // A creator that died before publishing the header leaves a zero-filled segment.
 func TestNeverInitialisedSegmentIsRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	left := ipctest.RunHelper(t, "leave-segment", key)
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "was never initialised and its creator")
 	assertVerified(t, r.Stdout, 100)
 }
 
 // A semaphore set without a segment, from a dead process: removed.
 func TestStaleSetIsRemoved(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	left := ipctest.RunHelper(t, "leave-set", key, "2")
 	require.Equal(t, 0, left.ExitCode, left.Stderr)
 	r := ipctest.RunProgram(t, "-key", key, "-messages", "100")
 	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "a crashed run's leftover; removing it")
 	assertVerified(t, r.Stdout, 100)
 }
@@ -61,8 +64,9 @@ func TestStaleSetIsRemoved(t *testing.T) {
 // Objects under the key that are not this lesson's are not touched: the program
 // says what they are and which ipcrm command removes them.
 func TestForeignObjectsAreReported(t *testing.T) {
+	t.Parallel()
 	t.Run("segment", func(t *testing.T) {
-		ipctest.NoLeaks(t)
+		t.Parallel()
 		k, key := testKey(t)
 		id, err := unix.SysvShmGet(int(k), 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 		require.NoError(t, err)
@@ -70,34 +74,34 @@ func TestForeignObjectsAreReported(t *testing.T) {
 		b := ipctest.Attach(t, id, 0)
 		copy(b, "JUNK")
 		r := ipctest.RunProgram(t, "consumer", "-key", key, "-wait", "2s")
-		assert.Equal(t, 1, r.ExitCode)
-		assert.Contains(t, r.Stderr, fmt.Sprintf("remove it with 'ipcrm -m %d'", id))
+		ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("remove it with 'ipcrm -m %d'", id))
 		assert.Equal(t, "JUNK", string(b[:4]), "the foreign segment is left alone")
 	})
 	t.Run("semaphore set", func(t *testing.T) {
-		ipctest.NoLeaks(t)
+		t.Parallel()
 		_, key := testKey(t)
 		left := ipctest.RunHelper(t, "leave-set", key, "5")
 		require.Equal(t, 0, left.ExitCode, left.Stderr)
 		id, _ := strconv.Atoi(strings.TrimSpace(left.Stdout))
 		t.Cleanup(func() { _, _, _ = unix.Syscall(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID) })
 		r := ipctest.RunProgram(t, "producer", "-key", key, "-wait", "2s")
-		assert.Equal(t, 1, r.ExitCode)
-		assert.Contains(t, r.Stderr, fmt.Sprintf("remove it with 'ipcrm -s %d'", id))
+		ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("remove it with 'ipcrm -s %d'", id))
 	})
 }
 
 // A second producer while one is running is refused, and the run goes on.
 func TestSecondProducerIsRefused(t *testing.T) {
-	ipctest.NoLeaks(t)
+	t.Parallel()
 	_, key := testKey(t)
 	first := ipctest.StartProgram(t, "producer", "-key", key, "-messages", "10", "-wait", "20s")
 	first.Expect(t, "waiting up to", 10*time.Second)
 	r := ipctest.RunProgram(t, "producer", "-key", key, "-wait", "2s")
-	assert.Equal(t, 1, r.ExitCode)
-	assert.Contains(t, r.Stderr, fmt.Sprintf("the producer role is taken by pid %d", first.Pid()))
+	ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("the producer role is taken by pid %d", first.Pid()))
 	c := ipctest.RunProgram(t, "consumer", "-key", key)
 	assert.Equal(t, 0, c.ExitCode, c.Stderr)
+	assert.Empty(t, c.Stderr)
 	assertVerified(t, c.Stdout, 10)
-	assert.Equal(t, 0, first.Wait(t).ExitCode)
+	rf := first.Wait(t)
+	assert.Equal(t, 0, rf.ExitCode)
+	assert.Empty(t, rf.Stderr)
 }

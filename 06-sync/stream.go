@@ -4,9 +4,12 @@ package main
 
 import (
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"hash/crc32"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/learn-sysv/shm-course/06-sync/header"
@@ -32,7 +35,7 @@ type streamFlags struct {
 func (f *streamFlags) define(l *lesson.Lesson) {
 	l.Flags.StringVar(&f.keyFile, "keyfile", "/tmp", "file that ftok turns into the meeting key")
 	l.Flags.IntVar(&f.proj, "proj", 6, "ftok project id (low 8 bits, nonzero)")
-	l.Flags.StringVar(&f.keyNum, "key", "", "the key as a number (0x...), instead of ftok(-keyfile, -proj)")
+	l.Flags.StringVar(&f.keyNum, "key", "", "the key as a number (0x... or decimal), instead of ftok(-keyfile, -proj)")
 	l.Flags.StringVar(&f.transport, "transport", transports[0].name, fmt.Sprintf("how to move the messages: %v", transportNames()))
 	l.Flags.IntVar(&f.slots, "slots", 8, "slots in the ring (used by whichever side creates it)")
 	l.Flags.IntVar(&f.slotSize, "slotsize", 4096, "payload bytes per slot (longer messages take several slots)")
@@ -43,7 +46,7 @@ func (f *streamFlags) define(l *lesson.Lesson) {
 }
 
 // check validates the flags and returns the key and the transport.
-func (f *streamFlags) check() (ftok.Key, transport, error) {
+func (f *streamFlags) check(l *lesson.Lesson) (ftok.Key, transport, error) {
 	t, ok := transportNamed(f.transport)
 	if !ok {
 		return 0, nil, lesson.Usagef("-transport %q: want one of %v", f.transport, transportNames())
@@ -60,18 +63,59 @@ func (f *streamFlags) check() (ftok.Key, transport, error) {
 	case f.wait <= 0:
 		return 0, nil, lesson.Usagef("-wait %v: must be positive", f.wait)
 	}
-	if f.keyNum != "" {
-		var k uint32
-		if _, err := fmt.Sscanf(f.keyNum, "0x%x", &k); err != nil || k == 0 {
-			return 0, nil, lesson.Usagef("-key %q: want a nonzero hex number like 0x06010203", f.keyNum)
+	if given(l, "key") {
+		if given(l, "keyfile") || given(l, "proj") {
+			return 0, nil, lesson.Usagef("-key %s with -keyfile or -proj: give the key as a number or as ftok's file and project id, not both", f.keyNum)
 		}
-		return ftok.Key(int32(k)), t, nil
+		key, err := parseKey(f.keyNum)
+		return key, t, err
 	}
 	key, err := ftok.Ftok(f.keyFile, f.proj)
 	if err != nil {
 		return 0, nil, lesson.Usagef("ftok(%q, %d): %v", f.keyFile, f.proj, err)
 	}
 	return key, t, nil
+}
+
+// keyGiven reports whether the command line chose the key (-key, -keyfile or -proj).
+func keyGiven(l *lesson.Lesson) bool {
+	return given(l, "key") || given(l, "keyfile") || given(l, "proj")
+}
+
+// given reports whether flag name was given on the command line.
+func given(l *lesson.Lesson, name string) bool {
+	given := false
+	l.Flags.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
+	return given
+}
+
+// parseKey reads a -key: hex with 0x or 0X (as ipcs prints keys), or decimal; a
+// 32-bit value (C's key_t is an int: 0x80000000 and above are negative there) and
+// not 0, which is IPC_PRIVATE, a key no other process can meet under.
+func parseKey(s string) (ftok.Key, error) {
+	var v uint64
+	var err error
+	if hex, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		v, err = strconv.ParseUint(hex, 16, 32)
+	} else {
+		v, err = strconv.ParseUint(s, 10, 32)
+	}
+	switch {
+	case err != nil:
+		return 0, lesson.Usagef("-key %q: want a 32-bit number, hex like 0x06010203 or decimal", s)
+	case v == 0:
+		return 0, lesson.Usagef("-key %s: 0 is IPC_PRIVATE, which makes a new object every time: the two sides could never meet under it", s)
+	}
+	return ftok.Key(int32(uint32(v))), nil
+}
+
+// noArguments refuses words left after the flags: flags come after the role, and
+// nothing else.
+func noArguments(l *lesson.Lesson) error {
+	if l.Flags.NArg() > 0 {
+		return lesson.Usagef("unexpected argument %q: the role comes first, then flags only", l.Flags.Arg(0))
+	}
+	return nil
 }
 
 func (f *streamFlags) config() ringConfig { return ringConfig{Slots: f.slots, SlotSize: f.slotSize} }

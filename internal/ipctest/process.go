@@ -47,6 +47,21 @@ func StartProgram(t testing.TB, args ...string) *Proc {
 	return start(t, cmd, "program "+strings.Join(args, " "))
 }
 
+// StartProgramInGroup is StartProgram in a new process group that the program
+// leads, so that SignalGroup reaches it and every process it starts, as Ctrl-C in
+// a terminal reaches the whole foreground process group. When the test ends,
+// whatever is left of the group is killed.
+func StartProgramInGroup(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(withoutHelper(), envProgram+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := start(t, cmd, "program "+strings.Join(args, " ")+" (own process group)")
+	pgid := p.Pid()
+	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	return p
+}
+
 // RunHelper runs the helper registered as name in a separate process.
 func RunHelper(t testing.TB, name string, args ...string) Result {
 	t.Helper()
@@ -101,6 +116,9 @@ type Proc struct {
 	done   chan struct{}
 	result Result
 	cancel context.CancelFunc
+
+	expectMu sync.Mutex
+	unread   []string // lines ExpectAll read but did not need, oldest first
 }
 
 func start(t testing.TB, cmd *exec.Cmd, name string) *Proc {
@@ -167,24 +185,108 @@ func (p *Proc) collect(stdout io.Reader) {
 }
 
 // Expect waits until the process prints a line containing substr and returns that
-// line. The test fails if the process ends first or the timeout passes.
+// line. The lines before it are skipped: a later Expect does not see them. The test
+// fails if the process ends first or the timeout passes. To wait for lines that two
+// processes (or two goroutines) print in no fixed order, use ExpectAll.
 func (p *Proc) Expect(t testing.TB, substr string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				r := p.Wait(t)
-				t.Fatalf("%s ended (exit %d) before printing %q\nstdout:\n%s\nstderr:\n%s", p.name, r.ExitCode, substr, r.Stdout, r.Stderr)
-			}
-			if strings.Contains(line, substr) {
-				return line
-			}
-		case <-deadline:
-			t.Fatalf("%s did not print %q within %v\nstdout so far:\n%s\nstderr so far:\n%s", p.name, substr, timeout, p.Stdout(), p.Stderr())
+	p.expectMu.Lock()
+	defer p.expectMu.Unlock()
+	for len(p.unread) > 0 {
+		line := p.unread[0]
+		p.unread = p.unread[1:]
+		if strings.Contains(line, substr) {
+			return line
 		}
 	}
+	deadline := time.After(timeout)
+	for {
+		line, ok := p.nextLine(t, deadline, timeout, []string{substr})
+		if !ok || strings.Contains(line, substr) {
+			return line
+		}
+	}
+}
+
+// ExpectAll waits until the process has printed, for each of substrs, a line that
+// contains it, in any order, and returns those lines in the order of substrs. A line
+// counts for the first substring it contains that is still missing. Nothing is
+// lost: the lines it reads but does not need stay unread, in order, for the next
+// Expect or ExpectAll. The test fails if the process ends first or the timeout
+// passes.
+//
+// Use it where the lines come from different processes or goroutines (a launcher
+// that relays its children's output prints its own lines and theirs in whatever
+// order they come), so that the test does not depend on that order.
+func (p *Proc) ExpectAll(t testing.TB, timeout time.Duration, substrs ...string) []string {
+	t.Helper()
+	p.expectMu.Lock()
+	defer p.expectMu.Unlock()
+	found := make([]string, len(substrs))
+	matched := make([]bool, len(substrs))
+	missing := len(substrs)
+	// match uses line for the first missing substring it contains.
+	match := func(line string) bool {
+		for i, s := range substrs {
+			if !matched[i] && strings.Contains(line, s) {
+				found[i], matched[i] = line, true
+				missing--
+				return true
+			}
+		}
+		return false
+	}
+	var keep []string
+	for _, line := range p.unread {
+		if missing == 0 || !match(line) {
+			keep = append(keep, line)
+		}
+	}
+	p.unread = keep
+	deadline := time.After(timeout)
+	for missing > 0 {
+		var want []string
+		for i, s := range substrs {
+			if !matched[i] {
+				want = append(want, s)
+			}
+		}
+		line, ok := p.nextLine(t, deadline, timeout, want)
+		if !ok {
+			break
+		}
+		if !match(line) {
+			p.unread = append(p.unread, line)
+		}
+	}
+	return found
+}
+
+// nextLine returns the next line from the process. If the process ends or the
+// deadline passes first, the test fails, naming want, the lines still awaited, and
+// nextLine reports false.
+func (p *Proc) nextLine(t testing.TB, deadline <-chan time.Time, timeout time.Duration, want []string) (string, bool) {
+	t.Helper()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			r := p.Wait(t)
+			t.Fatalf("%s ended (exit %d) before printing %s\nstdout:\n%s\nstderr:\n%s", p.name, r.ExitCode, quoteAll(want), r.Stdout, r.Stderr)
+			return "", false
+		}
+		return line, true
+	case <-deadline:
+		t.Fatalf("%s did not print %s within %v\nstdout so far:\n%s\nstderr so far:\n%s", p.name, quoteAll(want), timeout, p.Stdout(), p.Stderr())
+	}
+	return "", false
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // Stdout returns what the process has printed on standard output so far.
@@ -206,6 +308,15 @@ func (p *Proc) Signal(t testing.TB, sig os.Signal) {
 	t.Helper()
 	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signalling %s: %v", p.name, err)
+	}
+}
+
+// SignalGroup sends sig to the process group of a process started with
+// StartProgramInGroup: to it and to every process it started.
+func (p *Proc) SignalGroup(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(-p.Pid(), sig); err != nil {
+		t.Fatalf("signalling the process group of %s: %v", p.name, err)
 	}
 }
 

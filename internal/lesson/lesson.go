@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Program is a lesson's body. It defines its flags on l.Flags, calls l.Parse, and
@@ -32,15 +35,21 @@ type Lesson struct {
 	steps int
 	input *bufio.Reader
 
-	mu       sync.Mutex
-	cleanups []cleanup
-	exiting  sync.Mutex // held by whichever of Run and the signal handler ends the program
+	mu        sync.Mutex
+	cleanups  []cleanup
+	exiting   sync.Mutex    // held by whichever of Run and the signal handler ends the program
+	signalled chan struct{} // closed when SIGINT or SIGTERM arrives
 }
 
 type cleanup struct {
-	what string
-	fn   func() error
+	what     string
+	fn       func() error
+	onReturn bool // only when the program returns, not on a signal (CleanupOnReturn)
 }
+
+// SignalGrace is how long Run waits, when the program fails, for a SIGINT or
+// SIGTERM that may be on its way before it reports the failure (see Run).
+var SignalGrace = 100 * time.Millisecond
 
 // Exit statuses.
 const (
@@ -67,9 +76,21 @@ func Main(name, usage string, program Program) {
 // in-process; Main calls it for real.
 //
 // While it runs, SIGINT and SIGTERM run the cleanups and exit the process
-// (status 130 or 143), even if the program is blocked in a system call.
+// (status 130 or 143), even if the program is blocked in a system call. The signal
+// is handled in another goroutine while the program's own goroutine goes on, so:
+//
+//   - the cleanups that CleanupOnReturn registered do not run on a signal: the
+//     program may still be using what they release (unmapping memory it is reading
+//     would be a fault), and the exit releases it anyway;
+//   - the one line "NAME: interrupt: cleaning up and exiting" is all that the
+//     program prints on standard error: a failure that comes meanwhile is not
+//     reported. Ctrl-C signals every process of the terminal's process group at
+//     once, so one process's cleanup (removing a semaphore set, say) can make
+//     another fail a moment before that one handles its own signal: when the
+//     program fails, Run first waits up to SignalGrace for a signal, and if one
+//     comes, the process exits for the signal.
 func Run(name, usage string, program Program, args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
-	l := &Lesson{Name: name, In: stdin, Out: stdout, Err: stderr, usage: usage}
+	l := &Lesson{Name: name, In: stdin, Out: stdout, Err: stderr, usage: usage, signalled: make(chan struct{})}
 	l.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
 	l.Flags.SetOutput(io.Discard) // Parse reports errors itself, in one line
 	l.Flags.BoolVar(&l.step, "step", false, "pause before each step until Enter is pressed, to look around from another terminal")
@@ -78,6 +99,9 @@ func Run(name, usage string, program Program, args []string, stdin io.Reader, st
 	var err error
 	defer func() {
 		p := recover()
+		if p != nil || failure(err) {
+			l.deferToSignal()
+		}
 		l.finish(stop)
 		if p != nil {
 			// A panic is a bug in the lesson, but the learner still gets one line
@@ -92,13 +116,30 @@ func Run(name, usage string, program Program, args []string, stdin io.Reader, st
 	return ExitOK // replaced by the deferred function
 }
 
+// failure reports whether err is the program failing (exit status 1), rather than
+// success, -h or a usage error.
+func failure(err error) bool {
+	var usageErr *UsageError
+	return err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &usageErr)
+}
+
+// deferToSignal waits up to SignalGrace for a signal. If one comes, the signal
+// handler ends the process: deferToSignal never returns then.
+func (l *Lesson) deferToSignal() {
+	select {
+	case <-l.signalled:
+		select {} // the handler runs the cleanups and exits
+	case <-time.After(SignalGrace):
+	}
+}
+
 // finish runs the cleanups and stops listening for signals. If a signal is being
 // handled, that handler owns the exit: finish waits for it (the process exits
 // there), so that returning from main cannot cut its cleanups short.
 func (l *Lesson) finish(stopSignals func()) {
 	l.exiting.Lock()
 	defer l.exiting.Unlock()
-	l.runCleanups() // a signal now waits for the lock, then sees that we are done
+	l.runCleanups(false) // a signal now waits for the lock, then sees that we are done
 	stopSignals()
 }
 
@@ -159,11 +200,26 @@ func Usagef(format string, args ...any) error {
 func (l *Lesson) Cleanup(what string, fn func() error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.cleanups = append(l.cleanups, cleanup{what, fn})
+	l.cleanups = append(l.cleanups, cleanup{what: what, fn: fn})
 }
 
-// runCleanups runs every registered cleanup, newest first, and forgets them.
-func (l *Lesson) runCleanups() {
+// CleanupOnReturn registers fn like Cleanup, for something that the process's exit
+// undoes by itself, such as an attachment (shmdt) or an open file. It runs when the
+// program returns (success, error or panic), in order with the other cleanups, but
+// not on SIGINT or SIGTERM: the signal is handled while the program's goroutine may
+// still be using the memory, and detaching it under that goroutine would crash the
+// program with a fault ("unexpected fault address") instead of a clean exit. The
+// exit that follows the signal detaches it anyway (shmat(2): "Upon _exit(2), all
+// attached shared memory segments are detached from the process").
+func (l *Lesson) CleanupOnReturn(what string, fn func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cleanups = append(l.cleanups, cleanup{what: what, fn: fn, onReturn: true})
+}
+
+// runCleanups runs every registered cleanup, newest first, and forgets them. On a
+// signal it leaves out those registered with CleanupOnReturn.
+func (l *Lesson) runCleanups(onSignal bool) {
 	for {
 		l.mu.Lock()
 		if len(l.cleanups) == 0 {
@@ -173,6 +229,9 @@ func (l *Lesson) runCleanups() {
 		c := l.cleanups[len(l.cleanups)-1]
 		l.cleanups = l.cleanups[:len(l.cleanups)-1]
 		l.mu.Unlock()
+		if onSignal && c.onReturn {
+			continue
+		}
 		if err := c.fn(); err != nil {
 			fmt.Fprintf(l.Err, "%s: cleanup (%s): %v\n", l.Name, c.what, err)
 		}
@@ -188,6 +247,7 @@ func (l *Lesson) exitOnSignal() (stop func()) {
 	go func() {
 		select {
 		case sig := <-signals:
+			close(l.signalled)
 			l.exiting.Lock()
 			select {
 			case <-done: // the program finished first and has cleaned up
@@ -195,8 +255,14 @@ func (l *Lesson) exitOnSignal() (stop func()) {
 				return
 			default:
 			}
-			fmt.Fprintf(l.Err, "\n%s: %v: cleaning up and exiting\n", l.Name, sig)
-			l.runCleanups()
+			// On a terminal, Ctrl-C has echoed "^C" where the cursor was: start a
+			// new line. Elsewhere the one line is the whole of standard error.
+			nl := ""
+			if isTerminal(l.Err) {
+				nl = "\n"
+			}
+			fmt.Fprintf(l.Err, "%s%s: %v: cleaning up and exiting\n", nl, l.Name, sig)
+			l.runCleanups(true)
 			if sig == syscall.SIGTERM {
 				os.Exit(ExitTerminated)
 			}
@@ -217,4 +283,14 @@ func Entry(name, usage string, program Program) func(args []string) int {
 	return func(args []string) int {
 		return Run(name, usage, program, args, os.Stdin, os.Stdout, os.Stderr)
 	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -6,11 +6,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,7 +33,7 @@ func demo(l *Lesson, args []string) error {
 	if len(args) > 0 && args[0] == roleChild {
 		return demoChild(l, args[1:])
 	}
-	fail := l.Flags.String("fail", "", "how to end: call, panic, block, or nothing")
+	fail := l.Flags.String("fail", "", "how to end: call, panic, block, read, read-detach, signal-self, or nothing")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +56,39 @@ func demo(l *Lesson, args []string) error {
 		panic("boom")
 	case "block":
 		time.Sleep(time.Minute)
+	case "read", "read-detach":
+		return readUntilSignalled(l, id, *fail == "read-detach")
+	case "signal-self":
+		// A signal on its way while the program fails, as when Ctrl-C reaches a
+		// process and its peer at once and the peer's cleanup makes this one fail.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		return errors.New("the peer is gone")
+	}
+	return nil
+}
+
+// readUntilSignalled attaches segment id and reads it in a loop until a signal ends
+// the process. The attachment is released by CleanupOnReturn, or with detachToo by
+// a plain Cleanup, as the course did before CleanupOnReturn existed. A cleanup that
+// runs after it takes 200 ms, so that the reading loop certainly runs on after the
+// detach if the detach runs on the signal.
+func readUntilSignalled(l *Lesson, id int, detachToo bool) error {
+	l.Cleanup("a slow cleanup", func() error { time.Sleep(200 * time.Millisecond); return nil })
+	b, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
+	}
+	detach := func() error { return unix.SysvShmDetach(b) }
+	if detachToo {
+		l.Cleanup("detach", detach)
+	} else {
+		l.CleanupOnReturn("detach", detach)
+	}
+	l.Result("reading")
+	// The segment is zero-filled: the loop runs until something ends the process.
+	// (A load whose value is unused is compiled away; this one decides the loop.)
+	word := (*uint32)(unsafe.Pointer(&b[0]))
+	for atomic.LoadUint32(word) != 0xffffffff {
 	}
 	return nil
 }
@@ -135,12 +172,71 @@ func TestSignalsRunCleanups(t *testing.T) {
 			p.Signal(t, tt.sig)
 			r := p.Wait(t)
 			assert.Equal(t, tt.wantStatus, r.ExitCode)
-			assert.Contains(t, r.Stderr, "cleaning up and exiting")
+			assert.Equal(t, fmt.Sprintf("demo: %v: cleaning up and exiting\n", tt.sig), r.Stderr,
+				"one line and nothing else (no blank line before it: stderr is not a terminal)")
 			_, exists, err := procsysv.FindShm(id)
 			require.NoError(t, err)
 			assert.False(t, exists, "segment %d must be removed by the cleanup", id)
 		})
 	}
+}
+
+// A signal is handled while the program's goroutine goes on running. Detaching
+// the memory it reads under it is a fault that kills the process with a trace
+// (exit status 2); CleanupOnReturn leaves the attachment to the exit.
+func TestSignalLeavesMemoryMapped(t *testing.T) {
+	tests := []struct {
+		fail       string
+		wantStatus int
+	}{
+		{"read", ExitInterrupted},
+		{"read-detach", 2}, // why CleanupOnReturn exists: the Go runtime's fatal fault
+	}
+	for _, tt := range tests {
+		t.Run(tt.fail, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			p := ipctest.StartProgram(t, "-fail", tt.fail)
+			p.Expect(t, "-> reading", 5*time.Second)
+			p.Signal(t, syscall.SIGINT)
+			r := p.Wait(t)
+			assert.Equal(t, tt.wantStatus, r.ExitCode, "stderr: %s", r.Stderr)
+			if tt.wantStatus == ExitInterrupted {
+				assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr)
+			} else {
+				assert.Contains(t, r.Stderr, "unexpected fault address")
+				// The trace came before the segment's removal: remove it here.
+				m := regexp.MustCompile(`-> id (\d+)`).FindStringSubmatch(r.Stdout)
+				require.NotNil(t, m)
+				id, _ := strconv.Atoi(m[1])
+				_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			}
+		})
+	}
+}
+
+// A failure while a signal is on its way is the signal's: exit 130 and its one
+// line, not the failure's exit 1 and message (before SignalGrace, the program's
+// error usually won the race and the signal was lost).
+func TestSignalWinsOverAFailure(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		ipctest.NoLeaks(t)
+		r := ipctest.RunProgram(t, "-fail", "signal-self")
+		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
+		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
+	}
+}
+
+// CleanupOnReturn's cleanups run in order with the others when the program returns.
+func TestCleanupOnReturnRunsOnReturn(t *testing.T) {
+	var order []string
+	status := Run("demo", "", func(l *Lesson, args []string) error {
+		l.Cleanup("first", func() error { order = append(order, "first"); return nil })
+		l.CleanupOnReturn("second", func() error { order = append(order, "second"); return nil })
+		l.Cleanup("third", func() error { order = append(order, "third"); return nil })
+		return errors.New("failed")
+	}, nil, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	assert.Equal(t, ExitFailed, status)
+	assert.Equal(t, []string{"third", "second", "first"}, order)
 }
 
 func TestErrnoText(t *testing.T) {
