@@ -169,7 +169,7 @@ func altMemfd(l *lesson.Lesson, args []string) error {
 	}
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: args[0], Net: "unix"})
 	if err != nil {
-		return fmt.Errorf("connect(%s): %w", quoteShort(args[0]), err)
+		return fmt.Errorf("connect(%s): %w", lesson.Quote(args[0]), err)
 	}
 	defer conn.Close()
 	cred, err := peerCred(conn)
@@ -177,7 +177,7 @@ func altMemfd(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	if int(cred.Pid) != os.Getppid() {
-		return fmt.Errorf("the socket %s belongs to pid %d, not to the lesson that started me (pid %d): I take nothing from it", quoteShort(args[0]), cred.Pid, os.Getppid())
+		return fmt.Errorf("the socket %s belongs to pid %d, not to the lesson that started me (pid %d): I take nothing from it", lesson.Quote(args[0]), cred.Pid, os.Getppid())
 	}
 	fmt.Fprintf(l.Out, "connect(%q); SO_PEERCRED: pid %d uid %d, the lesson that started me\n", args[0], cred.Pid, cred.Uid)
 	l.Tell("CONNECTED")

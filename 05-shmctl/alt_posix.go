@@ -82,7 +82,7 @@ func altPosix(l *lesson.Lesson, args []string) error {
 	}
 	want := "/" + posixName(os.Getppid())
 	if args[0] != want {
-		return fmt.Errorf("%s is not %s, the name of the lesson that started me: I open no other", quoteShort(args[0]), want)
+		return fmt.Errorf("%s is not %s, the name of the lesson that started me: I open no other", lesson.Quote(args[0]), want)
 	}
 	path := filepath.Join(devShm, want)
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)

@@ -88,7 +88,7 @@ func TestAlternatives(t *testing.T) {
 // a socket in use, removes them all.
 func TestAlternativesInterrupted(t *testing.T) {
 	ipctest.NoLeaks(t)
-	p := ipctest.StartProgram(t, "alternatives", "-step")
+	p := ipctest.StartProgram(t, "-step", "alternatives")
 	p.StepTo(t, 4)
 	require.NotEmpty(t, ourDevShm(t, p.Pid()), "the POSIX object exists at the pause")
 	m := regexp.MustCompile(`bind\("(/[^"]+)/socket"\)`).FindStringSubmatch(p.Stdout())
@@ -101,11 +101,23 @@ func TestAlternativesInterrupted(t *testing.T) {
 	assert.NoDirExists(t, m[1], "the socket's directory is removed on Ctrl-C")
 }
 
-// Flags may come after the word: "alternatives -h" is the usage.
-func TestAlternativesFlagAfterWord(t *testing.T) {
-	ipctest.AssertUsage(t, ipctest.RunProgram(t, "alternatives", "-h"), "go run ./05-shmctl [-step] alternatives")
-	ipctest.AssertOneLineError(t, ipctest.RunProgram(t, "alternatives", "-id", "5"), 2, "-id and alternatives do not go together")
-	ipctest.AssertOneLineError(t, ipctest.RunProgram(t, "alternatives", "more"), 2, `unexpected argument "more" after alternatives`)
+// Flags come first, as in every lesson: one typed after "alternatives" is refused
+// with the command line to type instead.
+func TestAlternativesFlagsComeFirst(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"alternatives", "-step"}, "-step comes after the arguments, where it is not read as a flag: flags come first (go run ./05-shmctl -step alternatives)"},
+		{[]string{"alternatives", "-h"}, "-h comes after the arguments, where it is not read as a flag: flags come first (go run ./05-shmctl -h alternatives)"},
+		{[]string{"-id", "5", "alternatives"}, "-id and alternatives do not go together"},
+		{[]string{"alternatives", "more"}, `unexpected argument "more" after alternatives`},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, c.args...), 2, c.stderr)
+		})
+	}
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h", "alternatives"), "go run ./05-shmctl [-step] alternatives")
 }
 
 // helperListen is a separate process that listens on a Unix socket (its argument)
@@ -135,7 +147,7 @@ func TestAlternativeRolesRefuseForeignObjects(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "socket")
 	lp := ipctest.StartHelper(t, helperListen, sock)
 	lp.Expect(t, "listening", ipctest.Timeout)
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 
 	for _, c := range []struct {
 		args   []string
@@ -171,7 +183,7 @@ func TestAltMemfdStopsWhenTheLessonEnds(t *testing.T) {
 	ln, err := net.Listen("unix", sock)
 	require.NoError(t, err)
 	defer ln.Close()
-	startedByLesson(t) // this test is the lesson: SO_PEERCRED names it
+	ipctest.AsRoleParent(t) // this test is the lesson: SO_PEERCRED names it
 	p := ipctest.StartProgram(t, roleAltMemfd, sock)
 	p.Expect(t, "@@ CONNECTED", ipctest.Timeout)
 	conn, err := ln.Accept()

@@ -35,7 +35,7 @@ func TestSHMLockBringsNoPageIn(t *testing.T) {
 // and its SHM_UNLOCK is not: SHM_UNLOCK needs no room in the limit.
 func TestMemlockZero(t *testing.T) {
 	ipctest.NoLeaks(t)
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	var r ipctest.Result
 	if os.Geteuid() == 0 {
 		uid, gid := reexec.Nobody()
@@ -57,6 +57,6 @@ func TestMemlockZeroRefusesRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	ipctest.AssertOneLineError(t, ipctest.RunProgram(t, roleMemlockZero), 1, "running as root")
 }

@@ -11,6 +11,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
@@ -39,7 +41,7 @@ shared memory, POSIX shared memory (/dev/shm), a memfd sent over a Unix socket
 fork (in C, where gcc exists); then compares them.
 
 Everything the program creates is removed when it ends, however it ends (Ctrl-C
-and kill -TERM included). Flags may come before or after the other words.
+and kill -TERM included). Flags come first: go run ./05-shmctl -step alternatives.
 `
 
 // The parts this program plays as its own second process (reexec.Command(role,
@@ -83,21 +85,32 @@ func run(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	idArg := l.Flags.String("id", "", "show the existing segment `ID` with IPC_STAT only (never changes or removes it)")
-	words, err := parseArgs(l, args) // flags may come before or after the words
+	if err := l.Parse(args); err != nil {
+		return shortUsage(err)
+	}
+	words, err := l.Args() // a flag after the words is refused: flags come first
 	if err != nil {
 		return err
 	}
 	switch {
 	case len(words) > 0 && words[0] == "alternatives":
+		if len(words) > 1 && strings.HasPrefix(words[1], "-") { // -h: l.Args knows only the lesson's flags
+			flag := words[1]
+			if len(flag) > 20 || strings.ContainsAny(flag, " \t\"'") {
+				flag = lesson.Quote(flag)
+			}
+			return lesson.Usagef("%s comes after the arguments, where it is not read as a flag: flags come first (go run ./%s %s alternatives)",
+				flag, name, flag)
+		}
 		if len(words) > 1 {
-			return lesson.Usagef("unexpected argument %s after alternatives", quoteShort(words[1]))
+			return lesson.Usagef("unexpected argument %s after alternatives", lesson.Quote(words[1]))
 		}
 		if flagGiven(l.Flags, "id") {
 			return lesson.Usagef("-id and alternatives do not go together: give one")
 		}
 		return alternatives(l) // alternatives.go
 	case len(words) > 0:
-		return lesson.Usagef("unexpected argument %s: give -id ID, or the word alternatives, or nothing", quoteShort(words[0]))
+		return lesson.Usagef("unexpected argument %s: give -id ID, or the word alternatives, or nothing", lesson.Quote(words[0]))
 	case flagGiven(l.Flags, "id"):
 		id, err := parseID("-id", *idArg)
 		if err != nil {

@@ -106,7 +106,7 @@ func TestIpcsLinesMatchIpcs(t *testing.T) {
 	mem, err := unix.SysvShmAttach(id, 0, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.SysvShmDetach(mem))
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
 	p.Expect(t, "@@ ATTACHED", ipctest.Timeout)
 	defer p.Wait(t)
@@ -206,7 +206,7 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 		t.Run(fmt.Sprintf("%#o", c.mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			_, id := newKeyedSegment(t, 5000, c.mode)
-			startedByLesson(t)
+			ipctest.AsRoleParent(t)
 			uid, gid := reexec.Nobody()
 			p := ipctest.StartHelperAs(t, uid, gid, helperProgram, roleStranger, strconv.Itoa(id))
 			r := p.Wait(t)
@@ -285,7 +285,7 @@ func TestRMIDWhileAttached(t *testing.T) {
 	assert.False(t, ok, "IPC_RMID with nattch 0 destroys at once")
 
 	// A second process attaches by id after IPC_RMID (Linux allows it).
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
 	line := p.Expect(t, "attached", 10*time.Second)
 	p.Expect(t, "@@ ATTACHED", 10*time.Second)
@@ -592,9 +592,9 @@ func TestProgramBadInput(t *testing.T) {
 		{[]string{"-id"}, 2, "flag needs an argument"},
 		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"extra", "-id", "5"}, 2, `unexpected argument "extra"`}, // flags after a word are read too
-		{[]string{"-id", long}, 2, `-id "` + long[:40] + `"... (5000 bytes) is not a segment id`},
-		{[]string{long}, 2, `unexpected argument "` + long[:40] + `"... (5000 bytes)`},
+		{[]string{"extra", "-id", "5"}, 2, "flags come first (go run ./05-shmctl -id 5 extra)"},
+		{[]string{"-id", long}, 2, `-id "` + long[:60] + "…" + long[:30] + `" (5000 bytes) is not a segment id`},
+		{[]string{long}, 2, `unexpected argument "` + long[:60] + "…" + long[:30] + `" (5000 bytes)`},
 		{[]string{"-" + long}, 2, "flag provided but not defined: -" + long[:60]},
 	} {
 		t.Run(shorten(strings.Join(c.args, " "), 50), func(t *testing.T) {

@@ -27,7 +27,7 @@ func TestNextIDRefusesTheLessonsNamespace(t *testing.T) {
 		t.Skipf("no %s: %v", shmNextID, err)
 	}
 	id := ipctest.NewSegment(t, 1, 0o600) // the "lesson's" segment
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	args := []string{roleNextID, strconv.Itoa(wantedID)}
 	var r ipctest.Result
 	if os.Geteuid() == 0 {

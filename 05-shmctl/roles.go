@@ -33,23 +33,22 @@ func roleID(role string, args []string) (int, error) {
 }
 
 // parentsSegment returns segment id's line of /proc/sysvipc/shm if the process that
-// started this role created it (shm_cpid is our parent's pid) with the size the
-// lesson uses, and an error otherwise. /proc/sysvipc/shm lists every segment to
-// everyone, so the check works for a role that may not IPC_STAT the segment (the
-// stranger). A segment removed and a new one made with the same id in between is
-// impossible: the new one would have another creator.
+// started this role created it (lesson.ParentCreated: shm_cpid is our parent's pid)
+// with the size the lesson uses, and an error otherwise. /proc/sysvipc/shm lists
+// every segment to everyone, so the check works for a role that may not IPC_STAT the
+// segment (the stranger).
 func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
+	if err := lesson.ParentCreated(id); err != nil {
+		return procsysv.Shm{}, err
+	}
 	s, ok, err := procsysv.FindShm(id)
-	parent := os.Getppid()
 	switch {
 	case err != nil:
 		return s, err
 	case !ok:
-		return s, fmt.Errorf("no segment has id %d (this part of the lesson acts only on a segment its lesson just created)", id)
-	case s.CPID != parent:
-		return s, fmt.Errorf("segment %d was created by pid %d, not by the lesson that started me (pid %d): I touch no other segment", id, s.CPID, parent)
+		return s, fmt.Errorf("segment %d is gone", id)
 	case s.Size != size:
-		return s, fmt.Errorf("segment %d has %d bytes, not the lesson's %d: I touch no other segment", id, s.Size, size)
+		return s, fmt.Errorf("segment %d has %d bytes, not the lesson's %d: I touch no other", id, s.Size, size)
 	}
 	return s, nil
 }

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // helperMakeSegment is a separate process that creates a segment of the lesson's
@@ -57,12 +56,6 @@ func assertUntouched(t *testing.T, id int, before unix.SysvShmDesc) {
 	assert.Equal(t, before, after, "segment %d unchanged: owner, mode, times, nattch, lpid", id)
 }
 
-// startedByLesson makes the programs this test starts look as if the lesson had
-// started them (reexec's parent marker names this test process, their parent).
-func startedByLesson(t *testing.T) {
-	t.Setenv(reexec.EnvParent, strconv.Itoa(os.Getpid()))
-}
-
 // Every role typed by hand is a one-line usage error that touches nothing, even
 // with the id of a real segment (made here by another process, as ipcmk would).
 func TestRolesTypedByHandAreRefused(t *testing.T) {
@@ -97,7 +90,7 @@ func TestRolesRefuseWhatTheLessonDidNotCreate(t *testing.T) {
 	gone, err := unix.SysvShmGet(unix.IPC_PRIVATE, segSize, unix.IPC_CREAT|0o600)
 	require.NoError(t, err)
 	require.NoError(t, removeIfExists(gone))
-	startedByLesson(t)
+	ipctest.AsRoleParent(t)
 	for _, c := range []struct {
 		args   []string
 		status int
@@ -109,7 +102,7 @@ func TestRolesRefuseWhatTheLessonDidNotCreate(t *testing.T) {
 		{[]string{rolePeer}, 2, "peer takes one argument, a segment id"},
 		{[]string{rolePeer, "x"}, 2, `peer: "x" is not a segment id`},
 		{[]string{rolePeer, "4294967296"}, 2, `peer: "4294967296" is not a segment id`}, // 2^32 must not become 0
-		{[]string{roleStranger, strings.Repeat("9", 5000)}, 2, `stranger: "` + strings.Repeat("9", 40) + `"... (5000 bytes) is not a segment id`},
+		{[]string{roleStranger, strings.Repeat("9", 5000)}, 2, `stranger: "` + strings.Repeat("9", 60) + "…" + strings.Repeat("9", 30) + `" (5000 bytes) is not a segment id`},
 	} {
 		name := strings.Join(c.args, " ")
 		if len(name) > 50 {
