@@ -28,10 +28,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The stranger role, run by tests as nobody through ipctest.StartHelperAs.
-	ipctest.Helper(roleStranger, func(args []string) int {
-		return lesson.Run(name, usage, run, append([]string{roleStranger}, args...), os.Stdin, os.Stdout, os.Stderr)
-	})
+	// The program with the arguments given, for roles that tests run as nobody with
+	// ipctest.StartHelperAs.
+	ipctest.Helper(helperProgram, lesson.Entry(name, usage, run))
+	ipctest.Helper(helperMakeSegment, makeSegment)
+	ipctest.Helper(helperListen, listen)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
@@ -105,8 +106,9 @@ func TestIpcsLinesMatchIpcs(t *testing.T) {
 	mem, err := unix.SysvShmAttach(id, 0, 0)
 	require.NoError(t, err)
 	require.NoError(t, unix.SysvShmDetach(mem))
+	ipctest.AsRoleParent(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
-	p.Expect(t, "attached", ipctest.Timeout)
+	p.Expect(t, "@@ ATTACHED", ipctest.Timeout)
 	defer p.Wait(t)
 
 	out, err := exec.Command(ipcs, "-m", "-i", strconv.Itoa(id)).Output()
@@ -204,8 +206,9 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 		t.Run(fmt.Sprintf("%#o", c.mode), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			_, id := newKeyedSegment(t, 5000, c.mode)
+			ipctest.AsRoleParent(t)
 			uid, gid := reexec.Nobody()
-			p := ipctest.StartHelperAs(t, uid, gid, roleStranger, strconv.Itoa(id))
+			p := ipctest.StartHelperAs(t, uid, gid, helperProgram, roleStranger, strconv.Itoa(id))
 			r := p.Wait(t)
 			require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 			assert.Regexp(t, `IPC_STAT, &buf\): `+regexp.QuoteMeta(c.wantStat), r.Stdout)
@@ -218,6 +221,10 @@ func TestOtherUserGetsEACCESAndEPERM(t *testing.T) {
 		})
 	}
 }
+
+// helperProgram runs the program in a helper process, so that a test can start a
+// role as another user (ipctest.StartHelperAs).
+const helperProgram = "program"
 
 func TestSHMLockSetsLockedBit(t *testing.T) {
 	ipctest.NoLeaks(t)
@@ -278,8 +285,10 @@ func TestRMIDWhileAttached(t *testing.T) {
 	assert.False(t, ok, "IPC_RMID with nattch 0 destroys at once")
 
 	// A second process attaches by id after IPC_RMID (Linux allows it).
+	ipctest.AsRoleParent(t)
 	p := ipctest.StartProgram(t, rolePeer, strconv.Itoa(id))
 	line := p.Expect(t, "attached", 10*time.Second)
+	p.Expect(t, "@@ ATTACHED", 10*time.Second)
 	assert.Contains(t, line, `read "left before IPC_RMID"`)
 	ds, err = stat(id)
 	require.NoError(t, err)
@@ -289,7 +298,7 @@ func TestRMIDWhileAttached(t *testing.T) {
 	// It detaches: one attachment left, the segment stays.
 	_, err = p.Stdin.Write([]byte("\n"))
 	require.NoError(t, err)
-	p.Expect(t, "detached", 10*time.Second)
+	p.Expect(t, "@@ DETACHED", 10*time.Second)
 	require.Equal(t, 0, p.Wait(t).ExitCode)
 	ds, err = stat(id)
 	require.NoError(t, err)
@@ -491,6 +500,7 @@ func TestIPCSetFromZeroedBuffer(t *testing.T) {
 // The whole program, as a learner runs it.
 func TestProgramTour(t *testing.T) {
 	ipctest.NoLeaks(t)
+	nextIDBefore, nextIDErr := readNextID()
 	r := ipctest.RunProgram(t)
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
@@ -512,8 +522,20 @@ func TestProgramTour(t *testing.T) {
 		"in /proc/sysvipc/shm: false. It is gone.",
 		"no segment has that id any more",
 		"/proc/sys/kernel/shmmax = ",
+		"ulimit -l 0: shmget(IPC_PRIVATE, ", // the lock step's second process
+		"SHM_LOCK, NULL): EPERM",
+		"SHM_UNLOCK, NULL): 0 (no error)",
+		"= seq × 32768 + index", // how ids are made
+		"a slot used before: kept",
+		"its seq is",
+		"-> 0: the new id reaches it",
 	} {
 		assert.Contains(t, out, want)
+	}
+	if m := regexp.MustCompile(`SHM_LOCK, NULL\)\n-> 0: `).FindString(out); m != "" && os.Getpagesize() < segSize {
+		page := os.Getpagesize()
+		assert.Contains(t, out, fmt.Sprintf("SHM_LOCK brings no page in: rss (in /proc/sysvipc/shm) was %d bytes before the call\n   and is %d now", page, page))
+		assert.Contains(t, out, fmt.Sprintf("-> rss %d: the page arrived when touched", 2*page))
 	}
 	if os.Geteuid() == 0 {
 		assert.Contains(t, out, "IPC_STAT, &buf): EACCES")
@@ -522,6 +544,12 @@ func TestProgramTour(t *testing.T) {
 	// The second process's own lines, relayed with its pid: it read what step 2 wrote.
 	assert.Regexp(t, `\n   \[pid (\d+)\] attached at 0x[0-9a-f]+, read "hello from pid \d+"\n`, out)
 	assert.Regexp(t, `\n   \[pid (\d+)\] detached\n`, out)
+	checkNextIDStep(t, out)
+	if nextIDErr == nil {
+		after, err := readNextID()
+		require.NoError(t, err)
+		assert.Equal(t, nextIDBefore, after, "the machine's shm_next_id is unchanged")
+	}
 	m := regexp.MustCompile(`change_time (.+) -> (.+): IPC_SET updates ctime`).FindStringSubmatch(out)
 	require.NotNil(t, m, "the IPC_SET step shows ctime before and after")
 	assert.NotEqual(t, m[1], m[2], "ctime changed")
@@ -549,6 +577,7 @@ func TestProgramBadInput(t *testing.T) {
 	_, err = unix.SysvShmCtl(gone, unix.IPC_RMID, nil)
 	require.NoError(t, err)
 	goneID := strconv.Itoa(gone)
+	long := strings.Repeat("7", 5000)
 
 	for _, c := range []struct {
 		args   []string
@@ -563,24 +592,31 @@ func TestProgramBadInput(t *testing.T) {
 		{[]string{"-id"}, 2, "flag needs an argument"},
 		{[]string{"-nosuch"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-		{[]string{rolePeer}, 2, "takes one argument"},
-		{[]string{rolePeer, "x"}, 2, `"x" is not a segment id`},
-		{[]string{rolePeer, goneID}, 1, "shmat(" + goneID + ", NULL, 0): EINVAL"},
+		{[]string{"extra", "-id", "5"}, 2, "flags come first (go run ./05-shmctl -id 5 extra)"},
+		{[]string{"-id", long}, 2, `-id "` + long[:60] + "…" + long[:30] + `" (5000 bytes) is not a segment id`},
+		{[]string{long}, 2, `unexpected argument "` + long[:60] + "…" + long[:30] + `" (5000 bytes)`},
+		{[]string{"-" + long}, 2, "flag provided but not defined: -" + long[:60]},
 	} {
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			ipctest.AssertOneLineError(t, ipctest.RunProgram(t, c.args...), c.status, c.stderr)
+		t.Run(shorten(strings.Join(c.args, " "), 50), func(t *testing.T) {
+			r := ipctest.RunProgram(t, c.args...)
+			ipctest.AssertOneLineError(t, r, c.status, c.stderr)
+			assert.Less(t, len(r.Stderr), 250, "long input is quoted short")
 		})
 	}
 }
 
 func TestProgramUsage(t *testing.T) {
-	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step] [-id ID]", "-step", "-id ID")
+	ipctest.AssertUsage(t, ipctest.RunProgram(t, "-h"), "usage: go run ./05-shmctl [-step]", "go run ./05-shmctl [-step] -id ID", "-step", "-id ID")
 }
+
+// stepLastDetach is the number of the tour's last step: before it, the segment is
+// marked and a second process has it attached.
+const stepLastDetach = 14
 
 // Ctrl-C while -step waits removes everything: early (segment created and
 // attached) and late (segment marked, a second process attached).
 func TestStepInterruptCleansUp(t *testing.T) {
-	for _, stopAt := range []int{2, 12} {
+	for _, stopAt := range []int{2, stepLastDetach} {
 		t.Run(fmt.Sprintf("at step %d", stopAt), func(t *testing.T) {
 			ipctest.NoLeaks(t)
 			p := ipctest.StartProgram(t, "-step")
@@ -601,8 +637,9 @@ func TestStepInterruptCleansUp(t *testing.T) {
 			assert.NotContains(t, r.Stderr, "cleanup (", "every cleanup succeeds")
 			_, ok = findShm(t, id)
 			assert.False(t, ok, "segment %d removed on Ctrl-C", id)
-			if stopAt == 12 {
-				require.NotZero(t, peerPid, "by step 12 the second process runs")
+			if stopAt == stepLastDetach {
+				require.Contains(t, out, fmt.Sprintf("== %d. The last detach destroys the segment ==", stopAt))
+				require.NotZero(t, peerPid, "by step %d the second process runs", stopAt)
 				assert.ErrorIs(t, syscall.Kill(peerPid, 0), syscall.ESRCH, "the second process is gone")
 			}
 		})

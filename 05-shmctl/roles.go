@@ -1,0 +1,188 @@
+//go:build linux
+
+package main
+
+// What every role checks before it touches anything. A role is this program started
+// again by the lesson (lesson.Roles refuses it when typed by hand); it is handed a
+// segment id on its command line and must act only on the segment that its parent,
+// the lesson, created in this run.
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
+)
+
+// roleID parses the one argument of a role: a segment id, which must fit in a C int
+// (shmctl takes an int; a larger number must not be cut down to another segment's id).
+func roleID(role string, args []string) (int, error) {
+	if len(args) != 1 {
+		return 0, lesson.Usagef("%s takes one argument, a segment id", role)
+	}
+	return parseID(role+":", args[0])
+}
+
+// parentsSegment returns segment id's line of /proc/sysvipc/shm if the process that
+// started this role created it (lesson.ParentCreated: shm_cpid is our parent's pid)
+// with the size the lesson uses, and an error otherwise. /proc/sysvipc/shm lists
+// every segment to everyone, so the check works for a role that may not IPC_STAT the
+// segment (the stranger).
+func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
+	if err := lesson.ParentCreated(id); err != nil {
+		return procsysv.Shm{}, err
+	}
+	s, ok, err := procsysv.FindShm(id)
+	switch {
+	case err != nil:
+		return s, err
+	case !ok:
+		return s, fmt.Errorf("segment %d is gone", id)
+	case s.Size != size:
+		return s, fmt.Errorf("segment %d has %d bytes, not the lesson's %d: I touch no other", id, s.Size, size)
+	}
+	return s, nil
+}
+
+// commandAsNobody returns a command that runs role as the unprivileged user nobody,
+// which only root may start, and its uid. reexec.CommandAs copies this program where
+// nobody may run it; the copy is removed when the lesson ends.
+func commandAsNobody(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, uint32, error) {
+	uid, gid := reexec.Nobody()
+	var cmd *exec.Cmd
+	err := keep(l, "remove the copy of this program made for nobody", func() (func() error, error) {
+		var err error
+		cmd, err = reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
+		return func() error { reexec.Cleanup(); return nil }, err
+	})
+	return cmd, uid, err
+}
+
+// commandAsOrdinaryUser returns a command that runs role without privilege: as
+// nobody when we are root, as ourselves otherwise; and who that is, for the narration.
+func commandAsOrdinaryUser(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, string, error) {
+	if os.Geteuid() != 0 {
+		cmd, err := reexec.Command(append([]string{role}, args...)...)
+		return cmd, fmt.Sprintf("as you (uid %d)", os.Geteuid()), err
+	}
+	cmd, uid, err := commandAsNobody(l, role, args...)
+	return cmd, fmt.Sprintf("as nobody (uid %d)", uid), err
+}
+
+// attachParents is how a role attaches the segment its argument names: only if its
+// parent created it with size bytes (parentsSegment). It returns the attachment.
+func attachParents(role string, args []string, size uint64) ([]byte, error) {
+	id, err := roleID(role, args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parentsSegment(id, size); err != nil {
+		return nil, err
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
+	}
+	return mem, nil
+}
+
+// startRole starts this program again as role with args, and says so: the command
+// line, and how the second process finds the memory.
+func startRole(l *lesson.Lesson, how, role string, args ...string) (*child, error) {
+	cmd, err := reexec.Command(append([]string{role}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	l.Call("second process: %s    (%s)", strings.Join(append([]string{name, role}, args...), " "), how)
+	return startChild(l, cmd)
+}
+
+// startChild starts cmd as a child of the lesson (lesson.StartChild) and registers
+// its end as a cleanup (keep), so that the lesson waits for it however it ends, even
+// on a signal that arrives while the child is being started.
+func startChild(l *lesson.Lesson, cmd *exec.Cmd) (ch *child, err error) {
+	// A process group of its own: Ctrl-C at the terminal reaches the lesson alone,
+	// whose cleanup ends the child, so one line says what happened. Its standard
+	// error comes through a pipe (childStderr is no *os.File), so that it never
+	// writes to the terminal from a group in the background.
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if cmd.Stderr == nil {
+		cmd.Stderr = childStderr{l.Err}
+	}
+	err = keep(l, "end the second process", func() (func() error, error) {
+		c, err := lesson.StartChild(l, cmd)
+		if err != nil {
+			return nil, err
+		}
+		ch = &child{c: c, cmd: cmd, Pid: c.Pid}
+		return ch.end, nil
+	})
+	return ch, err
+}
+
+// child is a second process of the lesson: a lesson.Child, whose methods are not
+// safe to call from two goroutines, with a lock. The step talks to it; the cleanup
+// that ends it may run on a signal in the signal handler's goroutine meanwhile. They
+// take turns.
+type child struct {
+	Pid int
+
+	mu  sync.Mutex
+	c   *lesson.Child
+	cmd *exec.Cmd
+}
+
+// Await is lesson.Child's Await: it relays narration until the child tells verb.
+func (ch *child) Await(verb string) ([]string, error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Await(verb)
+}
+
+// Send writes a line to the child's standard input.
+func (ch *child) Send(line string) error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Send(line)
+}
+
+// Finish closes the child's standard input, relays the rest and waits for it.
+func (ch *child) Finish() error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.c.Finish()
+}
+
+// end is the child's cleanup. A step may be waiting for the child, holding the lock,
+// so it first asks the child to end with SIGTERM, which the child takes as its lesson
+// does (it cleans up and exits); os.Process.Signal sends nothing to a process already
+// waited for, whose pid may belong to another by now. Then it waits for it.
+func (ch *child) end() error {
+	_ = ch.cmd.Process.Signal(syscall.SIGTERM)
+	_ = ch.Finish() // its exit status was reported where it mattered
+	return nil
+}
+
+// childStderr passes a child's standard error on to the lesson's, except once the
+// lesson is ending: a child that the lesson's cleanup ends has nothing to add to the
+// lesson's one line.
+type childStderr struct{ w io.Writer }
+
+func (e childStderr) Write(b []byte) (int, error) {
+	if objects.ending.Load() {
+		return len(b), nil
+	}
+	return e.w.Write(b)
+}
