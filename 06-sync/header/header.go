@@ -194,11 +194,16 @@ type PeerGoneError struct {
 	Role Role // the peer's role
 	Pid  int
 	How  string // what showed it: "no such process", "the semaphore set was removed", ...
+	Err  error  // the error that showed it, if any (sem.ErrRemoved matches a removed set)
 }
 
 func (e *PeerGoneError) Error() string {
 	return fmt.Sprintf("the %v (pid %d) is gone (%s): it exited or was killed before the end of the stream", e.Role, e.Pid, e.How)
 }
+
+// Unwrap returns the error that showed it, so that errors.Is(err, sem.ErrRemoved)
+// tells a removed set from a dead process.
+func (e *PeerGoneError) Unwrap() error { return e.Err }
 
 // PeerGone returns a *PeerGoneError if the process recorded as role peer has died,
 // and nil while it runs (or if no process has claimed the role yet).
