@@ -14,8 +14,8 @@
 //     creator and an opener race: the opener may use the set before the creator has
 //     set its values. The classic fix (Stevens, UNIX Network Programming vol. 2) is
 //     used: the creator wins IPC_CREAT|IPC_EXCL, sets the values, and makes its last
-//     step one semop (one operation, on semaphore 0, that leaves every value as
-//     asked), which makes sem_otime non-zero; an opener waits until sem_otime is
+//     step one semop (one operation that leaves every value as asked), which makes
+//     sem_otime non-zero; an opener waits until sem_otime is
 //     non-zero before it trusts the set (Create, Open).
 //   - EINTR. semop is never restarted after a signal handler, whatever SA_RESTART
 //     says (signal(7)), and the Go runtime sends its threads signals of its own, so

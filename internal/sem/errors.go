@@ -137,10 +137,10 @@ func semgetError(key ftok.Key, nsems int, flags string, creating bool, errno uni
 		case lim.Sets >= lim.SEMMNI || lim.Semaphores+nsems > lim.SEMMNS:
 			var causes []string
 			if lim.Semaphores+nsems > lim.SEMMNS {
-				causes = append(causes, fmt.Sprintf("SEMMNS reached: %d semaphores exist in all sets, and %d more would pass the limit of %d (the 2nd field of %s)", lim.Semaphores, nsems, lim.SEMMNS, semFile))
+				causes = append(causes, fmt.Sprintf("SEMMNS reached: %s in all sets, and %d more would pass the limit of %d (the 2nd field of %s)", plural(lim.Semaphores, "semaphore exists", "semaphores exist"), nsems, lim.SEMMNS, semFile))
 			}
 			if lim.Sets >= lim.SEMMNI {
-				causes = append(causes, fmt.Sprintf("SEMMNI reached: %d sets exist, the most the system allows (the 4th field of %s)", lim.Sets, semFile))
+				causes = append(causes, fmt.Sprintf("SEMMNI reached: %s, the most the system allows (the 4th field of %s)", plural(lim.Sets, "set exists", "sets exist"), semFile))
 			}
 			e.Cause = strings.Join(causes, "; and ")
 		default:
@@ -150,6 +150,14 @@ func semgetError(key ftok.Key, nsems int, flags string, creating bool, errno uni
 		e.Cause = "see semget(2)"
 	}
 	return e
+}
+
+// plural is "1 set exists" or "2 sets exist".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // semopError explains a failed semop or semtimedop on s (timeout < 0: semop).

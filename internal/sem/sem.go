@@ -79,28 +79,32 @@ func Create(key ftok.Key, mode int, values ...int) (*Set, error) {
 // until it is non-zero (Open). The semop must leave every value as asked, whatever
 // it is, SEMVMX included:
 //
-//   - semaphore 0 to start at 0: SETVAL 0, then {0, 0, IPC_NOWAIT}, "wait until
-//     semaphore 0 is zero", which it is, so the call returns at once;
-//   - semaphore 0 to start at v > 0: SETVAL v-1, then {0, +1, 0}.
+//   - if a semaphore i is to start at 0: SETVAL every value, then {i, 0, IPC_NOWAIT},
+//     "wait until semaphore i is zero", which it is, so the call changes nothing
+//     and returns at once;
+//   - if none is: SETVAL semaphore 0 to one less than asked, then {0, +1, 0}.
 //
-// (A semop of +1 and -1 on a semaphore that is at SEMVMX fails with ERANGE: the
-// kernel applies the operations in order and checks each. And one operation, not
-// two, keeps within any SEMOPM.) SETVAL and the semop record this process as the
-// last to operate on each semaphore (semctl GETPID).
+// (Not +1 and -1 in one semop: on a semaphore at SEMVMX the +1 fails with ERANGE,
+// since the kernel applies the operations in order and checks each; and one
+// operation keeps within any SEMOPM.) SETVAL and the semop record this process as
+// the last to operate on the semaphore (semctl GETPID).
 func (s *Set) initialise(values []int) error {
-	first := Op{Num: 0, Delta: 0, Flags: unix.IPC_NOWAIT}
-	if values[0] > 0 {
-		first = Op{Num: 0, Delta: +1}
+	last := Op{Num: 0, Delta: +1}
+	for i, v := range values {
+		if v == 0 {
+			last = Op{Num: uint16(i), Delta: 0, Flags: unix.IPC_NOWAIT}
+			break
+		}
 	}
 	for i, v := range values {
-		if i == 0 {
-			v -= int(first.Delta)
+		if i == int(last.Num) {
+			v -= int(last.Delta)
 		}
 		if err := s.SetValue(i, v); err != nil {
 			return err
 		}
 	}
-	return s.Do(first)
+	return s.Do(last)
 }
 
 // Open returns the existing set for key once its creator has initialised it. It

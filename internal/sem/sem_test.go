@@ -323,9 +323,11 @@ func TestCreateAtTheLimits(t *testing.T) {
 			info, err := s.Stat()
 			require.NoError(t, err)
 			assert.False(t, info.Otime.IsZero(), "sem_otime must be set, so that Open knows the set is ready")
-			pid, err := s.LastPid(0)
-			require.NoError(t, err)
-			assert.Equal(t, os.Getpid(), pid, "the creator is the last to have operated on semaphore 0")
+			for num := range values {
+				pid, err := s.LastPid(num)
+				require.NoError(t, err)
+				assert.Equal(t, os.Getpid(), pid, "the creator is the last to have operated on semaphore %d", num)
+			}
 		})
 	}
 	_, err := Create(ftok.Private, 0o600, SEMVMX+1)
