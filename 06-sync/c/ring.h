@@ -194,8 +194,10 @@ static inline size_t message_size(uint64_t i, size_t size, int mixed) {
 
 /* The stream both transports carry (README section 3): data message i is the
  * 8-byte little-endian i, then bytes (i + k) & 0xff; after the last one a 28-byte
- * trailer: UINT64_MAX, the number of messages, of bytes, and the CRC-32 of all
- * data bytes. */
+ * trailer, itself an ordinary message: UINT64_MAX, the number of data messages, the
+ * bytes of all of them (sequence numbers included), and the CRC-32 of those bytes,
+ * each little-endian. These memcpy calls of native integers are little-endian on
+ * the little-endian machines this course runs on. */
 struct tally {
 	uint64_t messages, bytes;
 	uint32_t crc;
@@ -233,13 +235,22 @@ static inline struct tally produce_messages(uint64_t messages, size_t size, int 
  * the exit status. */
 static inline int consume_messages(long (*receive)(unsigned char *buf, size_t cap)) {
 	size_t cap = load32(OFF_MAX_MESSAGE);
+	if (cap < 28) cap = 28; /* room for the trailer, whatever the producer stored */
 	unsigned char *buf = malloc(cap);
 	struct tally got = {0, 0, 0}, want = {0, 0, 0};
 	int trailer = 0;
 	long n;
 	while ((n = receive(buf, cap)) >= 0) {
 		uint64_t seq;
+		if (n < 8) {
+			fprintf(stderr, "message %llu is %ld bytes, shorter than its sequence number\n", (unsigned long long)got.messages, n);
+			return 1;
+		}
 		memcpy(&seq, buf, 8);
+		if (trailer) {
+			fprintf(stderr, "a message after the trailer\n");
+			return 1;
+		}
 		if (n == 28 && seq == UINT64_MAX) {
 			memcpy(&want.messages, buf + 8, 8);
 			memcpy(&want.bytes, buf + 16, 8);

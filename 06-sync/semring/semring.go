@@ -12,9 +12,14 @@
 //
 // With one producer and one consumer no mutex is needed: only the producer writes a
 // free slot and only the consumer reads a full one, and the semaphores guarantee the
-// two never touch the same slot at the same time. Each semop is a system call, which
-// is a full memory barrier: what the producer wrote before post(FULL) is visible to
-// the consumer after its wait(FULL) returns.
+// two never touch the same slot at the same time. What the producer wrote before
+// post(FULL) is visible to the consumer after its wait(FULL) returns, because the
+// kernel orders the two semops on the same semaphore: the post updates the value
+// under the semaphore's lock and releases it (or hands the result to a sleeping
+// waiter with a store-release), and the wait takes the lock (or reads its result
+// with a load-acquire) before it returns. Release on post, acquire on wait: the
+// pairing a mutex gives. Entering the kernel is not in itself a barrier on every
+// CPU (arm64's SVC instruction is not one); the semaphore's own synchronisation is.
 //
 // No SEM_UNDO here: these semaphores count slots, they are not locks. Undoing a dead
 // producer's posts would make filled slots vanish from FULL.
@@ -31,9 +36,13 @@
 //	    96   32 reserved     zero
 //	   128      slot 0, slot 1, ... each: length uint32, flags uint32, payload
 //
-// A message longer than a slot is split over consecutive slots; every slot but the
-// last of a message has flag More (2). The end-of-stream marker is a slot with flag
-// End (1) and length 0.
+// Every field is an integer in the machine's byte order (package header). A message
+// longer than a slot is split over consecutive slots; every slot but the last of a
+// message has flag More (2) and a full slot of payload. The end-of-stream marker is
+// a slot with flag End (1) and length 0. The consumer may free the slots of a
+// message one by one (post EMPTY +1 each) or all at once when it has read the last
+// (+k in one semop, which this package does, so that a buffer too small leaves the
+// message whole); the protocol is the same.
 package semring
 
 import (
