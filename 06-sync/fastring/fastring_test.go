@@ -63,6 +63,17 @@ func newRing(t testing.TB, capacity int) ring {
 	return ring{shmid: id, set: set, seg: seg}
 }
 
+// newEnds is a ring with both its ends in this process (the ring does not care).
+func newEnds(t *testing.T, capacity int) (ring, *Sender, *Receiver) {
+	t.Helper()
+	r := newRing(t, capacity)
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	c, err := NewReceiver(r.seg, r.set)
+	require.NoError(t, err)
+	return r, s, c
+}
+
 // ids is how a helper process finds the ring.
 func (r ring) ids() []string {
 	return []string{"-shm", strconv.Itoa(r.shmid), "-sem", strconv.Itoa(r.set.ID())}
@@ -455,13 +466,9 @@ func TestInconsistentHeaderIsRefused(t *testing.T) {
 // too small gets io.ErrShortBuffer and the message stays for a larger one.
 func TestShortBufferLeavesMessage(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 256)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	_, s, c := newEnds(t, 256)
 	require.NoError(t, s.Send([]byte("hello, ring")))
-	_, err = c.Receive(make([]byte, 4))
+	_, err := c.Receive(make([]byte, 4))
 	assert.ErrorIs(t, err, io.ErrShortBuffer)
 	buf := make([]byte, 64)
 	n, err := c.Receive(buf)
@@ -471,14 +478,10 @@ func TestShortBufferLeavesMessage(t *testing.T) {
 
 func TestSendAfterClose(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 256)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	_, s, c := newEnds(t, 256)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	_, err = c.Receive(nil)
+	_, err := c.Receive(nil)
 	assert.Equal(t, io.EOF, err)
 	require.NoError(t, <-closed, "Close returns once the consumer has taken the marker")
 	assert.True(t, errors.Is(s.Send(nil), ErrClosed))
@@ -491,11 +494,7 @@ func TestSendAfterClose(t *testing.T) {
 // blocks elsewhere cannot hold back a producer that waits for space.
 func TestHeadIsPublishedAfterEveryMessage(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 1024)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	r, s, c := newEnds(t, 1024)
 	buf := make([]byte, 100)
 	for i := 1; i <= 3; i++ {
 		require.NoError(t, s.Send(buf[:50])) // a record of 8 + 56 bytes
@@ -631,26 +630,18 @@ func deadPid(t *testing.T) int {
 func TestLatePostAfterTheSetIsRemoved(t *testing.T) {
 	t.Run("the consumer's post after the end marker", func(t *testing.T) {
 		ipctest.NoLeaks(t)
-		r := newRing(t, 256)
-		s, err := NewSender(r.seg, r.set)
-		require.NoError(t, err)
-		c, err := NewReceiver(r.seg, r.set)
-		require.NoError(t, err)
+		r, s, c := newEnds(t, 256)
 		require.NoError(t, s.record(nil, TagEnd))
 		atomic.StoreUint32(u32(r.seg, offProducerWait), 1) // the producer is going to sleep: the consumer will post
 		require.NoError(t, r.set.Remove())                 // ...but the producer saw head == tail first, and finished
-		_, err = c.Receive(nil)
+		_, err := c.Receive(nil)
 		assert.Equal(t, io.EOF, err)
 	})
 	t.Run("the producer's post of the end marker", func(t *testing.T) {
 		ipctest.NoLeaks(t)
 		defer func(spin time.Duration) { Spin = spin }(Spin)
 		Spin = 10 * time.Second // the consumer spins, it never sleeps: it does not need the set
-		r := newRing(t, 256)
-		s, err := NewSender(r.seg, r.set)
-		require.NoError(t, err)
-		c, err := NewReceiver(r.seg, r.set)
-		require.NoError(t, err)
+		r, s, c := newEnds(t, 256)
 		received := make(chan error, 1)
 		go func() { _, err := c.Receive(nil); received <- err }()
 		atomic.StoreUint32(u32(r.seg, offConsumerWait), 1) // the consumer is going to sleep: the producer will post
