@@ -577,10 +577,8 @@ func storeThenLoad(x, y *uint64, n int, store func(p *uint64, v uint64)) int {
 	wg.Wait()
 	seen := 0
 	for i := 1; i <= n; i++ {
-		if j := r1[i]; j < uint64(n) && r2[j+1] < uint64(i) {
-			seen++
-		}
-		if j := r2[i]; j < uint64(n) && r1[j+1] < uint64(i) {
+		j1, j2 := r1[i], r2[i]
+		if j1 < uint64(n) && r2[j1+1] < uint64(i) || j2 < uint64(n) && r1[j2+1] < uint64(i) {
 			seen++
 		}
 	}
