@@ -13,7 +13,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 )
 
-// The fast transport (issue 5) under the same tests as the textbook one, through
+// The fast transport (package fastring) under the same tests as the textbook one, through
 // the program: -transport fast.
 
 func TestFastRun(t *testing.T) {
