@@ -3,26 +3,40 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/06-sync/fastring"
+	"github.com/learn-sysv/shm-course/06-sync/header"
+	"github.com/learn-sysv/shm-course/06-sync/semring"
+	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
-// buildC compiles c/NAME.c with gcc, or skips the test where there is no gcc.
-func buildC(t *testing.T, name string) string {
+// buildC compiles c/NAME.c with gcc (and the extra flags, such as -DNAME=VALUE), or
+// skips the test where there is no gcc.
+func buildC(t *testing.T, name string, flags ...string) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("gcc not found: skipping the C peer test (install gcc to run it: apt-get install gcc)")
 	}
 	out := filepath.Join(t.TempDir(), name)
-	msg, err := exec.Command(gcc, "-O2", "-Wall", "-Werror", "-o", out, filepath.Join("c", name+".c")).CombinedOutput()
+	args := append([]string{"-O2", "-Wall", "-Werror"}, flags...)
+	msg, err := exec.Command(gcc, append(args, "-o", out, filepath.Join("c", name+".c"))...).CombinedOutput()
 	require.NoError(t, err, "gcc %s.c:\n%s", name, msg)
 	return out
 }
@@ -89,4 +103,146 @@ func exchangeWithC(t *testing.T, tt cExchange, cBinary string) {
 	} else {
 		assert.Regexp(t, `C consumer: 3000 messages, \d+ bytes, crc32 0x[0-9a-f]{8} verified`, string(cout))
 	}
+}
+
+// TestCPeerRefusedWhileAGoPeerHoldsTheRole: a C consumer that finds the consumer
+// role held by a running Go consumer is refused (it claims with compare-and-swap
+// and a liveness check, as the README documents), and the Go consumer keeps the
+// role: a C producer then streams to it.
+func TestCPeerRefusedWhileAGoPeerHoldsTheRole(t *testing.T) {
+	tests := []struct {
+		transport, consumer, producer string
+	}{
+		{"semring", "consumer", "producer"},
+		{"fast", "fast_consumer", "fast_producer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.transport, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			consumer, producer := buildC(t, tt.consumer), buildC(t, tt.producer)
+			_, key := testKey(t)
+			g := ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-messages", "300", "-size", "100", "-wait", "20s")
+			g.Expect(t, "waiting up to", 10*time.Second)
+			var stderr strings.Builder
+			second := exec.Command(consumer, key)
+			second.Stderr = &stderr
+			err := second.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the second consumer must be refused")
+			assert.Equal(t, 1, exit.ExitCode())
+			assert.Equal(t, fmt.Sprintf("the consumer role is taken by pid %d, which is running; start only one consumer\n", g.Pid()), stderr.String())
+			out, err := exec.Command(producer, key, "300", "100", "0").CombinedOutput()
+			require.NoError(t, err, "C producer: %s", out)
+			r := g.Wait(t)
+			require.Equal(t, 0, r.ExitCode, "Go consumer: %s", r.Stderr)
+			assertVerified(t, r.Stdout, 300)
+		})
+	}
+}
+
+// cRing lays out a ring of the transport under key as the Go program's creator
+// does, for a C peer to open: a segment with the common header (creator: this
+// process) and a semaphore set, initialised with sem.Create, or with a bare semget
+// when initialised is false (sem_otime stays 0). Both are removed at the end.
+func cRing(t *testing.T, transport string, key ftok.Key, initialised bool) (seg []byte, semid int) {
+	t.Helper()
+	tr, ok := transportNamed(transport)
+	require.True(t, ok)
+	cfg := ringConfig{Slots: 2, SlotSize: 128}
+	size, values := tr.Layout(cfg)
+	shmid, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = unix.SysvShmCtl(shmid, unix.IPC_RMID, nil) })
+	seg = ipctest.Attach(t, shmid, 0)
+	if initialised {
+		set, err := sem.Create(key, 0o600, values...)
+		require.NoError(t, err)
+		semid = set.ID()
+	} else {
+		id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(len(values)), unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		require.Zero(t, errno)
+		semid = int(id)
+	}
+	t.Cleanup(func() { _ = sem.FromID(semid).Remove() })
+	require.NoError(t, tr.Format(seg, cfg))
+	hdr := header.Of(seg)
+	hdr.Format(tr.Kind(), tr.KindVersion(), size)
+	hdr.Publish()
+	return seg, semid
+}
+
+// TestCPeerGivesUpOnAnUninitialisedSet: a set whose sem_otime stays 0 was never
+// initialised (its creator died before its first semop); the C peer says so and
+// exits instead of using it. Built with -DOTIME_WAIT_S=1, it gives up after 1 s
+// instead of the 10 s of the real build.
+func TestCPeerGivesUpOnAnUninitialisedSet(t *testing.T) {
+	ipctest.NoLeaks(t)
+	consumer := buildC(t, "consumer", "-DOTIME_WAIT_S=1")
+	k, key := testKey(t)
+	_, semid := cRing(t, "semring", k, false)
+	var stderr strings.Builder
+	cmd := exec.Command(consumer, key)
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Equal(t, fmt.Sprintf("semaphore set %d was never initialised: sem_otime still 0 after 1 s (its creator died before its first semop?)\n", semid), stderr.String())
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+// TestCProducerEndOfStream: the C producer's last wait ends without an error when
+// the consumer has taken everything and exited, even if the wake-up never came
+// (the consumer died between taking the end and posting): at a timeout it checks
+// the peer's liveness first, then the condition (semring: done; fast: head ==
+// tail). Here the test plays the consumer, whose pid in the header is a process
+// that has exited.
+func TestCProducerEndOfStream(t *testing.T) {
+	tests := []struct {
+		transport, producer string
+		consume             func(t *testing.T, seg []byte, set *sem.Set)
+	}{
+		{"semring", "producer", func(t *testing.T, seg []byte, set *sem.Set) {
+			for range 2 { // the trailer and the end marker, one slot each
+				require.NoError(t, set.WaitTimeout(semring.Full, false, 10*time.Second))
+			}
+			atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[76])), 1) // done; no post of EMPTY
+		}},
+		{"fast", "fast_producer", func(t *testing.T, seg []byte, set *sem.Set) {
+			tail := (*uint64)(unsafe.Pointer(&seg[128]))
+			require.Eventually(t, func() bool {
+				n, err := set.Waiting(fastring.SemSpace)
+				return err == nil && n == 1 && atomic.LoadUint64(tail) == 48 // trailer record 40, end 8
+			}, 10*time.Second, time.Millisecond, "the producer never went to sleep after the end marker")
+			atomic.StoreUint64((*uint64)(unsafe.Pointer(&seg[256])), 48) // head = tail; no post
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.transport, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			producer := buildC(t, tt.producer)
+			k, key := testKey(t)
+			seg, semid := cRing(t, tt.transport, k, true)
+			atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[header.OffConsumerPid])), uint32(exitedPid(t)))
+			cmd := exec.Command(producer, key, "0", "100", "0") // no messages: the trailer, then the end
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Start())
+			tt.consume(t, seg, sem.FromID(semid))
+			err := cmd.Wait()
+			assert.NoError(t, err, "stderr: %s", stderr.String())
+			assert.Equal(t, "C producer: sent 0 messages, 0 bytes, crc32 0x00000000\n", stdout.String())
+			assert.Empty(t, stderr.String())
+		})
+	}
+}
+
+// exitedPid returns the pid of a process that has exited and been reaped.
+func exitedPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$") // any short-lived process will do
+	cmd.Env = append(os.Environ(), "SHMCOURSE_TEST_HELPER=no-such-helper")
+	_ = cmd.Run()
+	return cmd.Process.Pid
 }

@@ -8,7 +8,7 @@ static long receive(unsigned char *buf, size_t cap) {
 	uint32_t slots = load32(OFF_SLOTS), stride = load32(OFF_STRIDE);
 	size_t n = 0;
 	for (;;) {
-		sem_wait_n(SEM_FULL, 1);
+		sem_wait_n(SEM_FULL, 1, NULL);
 		unsigned char *slot = seg + SLOTS_OFFSET + (received % slots) * stride;
 		uint32_t len, flags;
 		memcpy(&len, slot, 4);
@@ -16,8 +16,8 @@ static long receive(unsigned char *buf, size_t cap) {
 		received++;
 		__atomic_store_n(u64(OFF_RECEIVED), received, __ATOMIC_RELEASE);
 		if (flags & FLAG_END) {
-			store32(OFF_DONE, 1);
-			sem_post(SEM_EMPTY);
+			store32(OFF_DONE, 1); /* before the post: the producer may finish once it sees done */
+			sem_add(SEM_EMPTY, 1); /* the set may be gone already (that producer removed it): fine */
 			return -1;
 		}
 		if (n + len > cap) { fprintf(stderr, "message too long\n"); exit(1); }

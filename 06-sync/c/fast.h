@@ -38,7 +38,8 @@ static int timed_wait(int num) { /* semtimedop -1 for up to 100 ms: 0, or errno 
 }
 
 /* cancel_sleep takes back "I am going to sleep"; if the peer already cleared the
- * flag, its post is coming: take it, so that the semaphore is 0 again. */
+ * flag, its post is coming: take it, so that the semaphore is 0 again. If it does
+ * not come within the timeout, it is stale when it comes: see fast_wait. */
 static void cancel_sleep(int flag, int num) {
 	if (!cas32(flag, 1, 0)) timed_wait(num);
 }
@@ -48,24 +49,29 @@ static void fast_wait(int (*ready)(void), int flag, int num) {
 	for (int i = 0; i < 20000; i++)
 		if (ready()) return;
 	for (;;) {
-		__atomic_store_n(u32(flag), 1, __ATOMIC_SEQ_CST); /* I am going to sleep */
+		/* I am going to sleep. A sequentially consistent store, then a sequentially
+		 * consistent load in ready(): C11 orders the two (gcc on x86-64 makes the
+		 * store an XCHG). */
+		__atomic_store_n(u32(flag), 1, __ATOMIC_SEQ_CST);
 		if (ready()) { /* look again AFTER raising the flag */
 			cancel_sleep(flag, num);
 			return;
 		}
 		int err = timed_wait(num);
-		if (err == EAGAIN || err == EINTR) {
+		if (err == 0) {
+			/* Woken. The waker cleared the flag before posting; still raised means
+			 * a stale post (its sleeper had stopped waiting for it): lower it. */
+			cas32(flag, 1, 0);
+		} else if (err == EAGAIN || err == EINTR) {
 			cancel_sleep(flag, num);
-			pid_t peer = load32(peer_off);
-			if (kill(peer, 0) < 0 && errno == ESRCH) {
-				fprintf(stderr, "the peer (pid %d) is gone\n", peer);
-				exit(1);
-			}
+			int was_alive = peer_alive(); /* liveness first, then the condition */
+			if (ready()) return;
+			if (!was_alive) peer_gone();
 		} else if (err == EIDRM || err == EINVAL) {
 			if (ready()) return; /* the peer finished and removed the set */
 			fprintf(stderr, "the semaphore set was removed: the peer stopped\n");
 			exit(1);
-		} else if (err != 0) {
+		} else {
 			errno = err;
 			die("semtimedop");
 		}
@@ -73,10 +79,12 @@ static void fast_wait(int (*ready)(void), int flag, int num) {
 	}
 }
 
-/* fast_wake, after publishing: if the peer raised its flag, clear it and post. */
+/* fast_wake, after publishing: if the peer raised its flag, clear it and post. A
+ * set already removed is no error here (the peer finished, or stopped): the next
+ * wait tells which, since it looks at the index first. */
 static void fast_wake(int flag, int num) {
 	if (__atomic_load_n(u32(flag), __ATOMIC_SEQ_CST) == 0) return;
-	if (cas32(flag, 1, 0)) sem_post(num);
+	if (cas32(flag, 1, 0)) sem_add(num, 1);
 }
 
 static uint64_t record_size(uint64_t n) { return 8 + ((n + 7) & ~(uint64_t)7); }

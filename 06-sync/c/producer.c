@@ -3,9 +3,12 @@
 
 static uint64_t sent;
 
+/* consumer_done: the consumer has taken the end marker (it stores done, then posts). */
+static int consumer_done(void) { return load32(OFF_DONE) == 1; }
+
 static void put(const unsigned char *chunk, uint32_t len, uint32_t flags) {
 	uint32_t slots = load32(OFF_SLOTS), stride = load32(OFF_STRIDE);
-	sem_wait_n(SEM_EMPTY, 1);
+	sem_wait_n(SEM_EMPTY, 1, NULL);
 	unsigned char *slot = seg + SLOTS_OFFSET + (sent % slots) * stride;
 	memcpy(slot, &len, 4);
 	memcpy(slot + 4, &flags, 4);
@@ -34,7 +37,7 @@ int main(int argc, char **argv) {
 	open_ring(key, OFF_PRODUCER_PID, OFF_CONSUMER_PID, size < 28 ? 28 : size); /* room for the trailer */
 	struct tally sent = produce_messages(messages, size, mixed, send_message);
 	put(NULL, 0, FLAG_END);
-	sem_wait_n(SEM_EMPTY, (int)load32(OFF_SLOTS)); /* until the consumer has taken it all */
+	sem_wait_n(SEM_EMPTY, (int)load32(OFF_SLOTS), consumer_done); /* until the consumer has taken it all */
 	semctl(semid, 0, IPC_RMID); /* finished: remove the set (the consumer may have already) */
 	print_sent(sent);
 	return 0;

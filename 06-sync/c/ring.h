@@ -54,6 +54,46 @@ static void die(const char *what) {
 	exit(1);
 }
 
+static const char *role_name(int off) { return off == OFF_PRODUCER_PID ? "producer" : "consumer"; }
+
+/* alive: does process pid exist and is it not a zombie? kill(pid, 0) sends nothing
+ * and fails with ESRCH if there is no such process (EPERM: it exists, but is
+ * someone else's). A zombie (dead, not yet reaped) still exists for kill, so the
+ * state letter after the last ')' of /proc/PID/stat is checked too. */
+static int alive(pid_t pid) {
+	if (pid <= 0) return 0;
+	if (kill(pid, 0) < 0 && errno != EPERM) return 0;
+	char path[64], stat[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f) return 0;
+	size_t n = fread(stat, 1, sizeof stat - 1, f);
+	fclose(f);
+	stat[n] = 0;
+	char *paren = strrchr(stat, ')');
+	return !(paren && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/* claim records this process in the role's pid field: a compare-and-swap from the
+ * value found (0, or a dead process's pid) to getpid(). A live holder keeps it. */
+static void claim(int off) {
+	uint32_t old = load32(off);
+	for (;;) {
+		if (old != 0 && alive((pid_t)old)) {
+			fprintf(stderr, "the %s role is taken by pid %u, which is running; start only one %s\n", role_name(off), old, role_name(off));
+			exit(1);
+		}
+		/* On failure the builtin stores the value it found in old: look again. */
+		if (__atomic_compare_exchange_n(u32(off), &old, (uint32_t)getpid(), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+	}
+}
+
+/* How long to wait for the creator's first semop (sem_otime != 0). A test builds
+ * the programs with -DOTIME_WAIT_S=1 to see the give-up without waiting 10 s. */
+#ifndef OTIME_WAIT_S
+#define OTIME_WAIT_S 10
+#endif
+
 /* open_ring opens the segment and set under key, claims the role at my_off, and
  * waits for the peer at peer_offset. The producer passes its largest message. */
 static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_message) {
@@ -69,37 +109,49 @@ static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_messa
 	}
 	if ((semid = semget(key, 0, 0)) < 0) die("semget");
 	struct semid_ds ds;
-	for (int i = 0; i < 1000; i++) { /* the creator's one semop sets sem_otime */
+	for (int i = 0;; i++) { /* the creator's last step, a semop, sets sem_otime */
 		if (semctl(semid, 0, IPC_STAT, &ds) < 0) die("semctl IPC_STAT");
 		if (ds.sem_otime != 0) break;
+		if (i == OTIME_WAIT_S * 100) {
+			fprintf(stderr, "semaphore set %d was never initialised: sem_otime still 0 after %d s (its creator died before its first semop?)\n", semid, OTIME_WAIT_S);
+			exit(1);
+		}
 		usleep(10000);
 	}
 	if (max_message) store32(OFF_MAX_MESSAGE, max_message); /* producer: before its pid */
-	store32(my_off, (uint32_t)getpid());
+	claim(my_off);
 	for (int i = 0; i < 3000 && load32(peer_offset) == 0; i++) usleep(10000);
 	if (load32(peer_offset) == 0) { fprintf(stderr, "no peer came\n"); exit(1); }
 	peer_off = peer_offset;
 	shmctl(shmid, IPC_RMID, NULL); /* both attached: remove early */
 }
 
-/* sem_wait_n takes n from semaphore num, in 250 ms slices, checking between
- * them that the peer is alive. */
-static void sem_wait_n(int num, int n) {
+/* peer_alive: the pid in the peer's field is a live process. */
+static int peer_alive(void) { return alive((pid_t)load32(peer_off)); }
+
+static void peer_gone(void) {
+	fprintf(stderr, "the peer (pid %u) is gone\n", load32(peer_off));
+	exit(1);
+}
+
+/* sem_wait_n takes n from semaphore num, in 250 ms slices, checking between them
+ * that the peer is alive. finished, if not NULL, says whether what the wait is for
+ * has happened some other way (the producer's last wait: the consumer has set
+ * done); then a timeout or a removed set is not an error. */
+static void sem_wait_n(int num, int n, int (*finished)(void)) {
 	struct sembuf op = {.sem_num = num, .sem_op = -n, .sem_flg = 0};
 	struct timespec ts = {0, 250 * 1000 * 1000};
 	for (;;) {
 		if (semtimedop(semid, &op, 1, &ts) == 0) return;
 		if (errno == EINTR) continue;
 		if (errno == EAGAIN) {
-			pid_t peer = load32(peer_off);
-			if (kill(peer, 0) < 0 && errno == ESRCH) {
-				fprintf(stderr, "the peer (pid %d) is gone\n", peer);
-				exit(1);
-			}
+			int was_alive = peer_alive(); /* liveness first, then the condition */
+			if (finished && finished()) return;
+			if (!was_alive) peer_gone();
 			continue;
 		}
 		if (errno == EIDRM || errno == EINVAL) {
-			if (num == SEM_EMPTY && load32(OFF_DONE) == 1) return; /* consumer finished */
+			if (finished && finished()) return; /* the consumer finished, then removed the set */
 			fprintf(stderr, "the semaphore set was removed: the peer stopped\n");
 			exit(1);
 		}
@@ -107,10 +159,22 @@ static void sem_wait_n(int num, int n) {
 	}
 }
 
+/* sem_add adds n to semaphore num. It returns 0, or the errno of a set that is
+ * gone (EIDRM, EINVAL), for the caller to judge; other errors end the program. */
+static int sem_add(int num, int n) {
+	struct sembuf op = {.sem_num = num, .sem_op = n, .sem_flg = 0};
+	while (semop(semid, &op, 1) < 0) {
+		if (errno == EIDRM || errno == EINVAL) return errno;
+		if (errno != EINTR) die("semop");
+	}
+	return 0;
+}
+
 static void sem_post(int num) {
-	struct sembuf op = {.sem_num = num, .sem_op = 1, .sem_flg = 0};
-	while (semop(semid, &op, 1) < 0)
-		if (errno != EINTR) die("semop post");
+	if (sem_add(num, 1) != 0) {
+		fprintf(stderr, "the semaphore set was removed: the peer stopped\n");
+		exit(1);
+	}
 }
 
 /* CRC-32 (IEEE, as Go's hash/crc32 ChecksumIEEE), bit by bit. */
@@ -130,8 +194,10 @@ static inline size_t message_size(uint64_t i, size_t size, int mixed) {
 
 /* The stream both transports carry (README section 3): data message i is the
  * 8-byte little-endian i, then bytes (i + k) & 0xff; after the last one a 28-byte
- * trailer: UINT64_MAX, the number of messages, of bytes, and the CRC-32 of all
- * data bytes. */
+ * trailer, itself an ordinary message: UINT64_MAX, the number of data messages, the
+ * bytes of all of them (sequence numbers included), and the CRC-32 of those bytes,
+ * each little-endian. These memcpy calls of native integers are little-endian on
+ * the little-endian machines this course runs on. */
 struct tally {
 	uint64_t messages, bytes;
 	uint32_t crc;
@@ -169,13 +235,22 @@ static inline struct tally produce_messages(uint64_t messages, size_t size, int 
  * the exit status. */
 static inline int consume_messages(long (*receive)(unsigned char *buf, size_t cap)) {
 	size_t cap = load32(OFF_MAX_MESSAGE);
+	if (cap < 28) cap = 28; /* room for the trailer, whatever the producer stored */
 	unsigned char *buf = malloc(cap);
 	struct tally got = {0, 0, 0}, want = {0, 0, 0};
 	int trailer = 0;
 	long n;
 	while ((n = receive(buf, cap)) >= 0) {
 		uint64_t seq;
+		if (n < 8) {
+			fprintf(stderr, "message %llu is %ld bytes, shorter than its sequence number\n", (unsigned long long)got.messages, n);
+			return 1;
+		}
 		memcpy(&seq, buf, 8);
+		if (trailer) {
+			fprintf(stderr, "a message after the trailer\n");
+			return 1;
+		}
 		if (n == 28 && seq == UINT64_MAX) {
 			memcpy(&want.messages, buf + 8, 8);
 			memcpy(&want.bytes, buf + 16, 8);

@@ -15,6 +15,8 @@
 // 8 so that every record header starts 8-byte aligned and never wraps around the
 // end of the ring (the ring's capacity is a power of two, at least 64). A payload
 // may wrap: its first part is at the end of the data area, the rest at the start.
+// The padding bytes are not written: they hold whatever was there (0 on the first
+// lap, an older record's bytes later), and a consumer skips them unread.
 //
 // Why not fixed slots: a slot ring wastes the unused part of every slot, needs a
 // slot as large as the largest message, and cannot carry a message larger than a
@@ -28,11 +30,19 @@
 // The segment starts with the 64-byte header every 06-sync transport shares
 // (package header: magic "SYNC", version, kind = 2 for this ring, kind version = 1,
 // creator, producer and consumer pids, ...). The fast ring's own part follows. Every
-// field is in the machine's native byte order (little-endian on amd64 and arm64).
-// Offsets are from the start of the segment, which shmat(2) maps at a page
-// boundary, so every field is naturally aligned. The fields marked "atomic" are read
-// and written only with atomic instructions (C: __atomic_load_n, __atomic_store_n
-// and __atomic_compare_exchange_n with __ATOMIC_SEQ_CST).
+// field, the record headers included, is an integer in the byte order of the machine
+// both processes run on (native: little-endian on x86-64 and arm64), read and
+// written by atomic instructions or copied as the machine stores it; package header
+// says the same of the common header. Offsets are from the start of the segment,
+// which shmat(2) maps at a page boundary, so every field is naturally aligned. The
+// fields marked "atomic" are read and written only with atomic instructions (C:
+// __atomic_load_n, __atomic_store_n or __atomic_exchange_n, and
+// __atomic_compare_exchange_n, all with __ATOMIC_SEQ_CST).
+//
+// The capacity is chosen by the creator: Capacity(n) is the smallest power of two
+// that is at least n, at least 64 (MinCapacity) and at most 2^30 (MaxCapacity). The
+// 06-sync program asks for -slots × -slotsize bytes (8 × 4096 by default: 32768),
+// so its segment is 384 + Capacity(slots × slotsize) bytes.
 //
 //	offset size type    field
 //	     0   64         common header (package header)
@@ -70,21 +80,29 @@
 //	p+4  uint32 tag: 1 = message, 2 = end of stream (length 0, no payload)
 //	p+8  length bytes of payload, then zero to seven bytes of padding up to a multiple of 8
 //
+// Any other tag means a corrupt ring: the consumer stops with an error.
+//
 // # Semaphores
 //
 // A set of two System V semaphores, both starting at 0, which the program that
-// creates the segment also creates (06-sync finds both under one key). Semaphore 0 wakes the consumer ("data was published"); semaphore 1 wakes the
-// producer ("space was freed"). Neither uses SEM_UNDO: they are wake-up calls, not
-// locks, and nothing is held that a dead process would have to give back.
+// creates the segment also creates (06-sync finds both under one key; its last
+// step of initialisation is one semop, {0, 0, IPC_NOWAIT}, which changes nothing and
+// sets sem_otime, the sign an opener waits for). Semaphore 0 wakes the consumer
+// ("data was published"); semaphore 1 wakes the producer ("space was freed").
+// Neither uses SEM_UNDO: they are wake-up calls, not locks, and nothing is held that
+// a dead process would have to give back.
 //
 // # The protocol
 //
 // Producer, to send a record of n bytes (n <= capacity):
 //
 //  1. If capacity-(tail-head) < n, wait for space (below), reading head again.
-//  2. Write the record at tail (ordinary stores), then store tail+n into tail (atomic).
+//  2. Write the record at tail (ordinary stores), then store tail+n into tail with
+//     an atomic swap (see "Why a swap" below).
 //  3. Load the consumer-sleeping flag; if it is 1, compare-and-swap it 1 -> 0 and, if
-//     that succeeded, post semaphore 0 (semop +1).
+//     that succeeded, post semaphore 0 (semop +1). A post that fails because the set
+//     is gone (EIDRM, EINVAL) is ignored: the consumer removed it, and whether it
+//     finished or stopped is for the next wait to tell.
 //
 // A record larger than the capacity goes in pieces: the record header, then the
 // payload and padding in pieces of at most capacity/2 bytes, each written, published
@@ -96,21 +114,41 @@
 //     tail again. A record that fits the ring is published whole, so its header
 //     means all of it is there; a larger one is copied out piece by piece as tail
 //     moves, each piece freed as soon as it is copied.
-//  2. Read the record at head (ordinary loads), then store the new head (atomic).
+//  2. Read the record at head (ordinary loads), then store the new head with an
+//     atomic swap, after every record (and after every piece of a streamed one).
 //  3. Load the producer-sleeping flag; if it is 1, compare-and-swap it 1 -> 0 and, if
-//     that succeeded, post semaphore 1.
+//     that succeeded, post semaphore 1 (a set already gone is ignored, as above).
 //
 // Waiting, the same on both sides (my flag, my semaphore, the other's index):
 //
 //  1. Spin for a short while (Spin, 50 µs) re-reading the other side's index.
-//  2. Store 1 into my flag (atomic): "I am going to sleep".
+//  2. Swap 1 into my flag (atomic): "I am going to sleep".
 //  3. Load the other side's index again. If what I wait for is there, compare-and-
 //     swap my flag 1 -> 0; if that fails, the other side took the flag and is posting
-//     my semaphore, so wait on it once to take that post back. Done.
-//  4. Otherwise semtimedop(-1) on my semaphore with a timeout of 100 ms. Timed out:
-//     compare-and-swap my flag 1 -> 0 (if that fails take the post as in 3) and
-//     check that the other side's process is alive. Woken: the waker has already
-//     cleared my flag. Either way, if what I wait for is there, done; else go to 2.
+//     my semaphore, so wait on it (for up to 100 ms) to take that post back. Done.
+//  4. Otherwise semtimedop(-1) on my semaphore with a timeout of 100 ms.
+//     Woken: the waker cleared my flag before it posted, unless the post was stale
+//     (below); so compare-and-swap my flag 1 -> 0, which succeeds only after a
+//     stale post. Timed out: compare-and-swap my flag 1 -> 0 (if that fails take
+//     the post as in 3); note whether the other side's process is alive; then, if
+//     what I wait for is there, done, and if the process was dead, it is gone (an
+//     error). The set removed (EIDRM, or EINVAL): if what I wait for is there, done,
+//     else the other side stopped (an error). In every other case: if what I wait
+//     for is there, done; else go to 2.
+//
+// The order "liveness, then the index" matters at the end of a stream: a consumer
+// stores its last head and exits. A producer that read the index first and then
+// found the consumer dead would report a complete stream as broken; a process
+// found dead has made its last store, so the index read after that is final.
+//
+// A post is stale when its sleeper stopped waiting for it: the waker cleared the
+// flag, then was held up (descheduled on a busy machine, or killed) for longer
+// than the sleeper's 100 ms wait in step 3 or 4. The post then leaves the
+// semaphore at 1 with nobody asleep. The next sleep on it returns at once with the
+// flag still raised (nobody cleared it for that sleep): step 4 lowers it, looks at
+// the index and goes round again. A stale post costs one early return and never
+// loses a wake-up, since every return from the semaphore is followed by a look at
+// the index.
 //
 // A side never sleeps without storing its flag first and looking at the index after
 // that; the other side always stores its index first and looks at the flag after
@@ -118,12 +156,25 @@
 // consistent atomics at least one of the two loads sees the other's store, so
 // either the sleeper sees the new index and does not sleep, or the publisher sees the
 // flag and posts: a wake-up is never lost. (Go's sync/atomic operations are
-// sequentially consistent; on amd64 the store is an XCHG, which also drains the
-// store buffer, so the load after it cannot be answered before it is visible.
-// Ordinary stores followed by a load could be reordered by the store buffer, which
-// is exactly the lost wake-up.) Two processes are outside Go's memory model, which
-// speaks of goroutines of one program, but the segment is the same physical memory
-// in both, and the CPU's guarantees apply to instructions, not to processes.
+// sequentially consistent; on amd64 both a Store and a Swap are an XCHG, which also
+// drains the store buffer, so the load after it cannot be answered before it is
+// visible. Ordinary stores followed by a load could be reordered by the store
+// buffer, which is exactly the lost wake-up.) Two processes are outside Go's memory
+// model, which speaks of goroutines of one program, but the segment is the same
+// physical memory in both, and the CPU's guarantees apply to instructions, not to
+// processes.
+//
+// # Why a swap
+//
+// The two stores that a load of the other side's field follows (raising the flag,
+// publishing the index) are atomic swaps, not atomic stores. In an ordinary build
+// on amd64 the two compile to the same XCHG. Under the race detector (go test
+// -race) every sync/atomic call goes to the ThreadSanitizer runtime instead, which
+// performs a Store as a release store, a plain MOV on amd64, without the XCHG: on
+// memory outside the Go heap, such as a segment, nothing else orders it, and the
+// load after it can overtake it. A Swap is a read-modify-write, which TSan performs
+// with a locked XCHG in every build. README.md, "Why the order holds", has the
+// sources and the measurements.
 //
 // The same atomics order the data: the producer writes the record before its
 // atomic store of tail (a release), and the consumer reads tail with an atomic load
@@ -135,13 +186,23 @@
 //
 // Every sleep is at most 100 ms (Poll). After each timeout the sleeper checks the
 // other side's pid from the common header with kill(pid, 0) and /proc/pid/stat:
-// ESRCH or a zombie means it died, and the call returns a *header.PeerGoneError
-// naming it, well within 2 seconds. A semaphore set removed under a sleeper (EIDRM)
-// is reported the same way.
+// ESRCH or a zombie means it died, and, unless what it waited for is there after
+// all (the order above), the call returns a *header.PeerGoneError naming it, well
+// within 2 seconds. A semaphore set removed under a sleeper (EIDRM) is reported the
+// same way, unless what it waited for is there; that error also matches
+// sem.ErrRemoved.
 //
 // # End of stream
 //
 // The producer's Close writes a record with tag 2 and waits until head == tail:
 // the consumer has taken everything, so the producer may exit and the objects may
-// be removed.
+// be removed. The consumer, on the record with tag 2, publishes its head at once
+// (and wakes the producer if its flag is raised) and reports the end of the stream.
+//
+// Either side may then remove the set. So a side that finds it removed at the end,
+// with EIDRM while asleep or EINVAL on its next call, looks at the index before it
+// calls that an error: a producer whose Close finds head == tail, or a consumer
+// whose post after the end marker finds the set gone, has a complete stream. Only
+// a removal before that (head short of tail, or no end marker yet) means that the
+// other side stopped early.
 package fastring

@@ -10,8 +10,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,6 +34,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("consume", helperConsume)
 	ipctest.Helper("echo", helperEcho)
 	ipctest.Helper("sink", helperSink)
+	ipctest.Helper("exit", func([]string) int { return 0 })
 	ipctest.Main(m, nil)
 }
 
@@ -58,6 +61,17 @@ func newRing(t testing.TB, capacity int) ring {
 	require.NoError(t, Format(seg, capacity))
 	hdr.Publish()
 	return ring{shmid: id, set: set, seg: seg}
+}
+
+// newEnds is a ring with both its ends in this process (the ring does not care).
+func newEnds(t *testing.T, capacity int) (ring, *Sender, *Receiver) {
+	t.Helper()
+	r := newRing(t, capacity)
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	c, err := NewReceiver(r.seg, r.set)
+	require.NoError(t, err)
+	return r, s, c
 }
 
 // ids is how a helper process finds the ring.
@@ -452,13 +466,9 @@ func TestInconsistentHeaderIsRefused(t *testing.T) {
 // too small gets io.ErrShortBuffer and the message stays for a larger one.
 func TestShortBufferLeavesMessage(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 256)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	_, s, c := newEnds(t, 256)
 	require.NoError(t, s.Send([]byte("hello, ring")))
-	_, err = c.Receive(make([]byte, 4))
+	_, err := c.Receive(make([]byte, 4))
 	assert.ErrorIs(t, err, io.ErrShortBuffer)
 	buf := make([]byte, 64)
 	n, err := c.Receive(buf)
@@ -468,14 +478,10 @@ func TestShortBufferLeavesMessage(t *testing.T) {
 
 func TestSendAfterClose(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 256)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	_, s, c := newEnds(t, 256)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	_, err = c.Receive(nil)
+	_, err := c.Receive(nil)
 	assert.Equal(t, io.EOF, err)
 	require.NoError(t, <-closed, "Close returns once the consumer has taken the marker")
 	assert.True(t, errors.Is(s.Send(nil), ErrClosed))
@@ -488,11 +494,7 @@ func TestSendAfterClose(t *testing.T) {
 // blocks elsewhere cannot hold back a producer that waits for space.
 func TestHeadIsPublishedAfterEveryMessage(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := newRing(t, 1024)
-	s, err := NewSender(r.seg, r.set)
-	require.NoError(t, err)
-	c, err := NewReceiver(r.seg, r.set)
-	require.NoError(t, err)
+	r, s, c := newEnds(t, 1024)
 	buf := make([]byte, 100)
 	for i := 1; i <= 3; i++ {
 		require.NoError(t, s.Send(buf[:50])) // a record of 8 + 56 bytes
@@ -504,4 +506,145 @@ func TestHeadIsPublishedAfterEveryMessage(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint64(64*2*i), atomic.LoadUint64(u64(r.seg, offHead)), "head after message %d", 2*i)
 	}
+}
+
+// TestStoreThenLoadIsOrdered is the store-buffer litmus test, on a System V segment,
+// for the protocol's stores that a load of the other side's field follows:
+// publishIndex (raise is the same Swap on a 32-bit flag). Two threads run
+//
+//	thread 1: x = i; r1[i] = y        thread 2: y = i; r2[i] = x
+//
+// for i = 1, 2, .... If r1[i] = j, thread 1's load came before thread 2's store of
+// j+1, so thread 2's load at j+1 came after thread 1's store of i and must see x >=
+// i. r2[j+1] < i means a load overtook the store before it: the reordering that
+// loses wake-ups. It never happens with the protocol's stores; with a plain
+// atomic.Store it does in a -race build (logged, not asserted: how often depends on
+// how the two threads overlap).
+func TestStoreThenLoadIsOrdered(t *testing.T) {
+	ipctest.NoLeaks(t)
+	seg := ipctest.Attach(t, ipctest.NewSegment(t, 4096, 0o600), 0)
+	x, y := u64(seg, offTail), u64(seg, offHead) // on lines of their own, like the protocol's
+	n := *litmusN
+	tests := []struct {
+		name   string
+		store  func(p *uint64, v uint64)
+		strict bool
+	}{
+		{"publishIndex", publishIndex, true},
+		{"atomic.StoreUint64, for comparison", atomic.StoreUint64, !raceEnabled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := storeThenLoad(x, y, n, tt.store)
+			if tt.strict {
+				assert.Zero(t, seen, "a load overtook the store before it %d times in %d", seen, n)
+			}
+			t.Logf("%d of %d iterations: a load overtook the store before it (race detector on: %v)", seen, n, raceEnabled)
+		})
+	}
+}
+
+// litmusN is how many times TestStoreThenLoadIsOrdered runs the litmus test.
+// Whether a plain Store's reordering shows in a -race build depends on how long the
+// two threads run side by side; two million iterations showed it here:
+//
+//	go test -race -run TestStoreThenLoadIsOrdered -v ./06-sync/fastring/ -args -fastring.litmus 2000000
+var litmusN = flag.Int("fastring.litmus", 200000, "iterations of the store-then-load litmus test")
+
+// storeThenLoad runs the litmus test n times on x and y with store and atomic
+// loads, and counts the reorderings.
+func storeThenLoad(x, y *uint64, n int, store func(p *uint64, v uint64)) int {
+	atomic.StoreUint64(x, 0)
+	atomic.StoreUint64(y, 0)
+	r1, r2 := make([]uint64, n+2), make([]uint64, n+2)
+	var wg sync.WaitGroup
+	var started atomic.Int32
+	side := func(mine, theirs *uint64, r []uint64) {
+		defer wg.Done()
+		runtime.LockOSThread() // one thread each, for the whole run
+		defer runtime.UnlockOSThread()
+		started.Add(1)
+		for started.Load() < 2 { // start together, so that the two loops overlap
+		}
+		for i := 1; i <= n; i++ {
+			store(mine, uint64(i))
+			r[i] = atomic.LoadUint64(theirs)
+		}
+	}
+	wg.Add(2)
+	go side(x, y, r1)
+	go side(y, x, r2)
+	wg.Wait()
+	seen := 0
+	for i := 1; i <= n; i++ {
+		j1, j2 := r1[i], r2[i]
+		if j1 < uint64(n) && r2[j1+1] < uint64(i) || j2 < uint64(n) && r1[j2+1] < uint64(i) {
+			seen++
+		}
+	}
+	return seen
+}
+
+// TestCloseAfterACompleteStream: the producer's Close sleeps, waiting for the
+// consumer to take the end marker; the consumer takes it (stores head), exits and
+// never posts (it died between the two, or its post was lost). At the timeout the
+// producer must see the stream complete, not "the consumer is gone": it checks
+// liveness first, then the condition.
+func TestCloseAfterACompleteStream(t *testing.T) {
+	ipctest.NoLeaks(t)
+	defer func(spin, poll time.Duration) { Spin, Poll = spin, poll }(Spin, Poll)
+	Spin, Poll = 0, 50*time.Millisecond
+	r := newRing(t, 256)
+	atomic.StoreUint32(u32(r.seg, header.OffConsumerPid), uint32(deadPid(t)))
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	require.Eventually(t, func() bool {
+		n, err := r.set.Waiting(SemSpace)
+		return err == nil && n == 1
+	}, 5*time.Second, time.Millisecond, "the producer never went to sleep in Close")
+	atomic.StoreUint64(u64(r.seg, offHead), atomic.LoadUint64(u64(r.seg, offTail))) // took it all, posts nothing
+	select {
+	case err := <-closed:
+		assert.NoError(t, err, "the consumer took everything before it went")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
+// deadPid returns the pid of a process that has exited and been reaped.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	p := ipctest.StartHelper(t, "exit")
+	p.Wait(t)
+	return p.Pid()
+}
+
+// TestLatePostAfterTheSetIsRemoved: a side that finished may remove the set while
+// the other side's post to it is still on its way (the poster cleared the sleeper's
+// flag, then was delayed past the sleeper's timeout). The post then fails with
+// EINVAL: that must not turn a complete stream into an error, on either side.
+func TestLatePostAfterTheSetIsRemoved(t *testing.T) {
+	t.Run("the consumer's post after the end marker", func(t *testing.T) {
+		ipctest.NoLeaks(t)
+		r, s, c := newEnds(t, 256)
+		require.NoError(t, s.record(nil, TagEnd))
+		atomic.StoreUint32(u32(r.seg, offProducerWait), 1) // the producer is going to sleep: the consumer will post
+		require.NoError(t, r.set.Remove())                 // ...but the producer saw head == tail first, and finished
+		_, err := c.Receive(nil)
+		assert.Equal(t, io.EOF, err)
+	})
+	t.Run("the producer's post of the end marker", func(t *testing.T) {
+		ipctest.NoLeaks(t)
+		defer func(spin time.Duration) { Spin = spin }(Spin)
+		Spin = 10 * time.Second // the consumer spins, it never sleeps: it does not need the set
+		r, s, c := newEnds(t, 256)
+		received := make(chan error, 1)
+		go func() { _, err := c.Receive(nil); received <- err }()
+		atomic.StoreUint32(u32(r.seg, offConsumerWait), 1) // the consumer is going to sleep: the producer will post
+		require.NoError(t, r.set.Remove())                 // ...but it saw the marker, took it and finished
+		assert.NoError(t, s.Close())
+		assert.Equal(t, io.EOF, <-received)
+	})
 }

@@ -134,7 +134,7 @@ func (s *Sender) putHeader(pos uint64, length int, tag uint32) {
 // then wakes it if it is going to sleep.
 func (s *Sender) publish(newTail uint64) error {
 	s.tail = newTail
-	atomic.StoreUint64(s.view.tail, newTail)
+	publishIndex(s.view.tail, newTail) // then wake loads the consumer's flag
 	return s.wake()
 }
 
@@ -248,6 +248,6 @@ func (r *Receiver) flush() error {
 		return nil
 	}
 	r.published = r.head
-	atomic.StoreUint64(r.view.head, r.head)
+	publishIndex(r.view.head, r.head) // then wake loads the producer's flag
 	return r.wake()
 }

@@ -8,12 +8,13 @@
 // only needs these fields, so it can detect a stale segment left by a crash and a dead
 // peer without knowing how the rest of the segment is laid out.
 //
-// All fields are little-endian (this course runs on x86-64 and arm64, both little
-// endian), at fixed offsets, with no Go pointers: a C program can follow them with
-// the offsets below.
+// Every field is an integer at a fixed offset, with no Go pointers, in the byte
+// order of the machine both processes run on (they share its memory, and atomic
+// instructions read and write native integers): little-endian on x86-64 and arm64.
+// A C program can follow them with the offsets below.
 //
 //	offset size field
-//	     0    4 magic          "SYNC" (0x434e5953 as a little-endian uint32), written LAST by the creator
+//	     0    4 magic          the bytes "SYNC" (0x434e5953 read as a uint32 on a little-endian machine), written LAST by the creator
 //	     4    4 version        of this common header: 1
 //	     8    4 kind           which transport lays out the rest: 1 semring, 2 fast
 //	    12    4 kind version   version of that transport's layout
@@ -21,6 +22,7 @@
 //	    20    4 producer pid   0 until the producer has attached
 //	    24    4 consumer pid   0 until the consumer has attached
 //	    28    4 max message    largest message the producer will send, stored before its pid
+//	                           (06-sync: max(-size, 28), since its 28-byte trailer is a message too)
 //	    32    8 segment size   bytes, as asked of shmget
 //	    40   24 reserved       zero
 //	    64      the transport's own header and data
@@ -68,7 +70,7 @@ const (
 // Transport kinds: which layout follows the common header.
 const (
 	KindSemring = 1 // package semring: slots, one semaphore operation per slot on each side
-	KindFast    = 2 // the fast transport (issue 5)
+	KindFast    = 2 // package fastring: a byte stream that sleeps on a semaphore only when it must
 )
 
 // Role is which side of the stream a process is.
@@ -194,11 +196,16 @@ type PeerGoneError struct {
 	Role Role // the peer's role
 	Pid  int
 	How  string // what showed it: "no such process", "the semaphore set was removed", ...
+	Err  error  // the error that showed it, if any (sem.ErrRemoved matches a removed set)
 }
 
 func (e *PeerGoneError) Error() string {
 	return fmt.Sprintf("the %v (pid %d) is gone (%s): it exited or was killed before the end of the stream", e.Role, e.Pid, e.How)
 }
+
+// Unwrap returns the error that showed it, so that errors.Is(err, sem.ErrRemoved)
+// tells a removed set from a dead process.
+func (e *PeerGoneError) Unwrap() error { return e.Err }
 
 // PeerGone returns a *PeerGoneError if the process recorded as role peer has died,
 // and nil while it runs (or if no process has claimed the role yet).

@@ -12,9 +12,14 @@
 //
 // With one producer and one consumer no mutex is needed: only the producer writes a
 // free slot and only the consumer reads a full one, and the semaphores guarantee the
-// two never touch the same slot at the same time. Each semop is a system call, which
-// is a full memory barrier: what the producer wrote before post(FULL) is visible to
-// the consumer after its wait(FULL) returns.
+// two never touch the same slot at the same time. What the producer wrote before
+// post(FULL) is visible to the consumer after its wait(FULL) returns, because the
+// kernel orders the two semops on the same semaphore: the post updates the value
+// under the semaphore's lock and releases it (or hands the result to a sleeping
+// waiter with a store-release), and the wait takes the lock (or reads its result
+// with a load-acquire) before it returns. Release on post, acquire on wait: the
+// pairing a mutex gives. Entering the kernel is not in itself a barrier on every
+// CPU (arm64's SVC instruction is not one); the semaphore's own synchronisation is.
 //
 // No SEM_UNDO here: these semaphores count slots, they are not locks. Undoing a dead
 // producer's posts would make filled slots vanish from FULL.
@@ -31,9 +36,13 @@
 //	    96   32 reserved     zero
 //	   128      slot 0, slot 1, ... each: length uint32, flags uint32, payload
 //
-// A message longer than a slot is split over consecutive slots; every slot but the
-// last of a message has flag More (2). The end-of-stream marker is a slot with flag
-// End (1) and length 0.
+// Every field is an integer in the machine's byte order (package header). A message
+// longer than a slot is split over consecutive slots; every slot but the last of a
+// message has flag More (2) and a full slot of payload. The end-of-stream marker is
+// a slot with flag End (1) and length 0. The consumer may free the slots of a
+// message one by one (post EMPTY +1 each) or all at once when it has read the last
+// (+k in one semop, which this package does, so that a buffer too small leaves the
+// message whole); the protocol is the same.
 package semring
 
 import (
@@ -75,6 +84,10 @@ const (
 // Poll is how long a blocked side waits on a semaphore before it checks that the
 // peer is still alive. A dead peer is noticed within about this long.
 var Poll = 250 * time.Millisecond
+
+// afterDone, if set, runs between the consumer's store of done and its post of
+// EMPTY: a test removes the set there, as a producer that saw done may.
+var afterDone func()
 
 // Stride is the distance between slots for a payload of slotSize bytes.
 func Stride(slotSize int) int { return (slotHeader + slotSize + 7) &^ 7 }
@@ -156,21 +169,35 @@ func (r *Ring) slot(count uint64) []byte {
 	return r.seg[off : off+slotHeader+r.slotSize]
 }
 
-// wait takes one unit of semaphore num. It waits in slices of Poll and between
-// them checks that the peer is alive, so a peer killed with SIGKILL (which runs no
-// cleanup) is noticed instead of waited for forever.
-func (r *Ring) wait(num int, n int16) error {
+// wait takes n units of semaphore num. It waits in slices of Poll and between them
+// checks that the peer is alive, so a peer killed with SIGKILL (which runs no
+// cleanup) is noticed instead of waited for forever. finished, if not nil, says
+// whether what the wait is for has already happened some other way (the
+// producer's Close: the consumer has set done); then a timeout or a removed set is
+// not an error.
+func (r *Ring) wait(num int, n int16, finished func() bool) error {
 	for {
 		err := r.set.DoTimeout(Poll, sem.Op{Num: uint16(num), Delta: -n})
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, sem.ErrTimeout):
-			if err := r.hdr.PeerGone(r.peer); err != nil {
-				return err
+			// Liveness first, then the condition: a peer that is dead now has made
+			// its last store already, so a condition still false after that stays
+			// false. The other order could call a peer gone that finished its part
+			// and exited between the two checks.
+			gone := r.hdr.PeerGone(r.peer)
+			if finished != nil && finished() {
+				return nil
+			}
+			if gone != nil {
+				return gone
 			}
 		case removed(err):
-			return r.removedError()
+			if finished != nil && finished() {
+				return nil // the peer finished, then removed the set: not an error
+			}
+			return r.removedError(err)
 		default:
 			return err
 		}
@@ -183,14 +210,18 @@ func removed(err error) bool {
 	return errors.Is(err, sem.ErrRemoved) || errors.Is(err, unix.EINVAL)
 }
 
-func (r *Ring) removedError() error {
-	return &header.PeerGoneError{Role: r.peer, Pid: r.hdr.Pid(r.peer), How: "the semaphore set was removed under us"}
+// removedError says that the set was removed while this side still needed it: a
+// *header.PeerGoneError (the peer's cleanup removes the set when it stops) that
+// also matches sem.ErrRemoved with errors.Is.
+func (r *Ring) removedError(err error) error {
+	return &header.PeerGoneError{Role: r.peer, Pid: r.hdr.Pid(r.peer), How: "the semaphore set was removed under us", Err: err}
 }
 
-func (r *Ring) post(num int) error {
-	if err := r.set.Post(num, false); err != nil {
+// post adds n to semaphore num.
+func (r *Ring) post(num int, n int16) error {
+	if err := r.set.Do(sem.Op{Num: uint16(num), Delta: n}); err != nil {
 		if removed(err) {
-			return r.removedError()
+			return r.removedError(err)
 		}
 		return err
 	}
@@ -221,7 +252,7 @@ func (s *Sender) Send(msg []byte) error {
 
 func (s *Sender) put(chunk []byte, flags uint32) error {
 	r := s.r
-	if err := r.wait(Empty, 1); err != nil {
+	if err := r.wait(Empty, 1, nil); err != nil {
 		return err
 	}
 	slot := r.slot(r.count)
@@ -230,65 +261,104 @@ func (s *Sender) put(chunk []byte, flags uint32) error {
 	copy(slot[slotHeader:], chunk)
 	r.count++
 	atomic.StoreUint64(r.u64(offSent), r.count)
-	return r.post(Full)
+	return r.post(Full, 1)
 }
 
 // Close sends the end-of-stream marker and waits until the consumer has taken it:
-// until every slot is empty again (EMPTY == slots) and the consumer has set done.
+// until every slot is empty again (EMPTY == slots), or the consumer has set done
+// (it stores done, then posts EMPTY, and may remove the set as soon as it has).
 func (s *Sender) Close() error {
 	r := s.r
 	if err := s.put(nil, End); err != nil {
 		return err
 	}
 	// Take all the slots at once: this succeeds only when the consumer has emptied
-	// every one, the marker included. The set may be removed by the consumer as soon
-	// as it has finished; done tells that apart from a crash.
-	err := r.wait(Empty, int16(r.slots))
-	if err != nil && atomic.LoadUint32(r.u32(offDone)) == 1 {
-		return nil
-	}
-	return err
+	// every one, the marker included.
+	return r.wait(Empty, int16(r.slots), func() bool { return atomic.LoadUint32(r.u32(offDone)) == 1 })
 }
 
 // Receiver is the consumer's end of the ring.
 type Receiver struct{ r *Ring }
 
-// Receive copies the next message into buf.
+// Receive copies the next message into buf and returns its length, or io.EOF after
+// the end-of-stream marker.
+//
+// The slots of a message are freed (one post of EMPTY for all of them) only once
+// its last slot has been read, so that a buffer too small for the message leaves it
+// whole in the ring: Receive gives the FULL units it took back and returns
+// io.ErrShortBuffer, and the next Receive, with a larger buffer, gets the whole
+// message. A message longer than the whole ring (slots × slot size bytes) cannot be
+// held back like that, since the producer needs its first slots again to write the
+// rest: the consumer frees them as the ring fills. If such a message then turns out
+// not to fit the buffer, which can only happen with a buffer at least as large as
+// the ring, it is read to its end and dropped, and the error says so.
 func (c *Receiver) Receive(buf []byte) (int, error) {
 	r := c.r
-	n := 0
+	n := 0         // bytes of the message copied into buf
+	held := 0      // its slots taken (FULL) and not yet freed (EMPTY)
+	freed := false // some of its slots were freed already: it can no longer be left whole
+	dropped := -1  // bytes of a message too large for buf, once part of it was freed
 	for {
-		if err := r.wait(Full, 1); err != nil {
-			return n, err
+		if err := r.wait(Full, 1, nil); err != nil {
+			return 0, err
 		}
-		slot := r.slot(r.count)
+		slot := r.slot(r.count + uint64(held))
 		length, flags := int(get32(slot, 0)), get32(slot, 4)
 		if length > r.slotSize {
-			return n, fmt.Errorf("semring: slot %d says %d bytes, more than the slot size %d: the segment is corrupt", r.count%r.slots, length, r.slotSize)
+			return 0, fmt.Errorf("semring: slot %d says %d bytes, more than the slot size %d: the segment is corrupt", (r.count+uint64(held))%r.slots, length, r.slotSize)
 		}
 		if flags&End != 0 {
-			r.count++
-			atomic.StoreUint64(r.u64(offReceived), r.count)
-			atomic.StoreUint32(r.u32(offDone), 1)
-			if err := r.post(Empty); err != nil {
-				return 0, err
+			if held != 0 || n != 0 || dropped >= 0 {
+				return 0, fmt.Errorf("semring: end-of-stream marker in the middle of a message: the segment is corrupt")
+			}
+			atomic.StoreUint32(r.u32(offDone), 1) // before the post: Close may return once it sees done
+			if afterDone != nil {
+				afterDone()
+			}
+			if err := c.free(1); err != nil && !removed(err) {
+				return 0, err // a removed set: the producer saw done and finished; the stream is complete
 			}
 			return 0, io.EOF
 		}
-		if n+length > len(buf) {
-			return n, fmt.Errorf("semring: a message longer than the %d-byte buffer: %w", len(buf), io.ErrShortBuffer)
+		held++
+		switch {
+		case dropped >= 0:
+			dropped += length
+		case n+length > len(buf) && !freed:
+			// Nothing of the message is freed yet: give the slots back to FULL,
+			// and the message stays whole for a larger buffer.
+			if err := r.post(Full, int16(held)); err != nil {
+				return 0, err
+			}
+			return 0, fmt.Errorf("semring: a message longer than the %d-byte buffer: %w", len(buf), io.ErrShortBuffer)
+		case n+length > len(buf):
+			dropped = n + length
+		default:
+			copy(buf[n:], slot[slotHeader:slotHeader+length])
+			n += length
 		}
-		copy(buf[n:], slot[slotHeader:slotHeader+length])
-		n += length
-		r.count++
-		atomic.StoreUint64(r.u64(offReceived), r.count)
-		if err := r.post(Empty); err != nil {
-			return n, err
+		if flags&More == 0 || held == int(r.slots) {
+			if err := c.free(held); err != nil {
+				return 0, err
+			}
+			held, freed = 0, true
 		}
 		if flags&More == 0 {
+			if dropped >= 0 {
+				return 0, fmt.Errorf("semring: a %d-byte message does not fit the %d-byte buffer; it was longer than the ring, so its first slots had been freed before its length was known, and it was dropped: %w", dropped, len(buf), io.ErrShortBuffer)
+			}
 			return n, nil
 		}
 	}
+}
+
+// free gives k slots back to the producer: received += k, then one semop of +k on
+// EMPTY.
+func (c *Receiver) free(k int) error {
+	r := c.r
+	r.count += uint64(k)
+	atomic.StoreUint64(r.u64(offReceived), r.count)
+	return r.post(Empty, int16(k))
 }
 
 func (r *Ring) u32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.seg[off])) }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -122,22 +123,84 @@ func TestSlotBytes(t *testing.T) {
 	assert.Equal(t, 1, r.value(t, Empty), "EMPTY: 4 slots - 3 filled")
 	assert.Equal(t, 3, r.value(t, Full), "FULL: 3 filled")
 
+	// A buffer too small: the message stays whole in the ring, for a larger one.
 	c, err := NewReceiver(r.seg, r.set)
 	require.NoError(t, err)
-	_, err = c.Receive(make([]byte, 24))
+	n, err := c.Receive(make([]byte, 24))
 	assert.ErrorIs(t, err, io.ErrShortBuffer, "a 25-byte message does not fit in 24 bytes")
-
-	// A fresh ring for the whole message (the short read consumed two slots).
-	r = newRing(t, 4, 10)
-	s, _ = NewSender(r.seg, r.set)
-	c, _ = NewReceiver(r.seg, r.set)
-	require.NoError(t, s.Send(msg))
+	assert.Zero(t, n)
+	assert.Equal(t, uint64(0), le.Uint64(r.seg[88:]), "received: nothing freed")
+	assert.Equal(t, []int{1, 3}, []int{r.value(t, Empty), r.value(t, Full)}, "EMPTY and FULL as before")
 	buf := make([]byte, 100)
-	n, err := c.Receive(buf)
+	n, err = c.Receive(buf)
 	require.NoError(t, err)
 	assert.Equal(t, string(msg), string(buf[:n]))
 	assert.Equal(t, uint64(3), le.Uint64(r.seg[88:]), "received at 88")
 	assert.Equal(t, []int{4, 0}, []int{r.value(t, Empty), r.value(t, Full)}, "every slot free again")
+
+	// The stream goes on: the next message, and the end.
+	require.NoError(t, s.Send([]byte("next")))
+	n, err = c.Receive(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "next", string(buf[:n]))
+}
+
+// TestShortBufferForAMessageLongerThanTheRing: a message longer than the whole ring
+// streams through it, so the consumer must free its first slots before it knows
+// the message's length. One that then does not fit the buffer is dropped, the
+// error says so, and the stream goes on with the next message.
+func TestShortBufferForAMessageLongerThanTheRing(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := newRing(t, 2, 8) // 16 bytes of ring
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	c, err := NewReceiver(r.seg, r.set)
+	require.NoError(t, err)
+	sent := make(chan error, 1)
+	go func() {
+		err := s.Send(bytes.Repeat([]byte("x"), 40)) // 5 slots
+		if err == nil {
+			err = s.Send([]byte("after"))
+		}
+		sent <- err
+	}()
+	_, err = c.Receive(make([]byte, 20)) // larger than the ring, smaller than the message
+	assert.EqualError(t, err, "semring: a 40-byte message does not fit the 20-byte buffer; it was longer than the ring, so its first slots had been freed before its length was known, and it was dropped: short buffer")
+	assert.ErrorIs(t, err, io.ErrShortBuffer)
+	buf := make([]byte, 20)
+	n, err := c.Receive(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "after", string(buf[:n]), "the next message, whole")
+	require.NoError(t, <-sent)
+}
+
+// TestMaximumSlots: 32767 slots, the most a semaphore can count (SEMVMX), work: the
+// set is created with EMPTY at 32767, and the producer's Close takes all 32767 at
+// once.
+func TestMaximumSlots(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := newRing(t, 32767, 1)
+	assert.Equal(t, []int{32767, 0}, []int{r.value(t, Empty), r.value(t, Full)})
+	s, err := NewSender(r.seg, r.set)
+	require.NoError(t, err)
+	c, err := NewReceiver(r.seg, r.set)
+	require.NoError(t, err)
+	for _, m := range []string{"a", "bc", "def"} {
+		require.NoError(t, s.Send([]byte(m)))
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	buf := make([]byte, 8)
+	for _, want := range []string{"a", "bc", "def"} {
+		n, err := c.Receive(buf)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(buf[:n]))
+	}
+	_, err = c.Receive(buf)
+	assert.Equal(t, io.EOF, err)
+	assert.NoError(t, <-closed)
+	assert.Equal(t, 0, r.value(t, Empty), "Close took all 32767 units of EMPTY in one semop")
+	assert.Error(t, Format(r.seg, 32768, 1), "32768 slots: more than EMPTY can count")
 }
 
 // message i of a stream whose messages are at most max bytes: its length cycles
@@ -323,6 +386,7 @@ func TestSetRemovedWhileWaiting(t *testing.T) {
 	require.ErrorAs(t, err, &gone)
 	assert.Equal(t, header.Producer, gone.Role)
 	assert.Equal(t, "the semaphore set was removed under us", gone.How)
+	assert.ErrorIs(t, err, sem.ErrRemoved, "a removed set, not a dead process")
 }
 
 // unsafeBytes is the memory of w as bytes: 8-byte aligned, like a segment.
@@ -338,4 +402,45 @@ func attachArgs(args []string) ([]byte, *sem.Set, error) {
 func fail(err error) int {
 	fmt.Fprintln(os.Stderr, err)
 	return 1
+}
+
+// TestEndOfStreamIsNotAnError: the consumer stores done, then posts EMPTY; a
+// producer that sees done may finish and remove the set before that post. The
+// post then fails (EINVAL), and the consumer must still report the end of the
+// stream. And a producer whose consumer set done, then died without posting,
+// finishes its Close without an error.
+func TestEndOfStreamIsNotAnError(t *testing.T) {
+	t.Run("the consumer's post after done", func(t *testing.T) {
+		ipctest.NoLeaks(t)
+		r := newRing(t, 2, 8)
+		s, err := NewSender(r.seg, r.set)
+		require.NoError(t, err)
+		c, err := NewReceiver(r.seg, r.set)
+		require.NoError(t, err)
+		require.NoError(t, s.put(nil, End))
+		afterDone = func() { require.NoError(t, r.set.Remove()) }
+		defer func() { afterDone = nil }()
+		_, err = c.Receive(nil)
+		assert.Equal(t, io.EOF, err)
+	})
+	t.Run("a consumer that set done and died", func(t *testing.T) {
+		ipctest.NoLeaks(t)
+		r := newRing(t, 2, 8)
+		p := ipctest.StartHelper(t, "stall", append(r.ids(), "consumer")...)
+		p.Expect(t, "claimed", 10*time.Second)
+		s, err := NewSender(r.seg, r.set)
+		require.NoError(t, err)
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		require.NoError(t, r.set.WaitTimeout(Full, false, 5*time.Second), "the end marker")
+		atomic.StoreUint32((*uint32)(unsafe.Pointer(&r.seg[76])), 1) // done, and no post: it dies first
+		p.Signal(t, syscall.SIGKILL)
+		p.Wait(t)
+		select {
+		case err := <-closed:
+			assert.NoError(t, err, "the consumer took the end marker before it died")
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not return")
+		}
+	})
 }

@@ -75,3 +75,21 @@ func tryNamespace(attr *syscall.SysProcAttr) error {
 	cmd.SysProcAttr = attr
 	return cmd.Run()
 }
+
+// StartHelperInIPCNamespace starts the helper registered as name in a new, private
+// IPC namespace, made as RunProgramInIPCNamespace makes it. The helper sees none of
+// the machine's segments and semaphore sets, and its /proc/sys/kernel/{shm*,sem,msg*}
+// are its own: it may lower a limit to reach it without changing the machine's. What
+// it creates goes away with the namespace when it exits. Where no namespace can be
+// made the test is skipped, and says why.
+func StartHelperInIPCNamespace(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	attr := ipcNamespaceAttr()
+	if err := tryNamespace(attr); err != nil {
+		t.Skipf("cannot start a process in a private IPC namespace here (%v): this test changes IPC limits, which it may only do there; run it as root to see it", err)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(withoutHelper(), envHelper+"="+name)
+	cmd.SysProcAttr = attr
+	return start(t, cmd, "helper "+name+" in a private IPC namespace")
+}

@@ -48,37 +48,23 @@ const (
 	SETALL  = 17 // semctl: set all values
 )
 
-// Errors that name what happened.
-var (
-	// ErrRemoved: the set was removed while the caller waited (EIDRM).
-	ErrRemoved error = errnoError{unix.EIDRM, "the semaphore set was removed (EIDRM)"}
-	// ErrTimeout: a timed wait expired (EAGAIN from semtimedop).
-	ErrTimeout error = errnoError{unix.EAGAIN, "timed out waiting for the semaphore (EAGAIN)"}
-	// ErrWouldBlock: an IPC_NOWAIT operation would have had to wait (EAGAIN).
-	ErrWouldBlock error = errnoError{unix.EAGAIN, "the operation would block (EAGAIN with IPC_NOWAIT)"}
-)
-
-// errnoError is a sentinel error that also matches its errno with errors.Is.
-type errnoError struct {
-	errno unix.Errno
-	text  string
-}
-
-func (e errnoError) Error() string        { return e.text }
-func (e errnoError) Is(target error) bool { return target == e.errno }
-
 // Create creates a new set of len(values) semaphores for key with the permission
-// bits mode (for example 0600) and sets semaphore i to values[i]. It fails with
-// EEXIST if a set with that key exists (ftok.Private always makes a new one). After
-// the values are set it performs one semop that changes nothing, so that sem_otime
-// becomes non-zero: the signal Open waits for.
+// bits mode (for example 0600) and sets semaphore i to values[i] (0 to SEMVMX). It
+// fails with EEXIST if a set with that key exists (ftok.Private always makes a new
+// one). The last step of the initialisation is a semop, so that sem_otime becomes
+// non-zero: the signal Open waits for (see initialise).
 func Create(key ftok.Key, mode int, values ...int) (*Set, error) {
 	if len(values) == 0 {
 		return nil, errors.New("sem.Create: need at least one semaphore value")
 	}
-	id, err := semget(key, len(values), unix.IPC_CREAT|unix.IPC_EXCL|(mode&0o777))
-	if err != nil {
-		return nil, fmt.Errorf("semget(%v, %d, IPC_CREAT|IPC_EXCL|%#o): %w", key, len(values), mode&0o777, err)
+	for i, v := range values {
+		if v < 0 || v > SEMVMX {
+			return nil, fmt.Errorf("sem.Create: value %d for semaphore %d: a semaphore holds 0 to %d (SEMVMX)", v, i, SEMVMX)
+		}
+	}
+	id, errno := semget(key, len(values), unix.IPC_CREAT|unix.IPC_EXCL|(mode&0o777))
+	if errno != 0 {
+		return nil, semgetError(key, len(values), createFlags(mode), true, errno)
 	}
 	s := &Set{id: id}
 	if err := s.initialise(values); err != nil {
@@ -88,15 +74,37 @@ func Create(key ftok.Key, mode int, values ...int) (*Set, error) {
 	return s, nil
 }
 
+// initialise sets the values, the last step being one semop with one operation:
+// semget leaves sem_otime at 0 and SETVAL does not change it, and an opener waits
+// until it is non-zero (Open). The semop must leave every value as asked, whatever
+// it is, SEMVMX included:
+//
+//   - if a semaphore i is to start at 0: SETVAL every value, then {i, 0, IPC_NOWAIT},
+//     "wait until semaphore i is zero", which it is, so the call changes nothing
+//     and returns at once;
+//   - if none is: SETVAL semaphore 0 to one less than asked, then {0, +1, 0}.
+//
+// (Not +1 and -1 in one semop: on a semaphore at SEMVMX the +1 fails with ERANGE,
+// since the kernel applies the operations in order and checks each; and one
+// operation keeps within any SEMOPM.) SETVAL and the semop record this process as
+// the last to operate on the semaphore (semctl GETPID).
 func (s *Set) initialise(values []int) error {
+	last := Op{Num: 0, Delta: +1}
 	for i, v := range values {
+		if v == 0 {
+			last = Op{Num: uint16(i), Delta: 0, Flags: unix.IPC_NOWAIT}
+			break
+		}
+	}
+	for i, v := range values {
+		if i == int(last.Num) {
+			v -= int(last.Delta)
+		}
 		if err := s.SetValue(i, v); err != nil {
 			return err
 		}
 	}
-	// +1 then -1 on semaphore 0 in one atomic semop: no value changes, but the
-	// kernel records the time of the operation in sem_otime.
-	return s.Do(Op{Num: 0, Delta: 1}, Op{Num: 0, Delta: -1})
+	return s.Do(last)
 }
 
 // Open returns the existing set for key once its creator has initialised it. It
@@ -105,8 +113,8 @@ func (s *Set) initialise(values []int) error {
 func Open(key ftok.Key, timeout time.Duration) (*Set, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		id, err := semget(key, 0, 0)
-		if err == nil {
+		id, errno := semget(key, 0, 0)
+		if errno == 0 {
 			s := &Set{id: id}
 			ready, err := s.initialised()
 			if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EIDRM) {
@@ -115,8 +123,8 @@ func Open(key ftok.Key, timeout time.Duration) (*Set, error) {
 			if ready {
 				return s, nil
 			}
-		} else if !errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("semget(%v, 0, 0): %w", key, err)
+		} else if errno != unix.ENOENT {
+			return nil, semgetError(key, 0, "0", false, errno)
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("opening semaphore set %v: no initialised set appeared within %v: %w", key, timeout, ErrTimeout)
@@ -167,10 +175,14 @@ func undoFlag(undo bool) int16 {
 // It retries when a signal interrupts it (EINTR).
 func (s *Set) Do(ops ...Op) error {
 	for {
-		err := semop(s.id, ops, nil)
-		if err != unix.EINTR {
-			return s.explain("semop", ops, err)
+		errno := semop(s.id, ops, nil)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
 		}
+		return s.semopError(ops, -1, errno)
 	}
 }
 
@@ -178,48 +190,24 @@ func (s *Set) Do(ops ...Op) error {
 func (s *Set) DoTimeout(d time.Duration, ops ...Op) error {
 	deadline := time.Now().Add(d)
 	for {
-		left := time.Until(deadline)
-		if left < 0 {
-			left = 0
-		}
+		left := max(time.Until(deadline), 0)
 		ts := unix.NsecToTimespec(left.Nanoseconds())
-		err := semop(s.id, ops, &ts)
-		if err != unix.EINTR {
-			return s.explain("semtimedop", ops, err)
+		errno := semop(s.id, ops, &ts)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue // with the time that is left
 		}
+		return s.semopError(ops, d, errno)
 	}
-}
-
-// explain turns a semop errno into the package's errors.
-func (s *Set) explain(call string, ops []Op, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case err == unix.EIDRM:
-		return ErrRemoved
-	case err == unix.EAGAIN && call == "semtimedop" && !nowait(ops):
-		return ErrTimeout
-	case err == unix.EAGAIN:
-		return ErrWouldBlock
-	default:
-		return fmt.Errorf("%s(%d, %v): %w", call, s.id, ops, err)
-	}
-}
-
-func nowait(ops []Op) bool {
-	for _, op := range ops {
-		if op.Flags&unix.IPC_NOWAIT != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // Value returns semaphore num's current value (semctl GETVAL).
 func (s *Set) Value(num int) (int, error) {
-	v, err := semctl(s.id, num, GETVAL, 0)
-	if err != nil {
-		return 0, fmt.Errorf("semctl(%d, %d, GETVAL): %w", s.id, num, err)
+	v, errno := semctlVal(s.id, num, GETVAL, 0)
+	if errno != 0 {
+		return 0, s.semctlError(fmt.Sprintf("semctl(%d, %d, GETVAL)", s.id, num), 0, errno)
 	}
 	return v, nil
 }
@@ -227,10 +215,8 @@ func (s *Set) Value(num int) (int, error) {
 // SetValue sets semaphore num to v (semctl SETVAL). Waiters that can now proceed
 // wake up; undo records for it are cleared in every process.
 func (s *Set) SetValue(num, v int) error {
-	// The fourth argument of semctl is a union; for SETVAL it holds the int value
-	// itself, which the system call receives in the union's place.
-	if _, err := semctl(s.id, num, SETVAL, uintptr(v)); err != nil {
-		return fmt.Errorf("semctl(%d, %d, SETVAL, %d): %w", s.id, num, v, err)
+	if _, errno := semctlVal(s.id, num, SETVAL, v); errno != 0 {
+		return s.semctlError(fmt.Sprintf("semctl(%d, %d, SETVAL, %d)", s.id, num, v), v, errno)
 	}
 	return nil
 }
@@ -238,9 +224,9 @@ func (s *Set) SetValue(num, v int) error {
 // Waiting returns how many processes wait for semaphore num to increase
 // (semctl GETNCNT).
 func (s *Set) Waiting(num int) (int, error) {
-	n, err := semctl(s.id, num, GETNCNT, 0)
-	if err != nil {
-		return 0, fmt.Errorf("semctl(%d, %d, GETNCNT): %w", s.id, num, err)
+	n, errno := semctlVal(s.id, num, GETNCNT, 0)
+	if errno != 0 {
+		return 0, s.semctlError(fmt.Sprintf("semctl(%d, %d, GETNCNT)", s.id, num), 0, errno)
 	}
 	return n, nil
 }
@@ -248,9 +234,9 @@ func (s *Set) Waiting(num int) (int, error) {
 // LastPid returns the pid of the last process that operated on semaphore num
 // (semctl GETPID).
 func (s *Set) LastPid(num int) (int, error) {
-	pid, err := semctl(s.id, num, GETPID, 0)
-	if err != nil {
-		return 0, fmt.Errorf("semctl(%d, %d, GETPID): %w", s.id, num, err)
+	pid, errno := semctlVal(s.id, num, GETPID, 0)
+	if errno != 0 {
+		return 0, s.semctlError(fmt.Sprintf("semctl(%d, %d, GETPID)", s.id, num), 0, errno)
 	}
 	return pid, nil
 }
@@ -266,8 +252,10 @@ type Info struct {
 // Stat returns the set's semid_ds (semctl IPC_STAT).
 func (s *Set) Stat() (Info, error) {
 	var ds semidDS
-	if _, err := semctl(s.id, 0, unix.IPC_STAT, uintptr(unsafe.Pointer(&ds))); err != nil {
-		return Info{}, fmt.Errorf("semctl(%d, 0, IPC_STAT): %w", s.id, err)
+	// &ds goes to the kernel as an unsafe.Pointer, and becomes a uintptr only in
+	// the Syscall line (sys.go explains why).
+	if _, errno := semctlBuf(s.id, 0, unix.IPC_STAT, unsafe.Pointer(&ds)); errno != 0 {
+		return Info{}, s.semctlError(fmt.Sprintf("semctl(%d, 0, IPC_STAT, &ds)", s.id), 0, errno)
 	}
 	info := Info{Perm: ds.Perm, Ctime: time.Unix(ds.Ctime, 0), NSems: int(ds.Nsems)}
 	if ds.Otime != 0 {
@@ -279,39 +267,8 @@ func (s *Set) Stat() (Info, error) {
 // Remove removes the set at once (semctl IPC_RMID). Every process waiting on it
 // wakes up with EIDRM, which this package reports as ErrRemoved.
 func (s *Set) Remove() error {
-	if _, err := semctl(s.id, 0, unix.IPC_RMID, 0); err != nil {
-		return fmt.Errorf("semctl(%d, 0, IPC_RMID): %w", s.id, err)
+	if _, errno := semctlVal(s.id, 0, unix.IPC_RMID, 0); errno != 0 {
+		return s.semctlError(fmt.Sprintf("semctl(%d, 0, IPC_RMID)", s.id), 0, errno)
 	}
 	return nil
-}
-
-// The system calls.
-
-func semget(key ftok.Key, nsems, flags int) (int, error) {
-	id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(nsems), uintptr(flags))
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(id), nil
-}
-
-// semop calls semtimedop(2), which is semop(2) when timeout is nil.
-func semop(id int, ops []Op, timeout *unix.Timespec) error {
-	if len(ops) == 0 {
-		return unix.EINVAL // nsops must be at least 1
-	}
-	_, _, errno := unix.Syscall6(unix.SYS_SEMTIMEDOP, uintptr(id),
-		uintptr(unsafe.Pointer(&ops[0])), uintptr(len(ops)), uintptr(unsafe.Pointer(timeout)), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
-
-func semctl(id, num, cmd int, arg uintptr) (int, error) {
-	r, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), uintptr(cmd), arg, 0, 0)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(r), nil
 }

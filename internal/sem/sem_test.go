@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("wait", helperWait)
 	ipctest.Helper("add", helperAdd)
 	ipctest.Helper("hold", helperHold)
+	ipctest.Helper("limits", helperLimits)
 	ipctest.Main(m, nil)
 }
 
@@ -65,8 +67,8 @@ func TestOpenWaitsForInitialisation(t *testing.T) {
 	ipctest.NoLeaks(t)
 	key, _ := ipctest.UnusedKey(t)
 	// Create the set by hand, as a creator that has not initialised it yet.
-	id, err := semget(key, 1, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
-	require.NoError(t, err)
+	id, errno := semget(key, 1, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	require.Zero(t, errno)
 	raw := FromID(id)
 	defer raw.Remove()
 
@@ -146,7 +148,7 @@ func TestWaiterInAnotherProcess(t *testing.T) {
 		wantLine string
 	}{
 		{"post wakes it", func(s *Set) error { return s.Post(0, false) }, 0, "acquired"},
-		{"remove gives EIDRM", func(s *Set) error { return s.Remove() }, 3, "removed: the semaphore set was removed (EIDRM)"},
+		{"remove gives EIDRM", func(s *Set) error { return s.Remove() }, 3, "removed: semop(<id>, {{0, -1, 0}}, 1): EIDRM (identifier removed): the set was removed while this process waited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +160,8 @@ func TestWaiterInAnotherProcess(t *testing.T) {
 			require.NoError(t, tt.act(s))
 			r := p.Wait(t)
 			assert.Equal(t, tt.wantExit, r.ExitCode, "stdout: %s stderr: %s", r.Stdout, r.Stderr)
-			assert.Contains(t, r.Stdout, tt.wantLine)
+			assert.Equal(t, "waiting\n"+strings.ReplaceAll(tt.wantLine, "<id>", strconv.Itoa(s.ID()))+"\n", r.Stdout)
+			assert.Empty(t, r.Stderr)
 		})
 	}
 }
@@ -260,4 +263,204 @@ func TestKilledHolder(t *testing.T) {
 			assert.Equal(t, tt.wantValue, v, tt.why)
 		})
 	}
+}
+
+// TestStatAtManyStackDepths calls Stat (semctl IPC_STAT into a semid_ds on Stat's
+// stack) from many stack depths, each in a new goroutine with a small stack. At
+// some depths the call into the system call wrapper has to grow the stack, which
+// copies it elsewhere. A pointer passed as a uintptr through an ordinary function
+// is not updated by that copy, so the kernel writes into the old stack and Stat
+// returns zeros (it did, at 10 of 1500 depths, before sys.go obeyed the rule).
+func TestStatAtManyStackDepths(t *testing.T) {
+	ipctest.NoLeaks(t)
+	s := newSet(t, 1, 2, 3)
+	want, err := s.Stat()
+	require.NoError(t, err)
+	require.False(t, want.Otime.IsZero())
+	var bad []string
+	for depth := 0; depth < 1500; depth++ {
+		got := make(chan Info, 1)
+		go func() {
+			recurse(depth, func() {
+				info, _ := s.Stat()
+				got <- info
+			})
+		}()
+		if info := <-got; info.NSems != 3 || !info.Otime.Equal(want.Otime) || info.Perm != want.Perm {
+			bad = append(bad, fmt.Sprintf("depth %d: NSems %d, Otime %v", depth, info.NSems, info.Otime))
+		}
+	}
+	assert.Empty(t, bad, "IPC_STAT returned the wrong semid_ds at %d of 1500 stack depths", len(bad))
+}
+
+// recurse calls f from depth frames further down the stack.
+//
+//go:noinline
+func recurse(depth int, f func()) {
+	var pad [64]byte // a little stack per frame, so that the depths cover many sizes
+	if depth == 0 {
+		f()
+		return
+	}
+	recurse(depth-1, f)
+	pad[depth%64]++
+}
+
+// TestCreateAtTheLimits: a semaphore may start at 0 or at SEMVMX, the largest value,
+// and Create still leaves every value as asked and sem_otime non-zero. (A semop of
+// +1 and -1 on a semaphore at SEMVMX would fail with ERANGE.)
+func TestCreateAtTheLimits(t *testing.T) {
+	tests := [][]int{{SEMVMX, 0}, {0, SEMVMX}, {0}, {1}, {SEMVMX}}
+	for _, values := range tests {
+		t.Run(fmt.Sprint(values), func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			s := newSet(t, values...)
+			for num, want := range values {
+				got, err := s.Value(num)
+				require.NoError(t, err)
+				assert.Equal(t, want, got, "semaphore %d", num)
+			}
+			info, err := s.Stat()
+			require.NoError(t, err)
+			assert.False(t, info.Otime.IsZero(), "sem_otime must be set, so that Open knows the set is ready")
+			for num := range values {
+				pid, err := s.LastPid(num)
+				require.NoError(t, err)
+				assert.Equal(t, os.Getpid(), pid, "the creator is the last to have operated on semaphore %d", num)
+			}
+		})
+	}
+	_, err := Create(ftok.Private, 0o600, SEMVMX+1)
+	assert.EqualError(t, err, "sem.Create: value 32768 for semaphore 0: a semaphore holds 0 to 32767 (SEMVMX)")
+}
+
+// TestErrorsNameTheCallAndTheCause: each failing call says which call failed, as C
+// spells it, the errno, and the cause of that errno here.
+func TestErrorsNameTheCallAndTheCause(t *testing.T) {
+	lim, err := ReadLimits()
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		do   func(s *Set) error
+		want string // %[1]d is the set's id
+		is   error
+	}{
+		{"post above SEMVMX", func(s *Set) error { return s.Post(0, false) },
+			"semop(%[1]d, {{0, +1, 0}}, 1): ERANGE (numerical result out of range): semaphore 0 is 32767, and +1 would take it above SEMVMX (32767)", unix.ERANGE},
+		{"SETVAL above SEMVMX", func(s *Set) error { return s.SetValue(1, 40000) },
+			"semctl(%[1]d, 1, SETVAL, 40000): ERANGE (numerical result out of range): 40000 is outside 0..32767 (SEMVMX)", unix.ERANGE},
+		{"no such semaphore", func(s *Set) error { return s.Do(Op{Num: 2, Delta: -1, Flags: SEM_UNDO | unix.IPC_NOWAIT}) },
+			"semop(%[1]d, {{2, -1, IPC_NOWAIT|SEM_UNDO}}, 1): EFBIG (file too large): a sem_num is not below the set's 2 semaphores", unix.EFBIG},
+		{"would block", func(s *Set) error { return s.TryWait(1, false) },
+			"semop(%[1]d, {{1, -1, IPC_NOWAIT}}, 1): EAGAIN (resource temporarily unavailable): IPC_NOWAIT, and the operations would have had to wait", ErrWouldBlock},
+		{"timed out", func(s *Set) error { return s.WaitTimeout(1, false, 10*time.Millisecond) },
+			"semtimedop(%[1]d, {{1, -1, 0}}, 1, {0, 10000000}): EAGAIN (resource temporarily unavailable): the timeout expired before the operations could be performed", ErrTimeout},
+		{"more operations than SEMOPM", func(s *Set) error { return s.Do(make([]Op, lim.SEMOPM+1)...) },
+			fmt.Sprintf("semop(%%[1]d, {%s}, %d): E2BIG (argument list too long): %d operations in one call, more than SEMOPM allows (%d: the 3rd field of /proc/sys/kernel/sem)",
+				strings.Repeat("{0, +0, 0}, ", lim.SEMOPM)+"{0, +0, 0}", lim.SEMOPM+1, lim.SEMOPM+1, lim.SEMOPM), unix.E2BIG},
+		{"removed set", func(s *Set) error { require.NoError(t, s.Remove()); return s.Post(1, false) },
+			"semop(%[1]d, {{1, +1, 0}}, 1): EINVAL (invalid argument): no set has id %[1]d: it was removed before the call, or never existed", unix.EINVAL},
+		{"remove twice", func(s *Set) error { require.NoError(t, s.Remove()); return s.Remove() },
+			"semctl(%[1]d, 0, IPC_RMID): EINVAL (invalid argument): no set has id %[1]d (it was removed, or never existed), or the command or semnum is not valid for it", unix.EINVAL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			s := newSet(t, SEMVMX, 0)
+			err := tt.do(s)
+			assert.EqualError(t, err, fmt.Sprintf(tt.want, s.ID()))
+			assert.ErrorIs(t, err, tt.is)
+		})
+	}
+	t.Run("semget above SEMMSL", func(t *testing.T) {
+		_, err := Create(ftok.Private, 0o600, make([]int, lim.SEMMSL+1)...)
+		assert.EqualError(t, err, fmt.Sprintf("semget(IPC_PRIVATE, %d, IPC_CREAT|IPC_EXCL|0600): EINVAL (invalid argument): nsems %d is above SEMMSL, the most semaphores a set may have (%d: the 1st field of /proc/sys/kernel/sem)",
+			lim.SEMMSL+1, lim.SEMMSL+1, lim.SEMMSL))
+		assert.ErrorIs(t, err, unix.EINVAL)
+	})
+	t.Run("semget of a key that exists", func(t *testing.T) {
+		ipctest.NoLeaks(t)
+		key, _ := ipctest.UnusedKey(t)
+		s, err := Create(key, 0o640, 1)
+		require.NoError(t, err)
+		defer s.Remove()
+		_, err = Create(key, 0o640, 1)
+		assert.EqualError(t, err, fmt.Sprintf("semget(%v, 1, IPC_CREAT|IPC_EXCL|0640): EEXIST (file exists): a set with this key exists already (IPC_CREAT|IPC_EXCL create only a new one)", key))
+		assert.ErrorIs(t, err, unix.EEXIST)
+	})
+}
+
+func TestOpString(t *testing.T) {
+	tests := []struct {
+		op   Op
+		want string
+	}{
+		{Op{0, 1, 0}, "{0, +1, 0}"},
+		{Op{1, -8, SEM_UNDO}, "{1, -8, SEM_UNDO}"},
+		{Op{2, 0, unix.IPC_NOWAIT}, "{2, +0, IPC_NOWAIT}"},
+		{Op{3, -1, unix.IPC_NOWAIT | SEM_UNDO}, "{3, -1, IPC_NOWAIT|SEM_UNDO}"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.op.String())
+		assert.Equal(t, tt.want, fmt.Sprint(tt.op), "%v prints it the same way")
+	}
+}
+
+// The kernel.sem limits helperLimits sets in its private IPC namespace:
+// SEMMSL SEMMNS SEMOPM SEMMNI.
+const testLimits = "4 6 1 2"
+
+// helperLimits, in a private IPC namespace, lowers kernel.sem to testLimits and
+// reaches each limit; it prints one line per attempt: what it did, a tab, the
+// error (or "ok").
+func helperLimits([]string) int {
+	if err := os.WriteFile("/proc/sys/kernel/sem", []byte(testLimits), 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	report := func(what string, err error) {
+		if err == nil {
+			fmt.Printf("%s\tok\n", what)
+		} else {
+			fmt.Printf("%s\t%v\n", what, err)
+		}
+	}
+	_, err := Create(ftok.Private, 0o600, 1, 1, 1, 1, 1)
+	report("5 semaphores", err)
+	a, err := Create(ftok.Private, 0o600, 1, 0, 3) // one operation at creation: within SEMOPM 1
+	report("set a of 3", err)
+	_, err = Create(ftok.Private, 0o600, 1, 1, 1, 1)
+	report("4 more", err)
+	_, err = Create(ftok.Private, 0o600, 0, 0)
+	report("set b of 2", err)
+	_, err = Create(ftok.Private, 0o600, 0)
+	report("a third set", err)
+	if a != nil {
+		err = a.Do(Op{Num: 0, Delta: -1}, Op{Num: 2, Delta: -1})
+		report(fmt.Sprintf("2 operations on set %d", a.ID()), err)
+	}
+	return 0
+}
+
+// TestLimitsInAPrivateNamespace: with low kernel.sem limits (in a private IPC
+// namespace, so the machine's stay as they are) each limit gives the errno the
+// man pages name, and the message names the limit and its numbers.
+func TestLimitsInAPrivateNamespace(t *testing.T) {
+	r := ipctest.StartHelperInIPCNamespace(t, "limits").Wait(t)
+	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	require.Len(t, lines, 6, r.Stdout)
+	var id int
+	_, err := fmt.Sscanf(lines[5], "2 operations on set %d", &id)
+	require.NoError(t, err, lines[5])
+	want := []string{
+		"5 semaphores\tsemget(IPC_PRIVATE, 5, IPC_CREAT|IPC_EXCL|0600): EINVAL (invalid argument): nsems 5 is above SEMMSL, the most semaphores a set may have (4: the 1st field of /proc/sys/kernel/sem)",
+		"set a of 3\tok",
+		"4 more\tsemget(IPC_PRIVATE, 4, IPC_CREAT|IPC_EXCL|0600): ENOSPC (no space left on device): SEMMNS reached: 3 semaphores exist in all sets, and 4 more would pass the limit of 6 (the 2nd field of /proc/sys/kernel/sem)",
+		"set b of 2\tok",
+		"a third set\tsemget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600): ENOSPC (no space left on device): SEMMNI reached: 2 sets exist, the most the system allows (the 4th field of /proc/sys/kernel/sem)",
+		fmt.Sprintf("2 operations on set %d\tsemop(%d, {{0, -1, 0}, {2, -1, 0}}, 2): E2BIG (argument list too long): 2 operations in one call, more than SEMOPM allows (1: the 3rd field of /proc/sys/kernel/sem)", id, id),
+	}
+	assert.Equal(t, want, lines)
+	assert.Empty(t, r.Stderr)
 }
