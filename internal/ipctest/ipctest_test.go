@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -321,8 +322,11 @@ func unusedPid(t *testing.T) int {
 }
 
 // Run by root, the tests run in an IPC namespace of their own; otherwise they hold
-// the lock that the course's test runs in a shared namespace take turns on.
+// the lock that the course's test runs in a shared namespace take turns on. Either
+// way their temporary files go to a directory of the run's own.
 func TestWhereTheTestsRun(t *testing.T) {
+	assert.True(t, strings.HasPrefix(filepath.Base(os.TempDir()), "shm-course-test-"), "TMPDIR is the run's: %s", os.TempDir())
+	assert.True(t, strings.HasPrefix(t.TempDir(), os.TempDir()+"/"), "t.TempDir is in it")
 	if insideOwnNamespace() {
 		self, err := os.Readlink("/proc/self/ns/ipc")
 		require.NoError(t, err)

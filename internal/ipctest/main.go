@@ -91,6 +91,8 @@ func runTests(m *testing.M, shared bool) int {
 		unlock := lockTests()
 		defer unlock()
 	}
+	removeTempDir := useOwnTempDir()
+	defer removeTempDir(false)
 	removePidFile := startPidFile()
 	defer removePidFile()
 	before, err := snapshot()
@@ -98,7 +100,7 @@ func runTests(m *testing.M, shared bool) int {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
 		return 1
 	}
-	stop := cleanUpOnSignal(before, removePidFile)
+	stop := cleanUpOnSignal(before, func() { removePidFile(); removeTempDir(true) })
 	status := m.Run()
 	stop()
 	leaks, err := leaked(before)
@@ -123,12 +125,36 @@ const (
 	exitTerminated  = 128 + int(syscall.SIGTERM) // 143
 )
 
+// useOwnTempDir points $TMPDIR, for the tests and every process they start, at a new
+// directory, so that the files of a run stopped by a signal (t.TempDir's among them)
+// can be removed with it. It has /tmp's mode, so that helpers running as another user
+// may use it too. remove(all) removes the directory: with all its files, or only if
+// it is empty (at the normal end, where a file left is a program's to explain).
+func useOwnTempDir() (remove func(all bool)) {
+	dir, err := os.MkdirTemp("", "shm-course-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o1777)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ipctest: no temporary directory of the run's own (%v)\n", err)
+		return func(bool) {}
+	}
+	os.Setenv("TMPDIR", dir)
+	return func(all bool) {
+		if all {
+			os.RemoveAll(dir)
+		} else {
+			os.Remove(dir)
+		}
+	}
+}
+
 // cleanUpOnSignal makes SIGINT and SIGTERM, while the tests run, stop the run's other
 // processes, remove every object the run created (what the leak check would find),
-// print one line and exit with 130 or 143. A test's own cleanups cannot run then:
-// the tests go on in other goroutines and are not asked. The returned function stops
-// listening.
-func cleanUpOnSignal(before map[string]object, removePidFile func()) (stop func()) {
+// call removeFiles, print one line and exit with 130 or 143. A test's own cleanups
+// cannot run then: the tests go on in other goroutines and are not asked. The
+// returned function stops listening.
+func cleanUpOnSignal(before map[string]object, removeFiles func()) (stop func()) {
 	signals := make(chan os.Signal, 4)
 	done := make(chan struct{})
 	var exiting sync.Mutex // held by the handler from the signal to the exit
@@ -143,7 +169,7 @@ func cleanUpOnSignal(before map[string]object, removePidFile func()) (stop func(
 				o.remove()
 			}
 			reexec.Cleanup()
-			removePidFile()
+			removeFiles()
 			fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed the %d System V object(s) they had created\n", sig, len(leaks))
 			if sig == syscall.SIGTERM {
 				os.Exit(exitTerminated)

@@ -27,8 +27,8 @@ const envHold = "SHMCOURSE_IPCTEST_HOLD"
 // TestHoldObjectsUntilSignalled is not a test of its own: run by
 // TestSignalRemovesTheRunsObjects in a test binary of its own, it creates what a
 // test run holds when Ctrl-C comes — a segment of its own (NewSegment), a segment
-// made by a helper process that is still running, a semaphore set — prints their
-// ids and waits to be signalled.
+// made by a helper process that is still running, a semaphore set, a temporary
+// directory — prints their ids and its path and waits to be signalled.
 func TestHoldObjectsUntilSignalled(t *testing.T) {
 	if os.Getenv(envHold) == "" {
 		t.Skip("run by TestSignalRemovesTheRunsObjects")
@@ -39,12 +39,13 @@ func TestHoldObjectsUntilSignalled(t *testing.T) {
 	set, err := sem.Create(0, 0o600, 0) // IPC_PRIVATE; Create makes one operation on it
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = set.Remove() })
-	fmt.Printf("HOLDING %d %s %d %d\n", own, helperSeg, set.ID(), helper.Pid())
+	fmt.Printf("HOLDING %d %s %d %d %s\n", own, helperSeg, set.ID(), helper.Pid(), t.TempDir())
 	time.Sleep(2 * Timeout) // the signal ends the process long before this
 }
 
 // Ctrl-C or SIGTERM in the middle of a test run stops its processes, removes every
-// segment and semaphore set the run created, prints one line and exits 130 or 143.
+// segment and semaphore set the run created and its temporary files, prints one line
+// and exits 130 or 143.
 // In the shared cases the run is started in this test's namespace (the marker of a
 // namespace of its own names this process), so that this test can look at its
 // objects afterwards. In the others it makes a namespace of its own, whose parent
@@ -75,8 +76,10 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			}
 			p := start(t, cmd, "a test run holding objects")
 			fields := strings.Fields(p.Expect(t, "HOLDING", Timeout))
-			require.Len(t, fields, 5, p.Stdout())
-			ids := atoiAll(t, fields[1:])
+			require.Len(t, fields, 6, p.Stdout())
+			ids := atoiAll(t, fields[1:5])
+			tempDir := fields[5]
+			require.DirExists(t, tempDir)
 			shm1, shm2, set, helperPid := ids[0], ids[1], ids[2], ids[3]
 			if !tc.ownNamespace {
 				t.Cleanup(func() { // only if the run failed to
@@ -102,6 +105,7 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			// Stopped: gone, or a zombie that init has not reaped yet (its parent, the
 			// test run, did not wait for it before exiting).
 			assert.True(t, syscall.Kill(helperPid, 0) == syscall.ESRCH || zombie(helperPid), "the helper process was stopped")
+			assert.NoDirExists(t, tempDir, "t.TempDir's directory was removed")
 			if tc.ownNamespace {
 				return
 			}
