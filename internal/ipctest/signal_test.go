@@ -69,7 +69,7 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			cmd.Env = append(withoutHelper(), envHold+"=1")
 			if tc.ownNamespace {
 				if !insideOwnNamespace() {
-					t.Skip("this test run has no namespace of its own (only root gets one), so neither would the run it starts")
+					t.Skip("this test run has no namespace of its own (only root's get one, where the kernel allows it), so neither would the run it starts")
 				}
 			} else {
 				cmd.Env = append(cmd.Env, envInside+"="+strconv.Itoa(os.Getpid()))
