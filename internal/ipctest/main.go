@@ -100,9 +100,9 @@ func runTests(m *testing.M, shared bool) int {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
 		return 1
 	}
-	stop := cleanUpOnSignal(before, func() { removePidFile(); removeTempDir(true) })
+	// Until the leak check is done: a signal during it still cleans up.
+	defer cleanUpOnSignal(before, func() { removePidFile(); removeTempDir(true) })()
 	status := m.Run()
-	stop()
 	leaks, err := leaked(before)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
