@@ -11,9 +11,14 @@
 //     process, so exit statuses, signals and output are tested for real.
 //   - Small conveniences: a fresh segment or key that is removed after the test.
 //
-// Test packages of the course serialise on a lock file while they run, because the
-// leak check compares system-wide tables: two packages creating segments at the same
-// time would otherwise see each other's objects as leaks.
+// Where the tests run: as root, each test binary runs its tests in an IPC namespace
+// of its own, so that two test runs at once never see, count or remove each other's
+// objects; otherwise (an ordinary user, or a kernel that refuses the namespace) in the
+// shared one, where the course's test runs take turns on a lock file and the leak
+// check knows the run's processes by pid and start time. isolate.go says why.
+//
+// Ctrl-C or SIGTERM during a test run stops the run's processes, removes what the
+// run created, prints one line and exits with 130 or 143.
 //
 // The code is built on Linux only, like the rest of the course.
 package ipctest

@@ -4,8 +4,10 @@ package ipctest
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,6 +46,16 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		fmt.Println(id)
+		return 0
+	})
+	Helper("create-and-wait", func(args []string) int {
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 16, unix.IPC_CREAT|0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(id)
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes stdin (or kills it)
 		return 0
 	})
 	Helper("steps", lesson.Entry("steps", "usage: steps [-step]", threeSteps))
@@ -225,4 +237,110 @@ func TestStepToAndInterrupt(t *testing.T) {
 	_, exists, err = procsysv.FindShm(id)
 	require.NoError(t, err)
 	assert.False(t, exists, "the cleanup removed segment %d", id)
+}
+
+// A pid in the run's log that another process holds now is not the run's: pids are
+// reused. The leak check goes by pid and start time, so another program's segment is
+// not counted (nor removed) even if its creator got a pid the run once had.
+func TestLeakedTellsProcessesByStartTime(t *testing.T) {
+	before, err := snapshot()
+	require.NoError(t, err)
+	outside := exec.Command(os.Args[0]) // not in the run's log
+	for _, kv := range withoutHelper() {
+		if !strings.HasPrefix(kv, envPidFile+"=") {
+			outside.Env = append(outside.Env, kv)
+		}
+	}
+	outside.Env = append(outside.Env, envHelper+"=create-and-wait")
+	p := start(t, outside, "a process outside the run")
+	id, err := strconv.Atoi(p.Expect(t, "", Timeout))
+	require.NoError(t, err)
+	defer unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	started, ok := procStart(p.Pid())
+	require.True(t, ok)
+
+	leakedIDs := func() []int {
+		leaks, err := leaked(before)
+		require.NoError(t, err)
+		var ids []int
+		for _, o := range leaks {
+			ids = append(ids, o.id)
+		}
+		return ids
+	}
+	logAs := func(pid int, start uint64) {
+		f, err := os.OpenFile(os.Getenv(envPidFile), os.O_WRONLY|os.O_APPEND, 0)
+		require.NoError(t, err)
+		fmt.Fprintf(f, "%d %d\n", pid, start)
+		require.NoError(t, f.Close())
+	}
+
+	logAs(p.Pid(), started-1) // an earlier process of the run had this pid
+	assert.NotContains(t, leakedIDs(), id, "the pid's new holder made the segment: not ours")
+	logAs(p.Pid(), started) // as if the process were the run's
+	assert.Contains(t, leakedIDs(), id, "the very process (pid and start time) is the run's")
+	require.NoError(t, p.Stdin.Close())
+	require.Equal(t, 0, p.Wait(t).ExitCode)
+	assert.Contains(t, leakedIDs(), id, "the run's process has ended: what it made is still the run's")
+}
+
+func TestDid(t *testing.T) {
+	self := os.Getpid()
+	now, ok := procStart(self)
+	require.True(t, ok)
+	startedAt := startSeconds(now)
+	gone := unusedPid(t)
+	tests := []struct {
+		name string
+		pids runPids
+		pid  int
+		t    int64
+		want bool
+	}{
+		{"a pid not in the log", runPids{}, self, startedAt, false},
+		{"the logged process, still running", runPids{self: {now}}, self, startedAt, true},
+		{"another process has the pid now; the object is older", runPids{self: {now - 500}}, self, startedAt - 2, true},
+		{"another process has the pid now; the object is not older", runPids{self: {now - 500}}, self, startedAt, false},
+		{"the logged process has ended", runPids{gone: {1}}, gone, startedAt, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.pids.did(tt.pid, tt.t))
+		})
+	}
+}
+
+// unusedPid returns a pid that no process has now.
+func unusedPid(t *testing.T) int {
+	for pid := 1 << 22; pid > 1; pid-- {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			return pid
+		}
+	}
+	t.Fatal("every pid is taken")
+	return 0
+}
+
+// Run by root, the tests run in an IPC namespace of their own; otherwise they hold
+// the lock that the course's test runs in a shared namespace take turns on. Either
+// way their temporary files go to a directory of the run's own.
+func TestWhereTheTestsRun(t *testing.T) {
+	assert.True(t, strings.HasPrefix(filepath.Base(os.TempDir()), "shm-course-test-"), "TMPDIR is the run's: %s", os.TempDir())
+	assert.True(t, strings.HasPrefix(t.TempDir(), os.TempDir()+"/"), "t.TempDir is in it")
+	if insideOwnNamespace() {
+		self, err := os.Readlink("/proc/self/ns/ipc")
+		require.NoError(t, err)
+		parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", os.Getppid()))
+		require.NoError(t, err)
+		assert.NotEqual(t, parent, self, "the tests run in another IPC namespace than the process that started them")
+		return
+	}
+	if os.Geteuid() == 0 && os.Getenv(envNamespace) != "off" {
+		t.Log("the kernel refused this root test run a namespace of its own")
+	}
+	f, err := os.Open(lockPath)
+	require.NoError(t, err)
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	assert.ErrorIs(t, err, unix.EWOULDBLOCK, "this test run holds %s", lockPath)
 }

@@ -5,15 +5,17 @@ package ipctest
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"sort"
-	"strconv"
-	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // Environment variables that tell a re-executed test binary what to be.
@@ -42,6 +44,10 @@ func Helper(name string, fn func(args []string) int) {
 // (a lesson that starts a second copy of itself).
 //
 //	func TestMain(m *testing.M) { ipctest.Main(m, lesson.Entry(name, usage, run)) }
+//
+// The tests run in an IPC namespace of their own where the kernel allows it (see
+// isolate.go); a test binary the tests start as a helper or program runs in the same
+// namespace as the tests.
 func Main(m *testing.M, program func(args []string) int) {
 	if name := os.Getenv(envHelper); name != "" {
 		logPid()
@@ -51,12 +57,21 @@ func Main(m *testing.M, program func(args []string) int) {
 		logPid()
 		os.Exit(program(os.Args[1:]))
 	}
+	shared := !insideOwnNamespace()
+	if shared && os.Geteuid() == 0 && os.Getenv(envNamespace) != "off" {
+		status, started, err := runIsolated()
+		if started {
+			os.Exit(status)
+		}
+		fmt.Fprintf(os.Stderr, "ipctest: no IPC namespace of its own for this test run (%v): "+
+			"running in the shared one, taking turns with other test runs of the course on %s\n", err, lockPath)
+	}
 	if program != nil {
 		// A lesson that re-executes itself (os.Executable) under test starts this test
 		// binary; the variable makes that child run the program, not the tests.
 		os.Setenv(envProgram, "1")
 	}
-	os.Exit(runTests(m))
+	os.Exit(runTests(m, shared))
 }
 
 func runHelper(name string) int {
@@ -68,9 +83,16 @@ func runHelper(name string) int {
 	return fn(os.Args[1:])
 }
 
-func runTests(m *testing.M) int {
-	unlock := lockTests()
-	defer unlock()
+// runTests runs the package's tests and the leak check. shared says that the run is
+// not in a namespace of its own: then it takes turns on the lock file, because tests
+// compare system-wide tables and counts.
+func runTests(m *testing.M, shared bool) int {
+	if shared {
+		unlock := lockTests()
+		defer unlock()
+	}
+	removeTempDir := useOwnTempDir()
+	defer removeTempDir(false)
 	removePidFile := startPidFile()
 	defer removePidFile()
 	before, err := snapshot()
@@ -78,6 +100,8 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
 		return 1
 	}
+	// Until the leak check is done: a signal during it still cleans up.
+	defer cleanUpOnSignal(before, func() { removePidFile(); removeTempDir(true) })()
 	status := m.Run()
 	leaks, err := leaked(before)
 	if err != nil {
@@ -95,68 +119,94 @@ func runTests(m *testing.M) int {
 	return status
 }
 
-// Which objects are ours. A test run is this process and every helper or program
-// process it starts (and they start): each logs its pid to a file named in the
-// environment, which children inherit. A segment is ours if one of those pids
-// created it (shm_cpid); a semaphore set is ours if one of them was the last to
-// operate on one of its semaphores (GETPID; the course's sem.Create always makes one
-// operation). Objects that other programs create while the tests run are not ours:
-// the leak check neither counts nor removes them.
+// Exit statuses of a test run stopped by a signal, as a shell reports them.
+const (
+	exitInterrupted = 128 + int(syscall.SIGINT)  // 130
+	exitTerminated  = 128 + int(syscall.SIGTERM) // 143
+)
 
-func startPidFile() (remove func()) {
-	f, err := os.CreateTemp("", "shm-course-test-pids-")
+// useOwnTempDir points $TMPDIR, for the tests and every process they start, at a new
+// directory, so that the files of a run stopped by a signal (t.TempDir's among them)
+// can be removed with it. It has /tmp's mode, so that helpers running as another user
+// may use it too. remove(all) removes the directory: with all its files, or only if
+// it is empty (at the normal end, where a file left is a program's to explain).
+func useOwnTempDir() (remove func(all bool)) {
+	dir, err := os.MkdirTemp("", "shm-course-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o1777)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: cannot log test pids (%v); only this process's objects count\n", err)
-		return func() {}
+		fmt.Fprintf(os.Stderr, "ipctest: no temporary directory of the run's own (%v)\n", err)
+		return func(bool) {}
 	}
-	_ = f.Chmod(0o666) // helpers that run as another user (nobody) log their pids too
-	f.Close()
-	os.Setenv(envPidFile, f.Name())
-	return func() { os.Remove(f.Name()) }
-}
-
-// logPid records this helper or program process as part of the test run.
-func logPid() {
-	path := os.Getenv(envPidFile)
-	if path == "" {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%d\n", os.Getpid()) // one small O_APPEND write: lines never interleave
-}
-
-// testPids returns the pids of every process of this test run so far.
-func testPids() map[int]bool {
-	pids := map[int]bool{os.Getpid(): true}
-	data, err := os.ReadFile(os.Getenv(envPidFile))
-	if err != nil {
-		return pids
-	}
-	for _, field := range strings.Fields(string(data)) {
-		if pid, err := strconv.Atoi(field); err == nil {
-			pids[pid] = true
+	os.Setenv("TMPDIR", dir)
+	return func(all bool) {
+		if all {
+			os.RemoveAll(dir)
+		} else {
+			os.Remove(dir)
 		}
 	}
-	return pids
 }
 
-// lockTests takes the course-wide test lock (see the package comment).
-func lockTests() (unlock func()) {
-	path := filepath.Join(os.TempDir(), "shm-course-tests.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: running without the test lock (%v)\n", err)
-		return func() {}
+// cleanUpOnSignal makes SIGINT and SIGTERM, while the tests run, stop the run's other
+// processes, remove every object the run created (what the leak check would find),
+// call removeFiles, print one line and exit with 130 or 143. A test's own cleanups
+// cannot run then: the tests go on in other goroutines and are not asked. The
+// returned function stops listening.
+func cleanUpOnSignal(before map[string]object, removeFiles func()) (stop func()) {
+	signals := make(chan os.Signal, 4)
+	done := make(chan struct{})
+	var exiting sync.Mutex // held by the handler from the signal to the exit
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-signals:
+			exiting.Lock()
+			stopProcesses(sig.(syscall.Signal))
+			leaks, _ := leaked(before)
+			for _, o := range leaks {
+				o.remove()
+			}
+			reexec.Cleanup()
+			removeFiles()
+			fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed the %d System V object(s) they had created\n", sig, len(leaks))
+			if sig == syscall.SIGTERM {
+				os.Exit(exitTerminated)
+			}
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		exiting.Lock() // a signal that came first finishes (and exits)
+		signal.Stop(signals)
 	}
-	_ = f.Chmod(0o666) // let other users' test runs share it despite the umask
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: running without the test lock (%v)\n", err)
+}
+
+// stopProcesses passes sig on to every process of the run that is still there (a
+// lesson program cleans up on it, as it would on Ctrl-C), gives them two seconds to
+// end, then kills what is left, so that none of them makes a new object after the
+// cleanup has looked.
+func stopProcesses(sig syscall.Signal) {
+	pids := testPids()
+	var running []int
+	for pid := range pids {
+		if pid != os.Getpid() && pids.alive(pid) {
+			_ = syscall.Kill(pid, sig)
+			running = append(running, pid)
+		}
 	}
-	return func() { f.Close() } // closing releases the lock
+	deadline := time.Now().Add(2 * time.Second)
+	for _, pid := range running {
+		for pids.alive(pid) && !zombie(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if pids.alive(pid) && !zombie(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // object is one segment or semaphore set in the kernel's tables.
@@ -165,12 +215,16 @@ type object struct {
 	id   int
 	desc string
 	pids []int // shm: the creator; sem: the last pid to operate on each semaphore
+	t    int64 // when it recorded those pids, at the latest: shm ctime, sem otime
 }
 
-// ours reports whether a process of this test run created (or used) the object.
-func (o object) ours(pids map[int]bool) bool {
+// ours reports whether a process of this test run created the object (a segment)
+// or was the last to operate on one of its semaphores (a set; the course's sem.Create
+// always makes one operation). Objects that other programs create while the tests
+// run are not ours: the leak check neither counts nor removes them.
+func (o object) ours(pids runPids) bool {
 	for _, pid := range o.pids {
-		if pids[pid] {
+		if pids.did(pid, o.t) {
 			return true
 		}
 	}
@@ -201,12 +255,12 @@ func snapshot() (map[string]object, error) {
 	all := map[string]object{}
 	for _, s := range shms {
 		o := object{"shm", s.ID, fmt.Sprintf("segment id %d key %v size %d created by pid %d, %d attached (ipcrm -m %d)",
-			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID), []int{s.CPID}}
+			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID), []int{s.CPID}, s.Ctime}
 		all[fmt.Sprintf("shm %d %d", s.ID, s.CPID)] = o
 	}
 	for _, s := range sems {
 		o := object{"sem", s.ID, fmt.Sprintf("semaphore set id %d key %v with %d semaphores (ipcrm -s %d)",
-			s.ID, s.Key, s.NSems, s.ID), lastPids(s.ID, s.NSems)}
+			s.ID, s.Key, s.NSems, s.ID), lastPids(s.ID, s.NSems), s.Otime}
 		all[fmt.Sprintf("sem %d %d", s.ID, s.Ctime)] = o
 	}
 	return all, nil

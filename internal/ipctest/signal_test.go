@@ -1,0 +1,132 @@
+//go:build linux
+
+package ipctest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/sem"
+)
+
+// envHold makes TestHoldObjectsUntilSignalled run: it is the test run that
+// TestSignalRemovesTheRunsObjects starts and signals.
+const envHold = "SHMCOURSE_IPCTEST_HOLD"
+
+// TestHoldObjectsUntilSignalled is not a test of its own: run by
+// TestSignalRemovesTheRunsObjects in a test binary of its own, it creates what a
+// test run holds when Ctrl-C comes — a segment of its own (NewSegment), a segment
+// made by a helper process that is still running, a semaphore set, a temporary
+// directory — prints their ids and its path and waits to be signalled.
+func TestHoldObjectsUntilSignalled(t *testing.T) {
+	if os.Getenv(envHold) == "" {
+		t.Skip("run by TestSignalRemovesTheRunsObjects")
+	}
+	own := NewSegment(t, 64, 0o600)
+	helper := StartHelper(t, "create-and-wait")
+	helperSeg := helper.Expect(t, "", Timeout)
+	set, err := sem.Create(0, 0o600, 0) // IPC_PRIVATE; Create makes one operation on it
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = set.Remove() })
+	fmt.Printf("HOLDING %d %s %d %d %s\n", own, helperSeg, set.ID(), helper.Pid(), t.TempDir())
+	time.Sleep(2 * Timeout) // the signal ends the process long before this
+}
+
+// Ctrl-C or SIGTERM in the middle of a test run stops its processes, removes every
+// segment and semaphore set the run created and its temporary files, prints one line
+// and exits 130 or 143.
+// In the shared cases the run is started in this test's namespace (the marker of a
+// namespace of its own names this process), so that this test can look at its
+// objects afterwards. In the others it makes a namespace of its own, whose parent
+// process passes the signal on; the namespace goes with its last process, so only
+// the line and the exit status tell what was removed.
+func TestSignalRemovesTheRunsObjects(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		sig          syscall.Signal
+		exit         int
+		ownNamespace bool
+	}{
+		{"interrupt", syscall.SIGINT, 130, false},
+		{"terminated", syscall.SIGTERM, 143, false},
+		{"interrupt to a run in its own namespace", syscall.SIGINT, 130, true},
+		{"terminated to a run in its own namespace", syscall.SIGTERM, 143, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			NoLeaks(t)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHoldObjectsUntilSignalled$")
+			cmd.Env = append(withoutHelper(), envHold+"=1")
+			if tc.ownNamespace {
+				if !insideOwnNamespace() {
+					t.Skip("this test run has no namespace of its own (only root's get one, where the kernel allows it), so neither would the run it starts")
+				}
+			} else {
+				cmd.Env = append(cmd.Env, envInside+"="+strconv.Itoa(os.Getpid()))
+			}
+			p := start(t, cmd, "a test run holding objects")
+			fields := strings.Fields(p.Expect(t, "HOLDING", Timeout))
+			require.Len(t, fields, 6, p.Stdout())
+			ids := atoiAll(t, fields[1:5])
+			tempDir := fields[5]
+			require.DirExists(t, tempDir)
+			shm1, shm2, set, helperPid := ids[0], ids[1], ids[2], ids[3]
+			if !tc.ownNamespace {
+				t.Cleanup(func() { // only if the run failed to
+					_, _ = unix.SysvShmCtl(shm1, unix.IPC_RMID, nil)
+					_, _ = unix.SysvShmCtl(shm2, unix.IPC_RMID, nil)
+					_ = sem.FromID(set).Remove()
+				})
+				for _, id := range []int{shm1, shm2} {
+					_, exists, err := procsysv.FindShm(id)
+					require.NoError(t, err)
+					require.True(t, exists, "segment %d exists before the signal", id)
+				}
+				_, err := sem.FromID(set).Stat()
+				require.NoError(t, err, "semaphore set %d exists before the signal", set)
+			}
+
+			p.Signal(t, tc.sig)
+			r := p.Wait(t)
+
+			assert.Equal(t, tc.exit, r.ExitCode)
+			assert.Equal(t, fmt.Sprintf("ipctest: %s: stopped the tests and removed the 3 System V object(s) they had created\n", tc.sig), r.Stderr)
+			assert.Equal(t, strings.Join(fields, " ")+"\n", r.Stdout, "nothing else on stdout")
+			// Stopped: gone, or a zombie that init has not reaped yet (its parent, the
+			// test run, did not wait for it before exiting).
+			assert.True(t, syscall.Kill(helperPid, 0) == syscall.ESRCH || zombie(helperPid), "the helper process was stopped")
+			assert.NoDirExists(t, tempDir, "t.TempDir's directory was removed")
+			if tc.ownNamespace {
+				return
+			}
+			for _, id := range []int{shm1, shm2} {
+				_, exists, err := procsysv.FindShm(id)
+				require.NoError(t, err)
+				assert.False(t, exists, "segment %d was removed", id)
+			}
+			_, err := sem.FromID(set).Stat()
+			assert.ErrorIs(t, err, unix.EINVAL, "semaphore set %d was removed", set)
+		})
+	}
+}
+
+func atoiAll(t *testing.T, fields []string) []int {
+	t.Helper()
+	var ns []int
+	for _, f := range fields {
+		n, err := strconv.Atoi(f)
+		require.NoError(t, err)
+		ns = append(ns, n)
+	}
+	return ns
+}
