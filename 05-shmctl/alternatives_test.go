@@ -141,7 +141,10 @@ func listen(args []string) int {
 func TestAlternativeRolesRefuseForeignObjects(t *testing.T) {
 	ipctest.NoLeaks(t)
 	id, before := foreignSegment(t)
-	foreignFile := filepath.Join(devShm, "05-shmctl-foreign-test")
+	// A name of this test run's own: two runs at once share /dev/shm (it is a file
+	// system, not part of the IPC namespace).
+	foreignName := fmt.Sprintf("05-shmctl-foreign-test-%d", os.Getpid())
+	foreignFile := filepath.Join(devShm, foreignName)
 	require.NoError(t, os.WriteFile(foreignFile, []byte("not yours"), 0o600))
 	t.Cleanup(func() { os.Remove(foreignFile) })
 	sock := filepath.Join(t.TempDir(), "socket")
@@ -155,7 +158,7 @@ func TestAlternativeRolesRefuseForeignObjects(t *testing.T) {
 		stderr string
 	}{
 		{[]string{roleAltSysV, strconv.Itoa(id)}, 1, "was created by pid"},
-		{[]string{roleAltPosix, "/05-shmctl-foreign-test"}, 1, `"/05-shmctl-foreign-test" is not /05-shmctl-` + strconv.Itoa(os.Getpid())},
+		{[]string{roleAltPosix, "/" + foreignName}, 1, `"/` + foreignName + `" is not /05-shmctl-` + strconv.Itoa(os.Getpid())},
 		{[]string{roleAltPosix, "/" + posixName(os.Getpid())}, 1, "no such file"}, // the right name, but nothing there
 		{[]string{roleAltMemfd, sock}, 1, fmt.Sprintf("belongs to pid %d, not to the lesson that started me", lp.Pid())},
 		{[]string{roleAltInherit}, 1, "descriptor 3 is not the memfd the lesson passes"},
