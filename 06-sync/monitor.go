@@ -31,6 +31,9 @@ func monitor(l *lesson.Lesson, args []string) error {
 	if err := l.Parse(args); err != nil {
 		return err
 	}
+	if l.Flags.NArg() > 0 {
+		return lesson.Usagef("unexpected argument %q: the monitor takes only flags", l.Flags.Arg(0))
+	}
 	key, _, err := f.check()
 	if err != nil {
 		return err
