@@ -78,7 +78,7 @@ type frame struct {
 // frame describes the run: which objects, the ring, the two processes.
 func (w *watched) frame(elapsed time.Duration, sems semaphores, width int) frame {
 	lines, plain := w.ring.show(time.Now(), sems, width)
-	top := fmt.Sprintf("key %v · %s · segment %d (attached read-only) · semaphore set %d · watching for %.1f s",
+	top := fmt.Sprintf("key %v · %s · segment %d (read-only) · set %d · %.1f s",
 		w.key, header.KindName(w.hdr.Kind()), w.shmid, w.set.ID(), elapsed.Seconds())
 	producer, consumer := w.peerState(header.Producer), w.peerState(header.Consumer)
 	out := append([]string{top, ""}, lines...)
@@ -151,17 +151,19 @@ func (r *semringWatcher) show(now time.Time, sems semaphores, width int) ([]stri
 	case sems.waiting[semring.Empty] > 0 && sems.waiting[semring.Full] > 0:
 		now1 = "both sleep in semop: the producer on EMPTY, the consumer on FULL"
 	case sems.waiting[semring.Empty] > 0:
-		now1 = "the producer sleeps in semop on EMPTY: it needs a free slot (or, after the end marker, all of them)"
+		now1 = "the producer sleeps in semop on EMPTY, waiting for free slots"
 	case sems.waiting[semring.Full] > 0:
-		now1 = "the consumer sleeps in semop on FULL: no slot is full"
+		now1 = "the consumer sleeps in semop on FULL, waiting for a full slot"
 	}
-	bar, marks := ringBar(width-40, st.Slots, st.Received, uint64(full), st.Sent, st.Received)
+	gauge := fmt.Sprintf("%d of %d full", full, st.Slots)
+	bar, marks := ringBar(width-15-len(gauge), st.Slots, st.Received, uint64(full), st.Sent, st.Received)
 	lines := []string{
-		fmt.Sprintf("slots     %s  %d of %d full", bar, full, st.Slots),
-		fmt.Sprintf("          %-*s  P: the producer's next slot, C: the consumer's, *: both", utf8.RuneCountInString(bar), marks),
-		fmt.Sprintf("sent      %-12s received  %-12s (slots of %d bytes, since the start)", group(st.Sent), group(st.Received), st.SlotSize),
-		fmt.Sprintf("EMPTY     %-12s waiting   %-12s (semctl GETVAL, GETNCNT)", sems.valueText(semring.Empty), sems.waitingText(semring.Empty)),
-		fmt.Sprintf("FULL      %-12s waiting   %s", sems.valueText(semring.Full), sems.waitingText(semring.Full)),
+		fmt.Sprintf("slots     %s  %s", bar, gauge),
+		fmt.Sprintf("          %-*s  %s", utf8.RuneCountInString(bar), marks, marksLegend(marks)),
+		fmt.Sprintf("sent      %-9s received  %-9s (%d-byte slots, since the start)", group(st.Sent), group(st.Received), st.SlotSize),
+		"          value    waiting  (semctl GETVAL, GETNCNT)",
+		fmt.Sprintf("EMPTY     %-8s %-8s free slots: the producer waits here for one", sems.valueText(semring.Empty), sems.waitingText(semring.Empty)),
+		fmt.Sprintf("FULL      %-8s %-8s full slots: the consumer waits here for one", sems.valueText(semring.Full), sems.waitingText(semring.Full)),
 		"now       " + now1,
 		fmt.Sprintf("rate      %s slots/s · %s", group(uint64(perSecond+0.5)), est),
 	}
@@ -245,7 +247,7 @@ func (r *fastWatcher) show(now time.Time, sems semaphores, width int) ([]string,
 	plainEst := "? messages/s"
 	if r.records > 0 {
 		msgs := perSecond * float64(r.records) / float64(r.recBytes)
-		est = fmt.Sprintf("≈ %s messages/s · ≈ %.2f MB/s of messages", group(uint64(msgs+0.5)), perSecond*float64(r.payload)/float64(r.recBytes)/1e6)
+		est = fmt.Sprintf("≈ %s messages/s, ≈ %.2f MB/s of messages", group(uint64(msgs+0.5)), perSecond*float64(r.payload)/float64(r.recBytes)/1e6)
 		plainEst = fmt.Sprintf("≈%.0f messages/s", msgs)
 	}
 	side := func(name string, sleeping bool, num int, why string, i int) (string, string) {
@@ -256,27 +258,28 @@ func (r *fastWatcher) show(now time.Time, sems semaphores, width int) ([]string,
 		state := "running"
 		switch {
 		case sems.gone:
-			state = "the semaphore set is removed"
+			state = "(the set is removed)"
 		case sems.waiting[num] > 0:
-			state = "asleep in semtimedop: " + why
+			state = "asleep: " + why
 		case sleeping:
-			state = "about to sleep, or between two sleeps"
+			state = "flag up, between two sleeps"
 		}
-		return fmt.Sprintf("%-9s flag %d · semaphore %d = %s, %s waiting · seen asleep %s times · %s",
-				name, flag, num, sems.valueText(num), sems.waitingText(num), group(r.sleeps[i]), state),
+		return fmt.Sprintf("%-9s %-5d %d = %-6s %-8s %-11s %s", name, flag, num, sems.valueText(num), sems.waitingText(num), group(r.sleeps[i]), state),
 			fmt.Sprintf("%s flag %d, semaphore %d = %s (%s waiting), seen asleep %d times", name, flag, num, sems.valueText(num), sems.waitingText(num), r.sleeps[i])
 	}
-	consumer, plainConsumer := side("consumer", st.ConsumerSleeping, fastring.SemData, "the ring is empty", 0)
-	producer, plainProducer := side("producer", st.ProducerSleeping, fastring.SemSpace, "the ring is full", 1)
+	consumer, plainConsumer := side("consumer", st.ConsumerSleeping, fastring.SemData, "waiting for data", 0)
+	producer, plainProducer := side("producer", st.ProducerSleeping, fastring.SemSpace, "waiting for space", 1)
 	inFlight := st.InFlight()
-	bar, marks := ringBar(width-40, int(st.Capacity), st.Head, inFlight, st.Tail, st.Head)
+	gauge := fmt.Sprintf("%s of %s bytes in flight", group(inFlight), group(st.Capacity))
+	bar, marks := ringBar(width-15-len(gauge), int(st.Capacity), st.Head, inFlight, st.Tail, st.Head)
 	lines := []string{
-		fmt.Sprintf("ring      %s  %s of %s bytes in flight", bar, group(inFlight), group(st.Capacity)),
-		fmt.Sprintf("          %-*s  P: where the producer writes, C: reads, *: both", utf8.RuneCountInString(bar), marks),
-		fmt.Sprintf("tail      %-12s head      %-12s (bytes published, bytes read, since the start)", group(st.Tail), group(st.Head)),
+		fmt.Sprintf("ring      %s  %s", bar, gauge),
+		fmt.Sprintf("          %-*s  %s", utf8.RuneCountInString(bar), marks, marksLegend(marks)),
+		fmt.Sprintf("tail      %-11s head      %-11s (bytes, since the start)", group(st.Tail), group(st.Head)),
+		"          flag  semaphore waiting  seen asleep now",
 		consumer,
 		producer,
-		fmt.Sprintf("rate      %.2f MB/s through the ring · %s", perSecond/1e6, est),
+		fmt.Sprintf("rate      %.2f MB/s in the ring · %s", perSecond/1e6, est),
 	}
 	plain := fmt.Sprintf("%d of %d bytes in flight, tail %d, head %d; %s; %s; %.2f MB/s through the ring, %s",
 		inFlight, st.Capacity, st.Tail, st.Head, plainConsumer, plainProducer, perSecond/1e6, plainEst)
@@ -347,6 +350,14 @@ func ringBar(width, size int, from, used, p, c uint64) (bar, marks string) {
 		m[pc] = '*'
 	}
 	return b.String(), strings.TrimRight(string(m), " ")
+}
+
+// marksLegend says what the marks under a ring bar mean.
+func marksLegend(marks string) string {
+	if strings.Contains(marks, "*") {
+		return "*: producer and consumer"
+	}
+	return "P: producer, C: consumer"
 }
 
 // rate is how fast a counter grows, over about the last second.
