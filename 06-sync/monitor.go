@@ -91,9 +91,9 @@ func watch(l *lesson.Lesson, w *watched) error {
 		if gone {
 			return w.finish(l)
 		}
-		if p, c := w.hdr.Pid(header.Producer), w.hdr.Pid(header.Consumer); p != 0 && c != 0 && !header.Alive(p) && !header.Alive(c) {
-			return fmt.Errorf("the producer (pid %d) and the consumer (pid %d) are both gone, and semaphore set %d is still there: they were killed before they could clean up (the next run under key %v removes what they left)",
-				p, c, w.set.ID(), w.key)
+		if !header.Alive(w.hdr.CreatorPid()) && !header.Alive(w.hdr.Pid(header.Producer)) && !header.Alive(w.hdr.Pid(header.Consumer)) {
+			return fmt.Errorf("every process of the run is gone (producer %s, consumer %s) and semaphore set %d is still there: they were killed before they could clean up (the next run under key %v removes what they left)",
+				w.peerState(header.Producer), w.peerState(header.Consumer), w.set.ID(), w.key)
 		}
 	}
 	return nil

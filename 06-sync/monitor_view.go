@@ -156,7 +156,7 @@ func (r *semringWatcher) show(now time.Time, sems semaphores, width int) ([]stri
 		now1 = "the consumer sleeps in semop on FULL, waiting for a full slot"
 	}
 	gauge := fmt.Sprintf("%d of %d full", full, st.Slots)
-	bar, marks := ringBar(width-15-len(gauge), st.Slots, st.Received, uint64(full), st.Sent, st.Received)
+	bar, marks := ringBar(width-15-max(len(gauge), 24), st.Slots, st.Received, uint64(full), st.Sent, st.Received)
 	lines := []string{
 		fmt.Sprintf("slots     %s  %s", bar, gauge),
 		fmt.Sprintf("          %-*s  %s", utf8.RuneCountInString(bar), marks, marksLegend(marks)),
@@ -265,23 +265,23 @@ func (r *fastWatcher) show(now time.Time, sems semaphores, width int) ([]string,
 			state = "flag up, between two sleeps"
 		}
 		return fmt.Sprintf("%-9s %-5d %d = %-6s %-8s %-11s %s", name, flag, num, sems.valueText(num), sems.waitingText(num), group(r.sleeps[i]), state),
-			fmt.Sprintf("%s flag %d, semaphore %d = %s (%s waiting), seen asleep %d times", name, flag, num, sems.valueText(num), sems.waitingText(num), r.sleeps[i])
+			fmt.Sprintf("%s flag %d, semaphore %d = %s (%s waiting), sleeps seen %d", name, flag, num, sems.valueText(num), sems.waitingText(num), r.sleeps[i])
 	}
 	consumer, plainConsumer := side("consumer", st.ConsumerSleeping, fastring.SemData, "waiting for data", 0)
 	producer, plainProducer := side("producer", st.ProducerSleeping, fastring.SemSpace, "waiting for space", 1)
 	inFlight := st.InFlight()
 	gauge := fmt.Sprintf("%s of %s bytes in flight", group(inFlight), group(st.Capacity))
-	bar, marks := ringBar(width-15-len(gauge), int(st.Capacity), st.Head, inFlight, st.Tail, st.Head)
+	bar, marks := ringBar(width-15-max(len(gauge), 24), int(st.Capacity), st.Head, inFlight, st.Tail, st.Head)
 	lines := []string{
 		fmt.Sprintf("ring      %s  %s", bar, gauge),
 		fmt.Sprintf("          %-*s  %s", utf8.RuneCountInString(bar), marks, marksLegend(marks)),
 		fmt.Sprintf("tail      %-11s head      %-11s (bytes, since the start)", group(st.Tail), group(st.Head)),
-		"          flag  semaphore waiting  seen asleep now",
+		"          flag  semaphore waiting  sleeps seen now",
 		consumer,
 		producer,
 		fmt.Sprintf("rate      %.2f MB/s in the ring · %s", perSecond/1e6, est),
 	}
-	plain := fmt.Sprintf("%d of %d bytes in flight, tail %d, head %d; %s; %s; %.2f MB/s through the ring, %s",
+	plain := fmt.Sprintf("%d of %d bytes in flight, tail %d, head %d; %s; %s; %.2f MB/s in the ring, %s",
 		inFlight, st.Capacity, st.Tail, st.Head, plainConsumer, plainProducer, perSecond/1e6, plainEst)
 	return lines, plain
 }
