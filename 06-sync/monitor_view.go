@@ -100,7 +100,7 @@ type semringWatcher struct {
 	bytes   uint64 // their payload bytes
 	ends    uint64 // how many of them end a message (no More flag)
 
-	rate rate // of received
+	in, out rate // of sent, of received
 }
 
 func (r *semringWatcher) look(seg []byte) {
@@ -134,17 +134,17 @@ func (r *semringWatcher) look(seg []byte) {
 
 func (r *semringWatcher) show(now time.Time, sems semaphores, width int) ([]string, string) {
 	st := r.st
-	perSecond := r.rate.add(now, float64(st.Received))
+	in, perSecond := r.in.add(now, float64(st.Sent)), r.out.add(now, float64(st.Received))
 	full := st.Full()
 	est := "messages/s and MB/s: no message seen in the ring yet"
 	plainEst := "? messages/s, ? MB/s"
 	if r.slots > 0 {
 		msgs := perSecond * float64(r.ends) / float64(r.slots)
 		mb := perSecond * float64(r.bytes) / float64(r.slots) / 1e6
-		est = fmt.Sprintf("≈ %s messages/s · ≈ %.2f MB/s", group(uint64(msgs+0.5)), mb)
+		est = fmt.Sprintf("≈ %s messages/s, ≈ %.2f MB/s", group(uint64(msgs+0.5)), mb)
 		plainEst = fmt.Sprintf("≈%.0f messages/s, ≈%.2f MB/s", msgs, mb)
 	}
-	now1 := "neither sleeps"
+	now1 := "neither sleeps on a semaphore"
 	switch {
 	case sems.gone:
 		now1 = "the semaphore set is removed: the stream is over"
@@ -165,11 +165,11 @@ func (r *semringWatcher) show(now time.Time, sems semaphores, width int) ([]stri
 		fmt.Sprintf("EMPTY     %-8s %-8s free slots: the producer waits here for one", sems.valueText(semring.Empty), sems.waitingText(semring.Empty)),
 		fmt.Sprintf("FULL      %-8s %-8s full slots: the consumer waits here for one", sems.valueText(semring.Full), sems.waitingText(semring.Full)),
 		"now       " + now1,
-		fmt.Sprintf("rate      %s slots/s · %s", group(uint64(perSecond+0.5)), est),
+		fmt.Sprintf("rate      in %s, out %s slots/s · %s", group(uint64(in+0.5)), group(uint64(perSecond+0.5)), est),
 	}
-	plain := fmt.Sprintf("%d of %d slots full, sent %d, received %d; EMPTY %s (%s waiting), FULL %s (%s waiting); %.0f slots/s, %s",
+	plain := fmt.Sprintf("%d of %d slots full, sent %d, received %d; EMPTY %s (%s waiting), FULL %s (%s waiting); in %.0f, out %.0f slots/s, %s",
 		full, st.Slots, st.Sent, st.Received, sems.valueText(semring.Empty), sems.waitingText(semring.Empty),
-		sems.valueText(semring.Full), sems.waitingText(semring.Full), perSecond, plainEst)
+		sems.valueText(semring.Full), sems.waitingText(semring.Full), in, perSecond, plainEst)
 	return lines, plain
 }
 
@@ -200,7 +200,7 @@ type fastWatcher struct {
 	sleeping [2]bool   // consumer, producer, at the last look
 	sleeps   [2]uint64 // times seen going to sleep
 
-	rate rate // of head
+	in, out rate // of tail, of head
 }
 
 func (r *fastWatcher) look(seg []byte) {
@@ -242,7 +242,7 @@ func (r *fastWatcher) look(seg []byte) {
 
 func (r *fastWatcher) show(now time.Time, sems semaphores, width int) ([]string, string) {
 	st := r.st
-	perSecond := r.rate.add(now, float64(st.Head))
+	in, perSecond := r.in.add(now, float64(st.Tail)), r.out.add(now, float64(st.Head))
 	est := "messages/s: no message seen in the ring yet"
 	plainEst := "? messages/s"
 	if r.records > 0 {
@@ -279,10 +279,10 @@ func (r *fastWatcher) show(now time.Time, sems semaphores, width int) ([]string,
 		"          flag  semaphore waiting  sleeps seen now",
 		consumer,
 		producer,
-		fmt.Sprintf("rate      %.2f MB/s in the ring · %s", perSecond/1e6, est),
+		fmt.Sprintf("rate      in %.2f, out %.2f MB/s · %s", in/1e6, perSecond/1e6, est),
 	}
-	plain := fmt.Sprintf("%d of %d bytes in flight, tail %d, head %d; %s; %s; %.2f MB/s in the ring, %s",
-		inFlight, st.Capacity, st.Tail, st.Head, plainConsumer, plainProducer, perSecond/1e6, plainEst)
+	plain := fmt.Sprintf("%d of %d bytes in flight, tail %d, head %d; %s; %s; in %.2f, out %.2f MB/s, %s",
+		inFlight, st.Capacity, st.Tail, st.Head, plainConsumer, plainProducer, in/1e6, perSecond/1e6, plainEst)
 	return lines, plain
 }
 
