@@ -24,10 +24,14 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
 const interrupted = "\n06-sync: interrupt: cleaning up and exiting\n"
+
+// The lesson program as a helper, which StartHelperAs can run as another user.
+func init() { ipctest.Helper("monitor-program", lesson.Entry(name, usage, run)) }
 
 // TestMonitorWatchesAStream runs a producer and a consumer, one of them slowed down
 // with -delay, and a monitor: started before them (it finds the segment by its key
@@ -244,6 +248,34 @@ func TestMonitorStreamStopsEarly(t *testing.T) {
 			assert.NoError(t, sem.FromID(setID).Remove())
 			_, _ = unix.SysvShmCtl(shmid, unix.IPC_RMID, nil) // marked already if both had met
 		})
+	}
+}
+
+// TestMonitorAnotherUsersRun: the segment and the set are 0600, so another user's
+// monitor is refused in one line: by shmat while the consumer waits alone, by semctl
+// once the two have met.
+func TestMonitorAnotherUsersRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running the monitor as another user needs root; run the tests as root to see this")
+	}
+	ipctest.NoLeaks(t)
+	uid, gid := reexec.Nobody()
+	_, key := testKey(t)
+	common := []string{"-key", key, "-wait", "20s"}
+	c := ipctest.StartProgram(t, append([]string{"consumer"}, common...)...)
+	c.Expect(t, "waiting up to 20s for the producer", 10*time.Second)
+	r := ipctest.StartHelperAs(t, uid, gid, "monitor-program", "monitor", "-key", key, "-wait", "5s").Wait(t)
+	ipctest.AssertOneLineError(t, r, 1, ", NULL, SHM_RDONLY): EACCES (permission denied)")
+
+	p := ipctest.StartProgram(t, append([]string{"producer", "-delay", "1h"}, common...)...)
+	p.Expect(t, "Send 100000 messages", 10*time.Second)
+	r = ipctest.StartHelperAs(t, uid, gid, "monitor-program", "monitor", "-key", key, "-wait", "5s").Wait(t)
+	ipctest.AssertOneLineError(t, r, 1, "under key "+key+": EACCES (permission denied): its mode does not let you read it; run the monitor as the user who runs the producer and consumer, or as root")
+	// The consumer first: it waits in semtimedop, where the producer's cleanup (which
+	// removes the set) would end it with an error; the producer sleeps in -delay.
+	for _, peer := range []*ipctest.Proc{c, p} {
+		r := peer.Interrupt(t)
+		assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
 	}
 }
 
