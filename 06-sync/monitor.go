@@ -87,7 +87,7 @@ func watch(l *lesson.Lesson, w *watched) error {
 		if err != nil {
 			return err
 		}
-		scr.draw(w.frame(now.Sub(start), sems, scr.width()))
+		scr.draw(w.frame(now, now.Sub(start), sems, scr.width()))
 		if gone {
 			return w.finish(l)
 		}

@@ -33,24 +33,28 @@ type ringWatcher interface {
 // lesson in the layout version this program knows, a consistent ring) and returns
 // the watcher for its transport.
 func newRingWatcher(h header.Header, seg []byte) (ringWatcher, error) {
+	versions := map[uint32]uint32{header.KindSemring: semring.KindVersion, header.KindFast: fastring.KindVersion}
 	kind := h.Kind()
-	if h.MagicValue() == header.Magic && h.Version() == header.Version && kind != header.KindSemring && kind != header.KindFast {
+	kindVersion, known := versions[kind]
+	switch {
+	case h.MagicValue() != header.Magic || h.Version() != header.Version:
+		return nil, h.Check(kind, kindVersion) // says which of the two is wrong
+	case !known:
 		return nil, fmt.Errorf("%w: transport kind %d is none of this lesson's (1 semring, 2 fast)", header.ErrNotOurs, kind)
 	}
-	switch kindVersion := map[uint32]uint32{header.KindSemring: semring.KindVersion, header.KindFast: fastring.KindVersion}[kind]; {
-	case h.Check(kind, kindVersion) != nil:
-		return nil, h.Check(kind, kindVersion)
-	case kind == header.KindSemring:
+	if err := h.Check(kind, kindVersion); err != nil {
+		return nil, err // a layout version this program does not know
+	}
+	if kind == header.KindSemring {
 		if _, err := semring.Observe(seg); err != nil {
 			return nil, err
 		}
 		return &semringWatcher{}, nil
-	default:
-		if _, err := fastring.Observe(seg); err != nil {
-			return nil, err
-		}
-		return &fastWatcher{maxMessage: func() int { return h.MaxMessage() }}, nil
 	}
+	if _, err := fastring.Observe(seg); err != nil {
+		return nil, err
+	}
+	return &fastWatcher{maxMessage: h.MaxMessage}, nil
 }
 
 // valueText and waitingText are semaphore num's value and waiters, "-" once the
@@ -76,8 +80,8 @@ type frame struct {
 }
 
 // frame describes the run: which objects, the ring, the two processes.
-func (w *watched) frame(elapsed time.Duration, sems semaphores, width int) frame {
-	lines, plain := w.ring.show(time.Now(), sems, width)
+func (w *watched) frame(now time.Time, elapsed time.Duration, sems semaphores, width int) frame {
+	lines, plain := w.ring.show(now, sems, width)
 	top := fmt.Sprintf("key %v · %s · segment %d (read-only) · set %d · %.1f s",
 		w.key, header.KindName(w.hdr.Kind()), w.shmid, w.set.ID(), elapsed.Seconds())
 	producer, consumer := w.peerState(header.Producer), w.peerState(header.Consumer)
