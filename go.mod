@@ -5,6 +5,7 @@ go 1.22
 require (
 	github.com/stretchr/testify v1.10.0
 	golang.org/x/sys v0.30.0
+	golang.org/x/term v0.29.0
 )
 
 require (

@@ -6,6 +6,7 @@
 //	go run ./06-sync             a producer and a consumer process move a stream of messages through a ring
 //	go run ./06-sync consumer    one side, in one terminal...
 //	go run ./06-sync producer    ...the other side, in another (either order)
+//	go run ./06-sync monitor     a third process that watches the ring while they stream
 //
 // See README.md for the layout, byte by byte, and the protocol.
 package main
@@ -18,7 +19,7 @@ import (
 
 const name = "06-sync"
 
-const usage = `usage: go run ./06-sync [race|producer|consumer] [flags]
+const usage = `usage: go run ./06-sync [race|producer|consumer|monitor] [flags]
 
   race       two processes add 1 to a counter in one segment N times each: plainly
              (updates lost, or by luck not), with a pause between load and store
@@ -33,6 +34,9 @@ const usage = `usage: go run ./06-sync [race|producer|consumer] [flags]
   consumer   be the consumer: create or open the segment under the key, wait for
              the producer, receive, check order and checksum, print a summary
   producer   be the producer: the same meeting, then send
+  monitor    watch a running producer and consumer: attach their segment read-only,
+             read their semaphores, redraw until the stream ends (flags -key,
+             -keyfile, -proj, -wait)
 
 The two sides meet through the key ftok(-keyfile, -proj), by default
 ftok("/tmp", 6), or -key given as a number (0x... or decimal). Start them in
@@ -61,9 +65,11 @@ func run(l *lesson.Lesson, args []string) error {
 		return produce(l, rest)
 	case "consumer":
 		return consume(l, rest)
+	case "monitor":
+		return monitor(l, rest)
 	case "race":
 		return race(l, rest)
 	default:
-		return lesson.Usagef("unknown role %q: want race, producer, consumer or nothing", role)
+		return lesson.Usagef("unknown role %q: want race, producer, consumer, monitor or nothing", role)
 	}
 }

@@ -67,6 +67,7 @@ func produce(l *lesson.Lesson, args []string) error {
 		if err := out.Send(msg); err != nil {
 			return fmt.Errorf("sending message %d: %w", i, err)
 		}
+		pause(f.delay)
 	}
 	if err := out.Send(sent.trailer()); err != nil {
 		return fmt.Errorf("sending the trailer: %w", err)
@@ -127,6 +128,7 @@ func consume(l *lesson.Lesson, args []string) error {
 			return fmt.Errorf("out of order: message %d carries sequence number %d", got.messages, seq)
 		}
 		got.add(msg)
+		pause(f.delay)
 	}
 	seconds := time.Since(start).Seconds()
 	if start.IsZero() {
@@ -149,6 +151,14 @@ func consume(l *lesson.Lesson, args []string) error {
 	}
 	l.Result("checksum: crc32 %#08x verified (matches the producer's count, bytes and crc32)", got.crc)
 	return nil
+}
+
+// pause waits d (-delay) between two messages, so that a learner can watch the ring
+// fill up (a slow consumer) or run dry (a slow producer).
+func pause(d time.Duration) {
+	if d > 0 {
+		time.Sleep(d)
+	}
 }
 
 func sizeWords(f *streamFlags) string {

@@ -30,6 +30,7 @@ type streamFlags struct {
 	messages  int
 	size      int
 	mixed     bool
+	delay     time.Duration
 }
 
 func (f *streamFlags) define(l *lesson.Lesson) {
@@ -43,6 +44,7 @@ func (f *streamFlags) define(l *lesson.Lesson) {
 	l.Flags.IntVar(&f.messages, "messages", 100000, "messages the producer sends")
 	l.Flags.IntVar(&f.size, "size", 1024, "message size in bytes (at least 8); with -mixed, the largest")
 	l.Flags.BoolVar(&f.mixed, "mixed", false, "mixed message sizes from 8 to -size bytes")
+	l.Flags.DurationVar(&f.delay, "delay", 0, "pause this long after each message, to watch the ring fill or drain (go run ./06-sync monitor)")
 }
 
 // check validates the flags and returns the key and the transport.
@@ -62,6 +64,8 @@ func (f *streamFlags) check(l *lesson.Lesson) (ftok.Key, transport, error) {
 		return 0, nil, lesson.Usagef("-slotsize %d: want 8 bytes to 64 MiB", f.slotSize)
 	case f.wait <= 0:
 		return 0, nil, lesson.Usagef("-wait %v: must be positive", f.wait)
+	case f.delay < 0:
+		return 0, nil, lesson.Usagef("-delay %v: cannot be negative", f.delay)
 	}
 	if given(l, "key") {
 		if given(l, "keyfile") || given(l, "proj") {
