@@ -218,13 +218,15 @@ func isGitTop(repo string) bool {
 }
 
 var (
-	courseOnly  = regexp.MustCompile(`(?s)[ \t]*<!-- course-only -->.*?<!-- /course-only -->[ \t]*\n?`)
-	studentOnly = regexp.MustCompile(`(?s)<!-- student-only\n(.*?)-->\n?`)
+	courseOnlyLines = regexp.MustCompile(`(?ms)^[ \t]*<!-- course-only -->[ \t]*\n.*?^[ \t]*<!-- /course-only -->[ \t]*\n`)
+	courseOnly      = regexp.MustCompile(`(?s)<!-- course-only -->.*?<!-- /course-only -->`)
+	studentOnly     = regexp.MustCompile(`(?s)<!-- student-only\n(.*?)-->\n?`)
 )
 
 // ForStudents adapts a Markdown file for the student repository: it drops the
-// course-only parts and shows the student-only ones.
+// course-only parts (whole lines, or within a line) and shows the student-only ones.
 func ForStudents(md []byte) []byte {
+	md = courseOnlyLines.ReplaceAll(md, nil)
 	md = courseOnly.ReplaceAll(md, nil)
 	md = studentOnly.ReplaceAll(md, []byte("$1"))
 	return bytes.ReplaceAll(md, []byte("\n\n\n"), []byte("\n\n"))
