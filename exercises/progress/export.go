@@ -19,8 +19,8 @@ import (
 // A teacher hands the exercises out as a repository of their own: the course without
 // its reference solutions. export writes it.
 //
-// What goes in, from the course repository (its files git tracks, or every file
-// when it is not a git checkout):
+// What goes in, from the course repository (the files git tracks or would add, or
+// every file when it is not a git checkout):
 //
 //   - the top level's go.mod, go.sum, README.md, LICENSE*, .gitignore, the lessons
 //     (NN-name/), internal/ and .devcontainer/;
@@ -169,10 +169,11 @@ func copyFrom(repo, f string, out map[string][]byte) error {
 	return err
 }
 
-// repoFiles lists the repository's files, slash-separated and relative to repo: the
-// ones git tracks when repo is a git checkout, every regular file otherwise.
+// repoFiles lists the repository's files, slash-separated and relative to repo: when
+// repo is a git checkout, the ones git tracks and the new ones it does not ignore;
+// otherwise every regular file.
 func repoFiles(repo string) ([]string, error) {
-	cmd := exec.Command("git", "ls-files", "-z")
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	cmd.Dir = repo
 	if out, err := cmd.Output(); err == nil && isGitTop(repo) {
 		var files []string

@@ -93,7 +93,7 @@ func TestExportSmallCourse(t *testing.T) {
 	assert.Equal(t, "# Course\n\n", string(readme), "the course-only parts are left out")
 	yml, err := os.ReadFile(filepath.Join(out, ".github", "workflows", "classroom.yml"))
 	require.NoError(t, err)
-	assert.Contains(t, string(yml), "command: cd exercises && go test ./01-x/second/", "the grading is generated for the exported exercises")
+	assert.Contains(t, string(yml), "command: cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
 
 	_, err = Export(root, list, out)
 	assert.ErrorContains(t, err, "is not empty", "export never writes into an existing repository")
