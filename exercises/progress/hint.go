@@ -113,11 +113,12 @@ func hint(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return ShowHint(root, e, stdout)
+	return ShowHint(root, e, stdout, "go run ./progress hint "+e.Path())
 }
 
-// ShowHint prints the next hint of e and records it in root's state file.
-func ShowHint(root string, e Exercise, w io.Writer) error {
+// ShowHint prints the next hint of e and records it in root's state file; again
+// says how to ask for the one after.
+func ShowHint(root string, e Exercise, w io.Writer, again string) error {
 	file := filepath.Join(root, filepath.FromSlash(e.Path()), "HINTS.md")
 	md, err := os.ReadFile(file)
 	if err != nil {
@@ -140,7 +141,7 @@ func ShowHint(root string, e Exercise, w io.Writer) error {
 	fmt.Fprintf(w, "%s of %d, %s:\n\n%s\n\n", hints[i].Title, len(hints), e.Path(), hints[i].Text)
 	switch {
 	case i+1 < len(hints):
-		fmt.Fprintf(w, "Try again now. The next hint: go run ./progress hint %s\n", e.Path())
+		fmt.Fprintf(w, "Try again now. The next hint: %s\n", again)
 	case shown < len(hints):
 		fmt.Fprintf(w, "That was the last hint. All of them are in %s/HINTS.md.\n", e.Path())
 	}

@@ -43,7 +43,7 @@ func TestShowHintOneAtATime(t *testing.T) {
 	list := smallCourse(t, root)
 	show := func() string {
 		var out bytes.Buffer
-		require.NoError(t, ShowHint(root, list[0], &out))
+		require.NoError(t, ShowHint(root, list[0], &out, "go run ./progress hint 01-x/first"))
 		return out.String()
 	}
 	assert.Equal(t, "Hint 1 of 2, 01-x/first:\n\nThink of a number.\n\nTry again now. The next hint: go run ./progress hint 01-x/first\n", show())
@@ -55,7 +55,7 @@ func TestShowHintOneAtATime(t *testing.T) {
 	assert.Equal(t, "You have seen all 2 hints of 01-x/first; here is the last one again.\n\nHint 2 (nearly the answer) of 2, 01-x/first:\n\n```go\nreturn 42, nil\n```\n\n", show())
 
 	var out bytes.Buffer
-	require.NoError(t, ShowHint(root, list[1], &out))
+	require.NoError(t, ShowHint(root, list[1], &out, "h again"))
 	assert.Contains(t, out.String(), "Hint 1 of 2, 01-x/second:", "each exercise has its own count")
 	st, err = LoadState(root)
 	require.NoError(t, err)

@@ -174,7 +174,7 @@ func (w *Watcher) wait(e Exercise, dir string, before map[string]string) error {
 				fmt.Fprintln(w.Out, "Bye. Your progress: go run ./progress")
 				return errStop{0}
 			case line == "h":
-				if err := ShowHint(w.Root, e, w.Out); err != nil {
+				if err := ShowHint(w.Root, e, w.Out, "h again"); err != nil {
 					fmt.Fprintln(w.Err, "progress:", err)
 				}
 			default:
