@@ -245,11 +245,13 @@ func (w *Watcher) test(list []Exercise) (Report, error) {
 	}
 }
 
-// snapshot is every file under dir with its size and modification time.
+// snapshot is every file under dir with its size and modification time, but for an
+// editor's own files (hidden ones such as Vim's .keyparts.go.swp, and backups ending
+// in ~), which change while you type.
 func snapshot(dir string) map[string]string {
 	files := map[string]string{}
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || strings.HasSuffix(d.Name(), "~") {
 			return nil
 		}
 		if info, err := d.Info(); err == nil {

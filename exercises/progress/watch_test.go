@@ -204,3 +204,13 @@ func TestAnswer(t *testing.T) {
 	assert.True(t, errors.Is(err, unix.EINVAL), "segment %d is still there after watch stopped: %v", id, err)
 	assert.NotContains(t, p.out(), "01-x/second not started", "no result is shown after Ctrl-C")
 }
+
+func TestSnapshotIgnoresEditorFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.go": "package a\n"})
+	before := snapshot(dir)
+	writeTree(t, dir, map[string]string{".a.go.swp": "vim", "a.go~": "backup", "sub/.hidden": "x"})
+	assert.True(t, equal(before, snapshot(dir)), "an editor's swap and backup files do not count as changes")
+	writeTree(t, dir, map[string]string{"a.go": "package a // edited\n"})
+	assert.False(t, equal(before, snapshot(dir)), "saving a file is a change")
+}
