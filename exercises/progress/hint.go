@@ -105,11 +105,7 @@ func hint(args []string, stdout, stderr io.Writer) error {
 	if err := parse(flags, "hint", args, stderr, 1, 1); err != nil {
 		return err
 	}
-	root, list, err := load()
-	if err != nil {
-		return err
-	}
-	e, err := Find(list, flags.Arg(0))
+	root, e, err := loadExercise(flags.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -202,6 +202,16 @@ func load() (string, []Exercise, error) {
 	return root, list, nil
 }
 
+// loadExercise finds the exercises module and the exercise that name names.
+func loadExercise(name string) (string, Exercise, error) {
+	root, list, err := load()
+	if err != nil {
+		return "", Exercise{}, err
+	}
+	e, err := Find(list, name)
+	return root, e, err
+}
+
 // Find returns the exercise of list that name names: its path ("01-ftok/keyparts",
 // also as "./01-ftok/keyparts/" or "exercises/01-ftok/keyparts") or its name alone
 // ("keyparts") when only one exercise has it.

@@ -18,11 +18,7 @@ func reset(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := parse(flags, "reset", args, stderr, 1, 1); err != nil {
 		return err
 	}
-	root, list, err := load()
-	if err != nil {
-		return err
-	}
-	e, err := Find(list, flags.Arg(0))
+	root, e, err := loadExercise(flags.Arg(0))
 	if err != nil {
 		return err
 	}
