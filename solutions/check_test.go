@@ -405,9 +405,22 @@ func TestStubsCompileAndFail(t *testing.T) {
 	// -vet=off: the go vet above runs every analyzer, go test's own would repeat a few.
 	cmd := exec.Command("go", append([]string{"test", "-overlay", over, "-vet=off", "-count=1", "-json", "-timeout=5m"}, pkgs...)...)
 	cmd.Dir = exercisesDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, _ := cmd.Output() // failing is what we expect; the events say how
+	// The output goes to a file, not a pipe: should this test be killed (its
+	// time-out), a stub's test writing to a pipe nobody reads would die of SIGPIPE
+	// half-way and leave its segments behind.
+	dir := t.TempDir()
+	outFile, err := os.Create(filepath.Join(dir, "go-test.json"))
+	require.NoError(t, err)
+	defer outFile.Close()
+	errFile, err := os.Create(filepath.Join(dir, "go-test.stderr"))
+	require.NoError(t, err)
+	defer errFile.Close()
+	cmd.Stdout, cmd.Stderr = outFile, errFile
+	_ = cmd.Run() // failing is what we expect; the events say how
+	stdout, err := os.ReadFile(outFile.Name())
+	require.NoError(t, err)
+	stderr, err := os.ReadFile(errFile.Name())
+	require.NoError(t, err)
 	t.Logf("go test -json over %d stubs: %v", len(list), time.Since(start).Round(time.Millisecond))
 	wg.Wait()
 	require.NoError(t, vetErr, "go vet in exercises/ must pass on every stub as shipped\n%s", vetOut)
@@ -455,7 +468,7 @@ func TestStubsCompileAndFail(t *testing.T) {
 	for _, ex := range list {
 		t.Run(ex, func(t *testing.T) {
 			r := results[exercisesModule+"/"+ex]
-			require.NotNil(t, r, "go test printed no result for %s\nstderr:\n%s", ex, stderr.String())
+			require.NotNil(t, r, "go test printed no result for %s\nstderr:\n%s", ex, stderr)
 			require.False(t, r.failedBuild, "the stub's tests of %s must compile:\n%s", ex, r.output.String())
 			assert.Equal(t, "fail", r.action, "the shipped stub of %s must fail its tests (it passed or was skipped)", ex)
 			assert.NotEmpty(t, r.failedTests, "the stub of %s must fail at least one test, not only the package (a leak or a crash)", ex)

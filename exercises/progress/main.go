@@ -32,8 +32,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 const usage = `usage: go run ./progress [-json]            your progress: a table, your score, what to do next
@@ -100,6 +102,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	var stop errStop
+	if errors.As(err, &stop) {
+		fmt.Fprintln(stderr, "progress: stopped (the tests that had started finished first)")
+		return stop.status
+	}
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "progress") {
 		msg = "progress: " + msg
@@ -149,11 +156,13 @@ func table(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	events, err := runTests(root, list, stderr)
-	if err != nil {
-		return err
+	signals := make(chan os.Signal, 3)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	report, stopped, err := RunTests(root, list, signals, stderr, stderr)
+	if stopped != nil {
+		return errStop{stopStatus(stopped)}
 	}
-	report, err := Grade(list, events)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -194,55 +193,26 @@ func (w *Watcher) wait(e Exercise, dir string, before map[string]string) error {
 
 // stopBySignal says why watch stops and gives the exit status a shell expects.
 func stopBySignal(out io.Writer, sig os.Signal) error {
-	status := 130 // 128 + SIGINT
-	if sig == syscall.SIGTERM {
-		status = 143
-	}
 	fmt.Fprintf(out, "progress watch: stopped by %v\n", sig)
-	return errStop{status}
+	return errStop{stopStatus(sig)}
 }
 
-// test runs the tests of list in a process group of their own, so that Ctrl-C in
-// the terminal does not reach them: killed half-way, a test could not remove its
-// segments. A signal lets the run finish first; a second one interrupts the tests
-// (they clean up on SIGINT), a third kills them.
+// stopStatus is the exit status after sig: 128 + its number, as a shell reports it.
+func stopStatus(sig os.Signal) int {
+	if sig == syscall.SIGTERM {
+		return 143
+	}
+	return 130 // SIGINT
+}
+
+// test runs the tests of list (see RunTests): a signal lets them finish first, and
+// then stops the session.
 func (w *Watcher) test(list []Exercise) (Report, error) {
-	cmd := goTest(w.Root, list)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return Report{}, err
+	rep, stopped, err := RunTests(w.Root, list, w.Signals, w.Out, w.Err)
+	if stopped != nil {
+		return Report{}, stopBySignal(w.Out, stopped)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var stopped os.Signal
-	signals := 0
-	for {
-		select {
-		case runErr := <-done:
-			if stopped != nil {
-				return Report{}, stopBySignal(w.Out, stopped)
-			}
-			events, err := testEvents(out.Bytes(), errOut.String(), runErr, w.Err)
-			if err != nil {
-				return Report{}, err
-			}
-			return Grade(list, events)
-		case sig := <-w.Signals:
-			signals++
-			switch signals {
-			case 1:
-				fmt.Fprintln(w.Out, "Letting the tests finish, so that they remove what they created (Ctrl-C again to interrupt them)...")
-				stopped = sig
-			case 2:
-				fmt.Fprintln(w.Out, "Interrupting the tests (Ctrl-C again to kill them)...")
-				signalGroup(cmd, syscall.SIGINT)
-			default:
-				signalGroup(cmd, syscall.SIGKILL)
-			}
-		}
-	}
+	return rep, err
 }
 
 // snapshot is every file under dir with its size and modification time, but for an
