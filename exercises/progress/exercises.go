@@ -29,8 +29,14 @@ func (e Exercise) Path() string { return e.Lesson + "/" + e.Name }
 // ImportPath is the exercise package's import path.
 func (e Exercise) ImportPath() string { return ModulePath + "/" + e.Path() }
 
-// TestCommand is how one exercise is graded, from the repository root.
-func (e Exercise) TestCommand() string { return "cd exercises && go test ./" + e.Path() + "/" }
+// TestCommand is how GitHub Classroom grades one exercise, from the repository root.
+// GitHub's hosted runners give the job passwordless sudo: `go test -exec sudo` builds
+// the tests as the runner's user and runs the test binary as root, so that the cases
+// that need root (another user's process, a private mount namespace) run instead of
+// being skipped.
+func (e Exercise) TestCommand() string {
+	return "cd exercises && go test -exec sudo ./" + e.Path() + "/"
+}
 
 var (
 	lessonDir   = regexp.MustCompile(`^[0-9][0-9]-[a-z0-9-]+$`)

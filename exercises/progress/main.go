@@ -1,108 +1,246 @@
-// Command progress shows how far you are through the course's exercises.
+// Command progress is your companion through the course's exercises.
 //
 // Run it from the exercises directory:
 //
-//	cd exercises && go run ./progress          # a table, a score, the next exercise
-//	cd exercises && go run ./progress -json    # the same for machines
+//	go run ./progress               # a table, your score, the next exercise
+//	go run ./progress -json         # the same for machines
+//	go run ./progress watch         # re-runs the current exercise's tests whenever you save
+//	go run ./progress hint NAME     # the next hint of exercise NAME, one at a time
+//	go run ./progress reset NAME    # puts the shipped stub of NAME back, after asking
+//	go run ./progress export DIR    # (teachers) writes a student repository, without solutions
+//	go run ./progress generate      # (course authors) writes the Classroom grading and shipped/
 //
-// It runs `go test -json` over every exercise package once, and reads the results:
-// an exercise is "passing" when its package passes, "not started" when its tests fail
-// with a "TODO: " message from the stub, and "failing" otherwise (a failing test, a
-// leaked segment, a build error).
+// The table runs `go test -json` over every exercise package once and reads the
+// results: an exercise is "passing" when its package passes, "not started" when its
+// tests fail with a "TODO: " message from the stub, and "failing" otherwise (a
+// failing test, a leaked segment, a build error).
 //
 // Exercises are found from the directory layout (NN-lesson/NAME/ with a _test.go
 // file), so a new exercise shows up without editing this program. Their order within
 // a lesson (easy to hard) is the order in which exercises/README.md mentions them.
 //
-// With -classroom DIR it writes the GitHub Classroom autograding configuration for
-// every exercise instead (see the go:generate line below).
+// The hints you have seen are remembered in exercises/.progress.json (git ignores
+// it). The stubs as shipped are built into this program from shipped/ (see
+// shipped.go), so reset needs no git.
 package main
 
-//go:generate go run . -classroom ../../.github
+//go:generate go run . generate
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 )
 
-const usage = `usage: go run ./progress [-json] [-classroom DIR]
-
-Runs the tests of every exercise and prints a table of them (passing, failing,
-not started), your score, and the exercise to do next with its hint file.
-Run it from the exercises directory.
-
-  -json           print the same as JSON, for machines
-  -classroom DIR  write DIR/classroom/autograding.json and DIR/workflows/classroom.yml
-                  (the GitHub Classroom grading of every exercise) instead
+const usage = `usage: go run ./progress [-json]            your progress: a table, your score, what to do next
+       go run ./progress watch [NAME]       re-run the current exercise's tests each time you save a file
+       go run ./progress hint NAME          show the next hint of exercise NAME, one at a time
+       go run ./progress reset [-y] NAME    put the shipped stub of exercise NAME back (asks first)
+       go run ./progress export DIR         for teachers: write a student repository to DIR, without solutions
+       go run ./progress generate           for course authors: write the Classroom grading and progress/shipped/
+Run it from the exercises directory. NAME is 01-ftok/keyparts, or just keyparts. Every command takes -h.
 `
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+// The one-line usage of each command, for its -h and its usage errors.
+var commandUsage = map[string]string{
+	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; Enter runs them again, h shows a hint, q or Ctrl-C leaves",
+	"hint":     "usage: go run ./progress hint NAME: show the next hint of exercise NAME, one per call (the ones you have seen are remembered in exercises/.progress.json)",
+	"reset":    "usage: go run ./progress reset [-y] NAME: put back the stub of exercise NAME as it was shipped, losing your changes to it, after asking (-y: do not ask)",
+	"export":   "usage: go run ./progress export DIR: write a student repository to the new directory DIR: the lessons, the exercises as shipped, progress and the Classroom grading, without solutions",
+	"generate": "usage: go run ./progress generate: write .github/ (the Classroom grading of every exercise) and progress/shipped/ (the stubs as shipped) from the exercise directories",
 }
 
-// run is main without the os.Exit, so that it is easy to read and to test.
-// Exit statuses: 0 done, 1 something failed, 2 bad usage.
-func run(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("progress", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() { fmt.Fprint(stderr, usage) }
-	asJSON := flags.Bool("json", false, "")
-	classroom := flags.String("classroom", "", "")
-	if err := flags.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "progress: unexpected argument %q (see -h)\n", flags.Arg(0))
-		return 2
-	}
+// argName names the argument of the commands that need one.
+var argName = map[string]string{"hint": "the exercise's NAME", "reset": "the exercise's NAME", "export": "the directory DIR"}
 
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error as bad usage: exit status 2 instead of 1.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return errUsage{fmt.Sprintf(format, args...)} }
+
+// run is main without the os.Exit, so that it is easy to read and to test.
+// Exit statuses: 0 done, 1 something failed, 2 bad usage (130 and 143: watch was
+// interrupted).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var status int
+	var err error
+	switch cmd {
+	case "":
+		err = table(args, stdout, stderr)
+	case "watch":
+		status, err = watch(args, stdin, stdout, stderr)
+	case "hint":
+		err = hint(args, stdout, stderr)
+	case "reset":
+		err = reset(args, stdin, stdout, stderr)
+	case "export":
+		err = export(args, stdout, stderr)
+	case "generate":
+		err = generate(args, stdout, stderr)
+	default:
+		err = usagef("unknown command %q (go run ./progress -h lists them)", cmd)
+	}
+	if err == nil {
+		return status
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var stop errStop
+	if errors.As(err, &stop) {
+		fmt.Fprintln(stderr, "progress: stopped (the tests that had started finished first)")
+		return stop.status
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "progress") {
+		msg = "progress: " + msg
+	}
+	fmt.Fprintln(stderr, msg)
+	var u errUsage
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// parse parses the flags of command cmd ("" for the table) and checks that it got
+// between min and max arguments.
+func parse(flags *flag.FlagSet, cmd string, args []string, stderr io.Writer, min, max int) error {
+	name := strings.TrimSpace("progress " + cmd)
+	flags.SetOutput(io.Discard)
+	oneLine := usage
+	if cmd != "" {
+		oneLine = commandUsage[cmd] + "\n"
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, oneLine)
+			return err
+		}
+		return usagef("%s: %v (see -h)", name, err)
+	}
+	n := flags.NArg()
+	switch {
+	case n < min:
+		return usagef("%s: %s is missing (see -h)", name, argName[cmd])
+	case n > max:
+		return usagef("%s: unexpected argument %q (flags come first; see -h)", name, flags.Arg(max))
+	}
+	return nil
+}
+
+// table is the default command: every exercise's tests, the table and the next step.
+func table(args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("progress", flag.ContinueOnError)
+	asJSON := flags.Bool("json", false, "")
+	if err := parse(flags, "", args, stderr, 0, 0); err != nil {
+		return err
+	}
+	root, list, err := load()
+	if err != nil {
+		return err
+	}
+	signals := make(chan os.Signal, 3)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	report, stopped, err := RunTests(root, list, signals, stderr, stderr)
+	if stopped != nil {
+		return errStop{stopStatus(stopped)}
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return report.WriteJSON(stdout)
+	}
+	return report.WriteText(stdout)
+}
+
+// generate writes what is generated from the exercise directories: the GitHub
+// Classroom grading (.github/ beside exercises/) and the shipped manifest.
+func generate(args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("generate", flag.ContinueOnError)
+	if err := parse(flags, "generate", args, stderr, 0, 0); err != nil {
+		return err
+	}
+	root, list, err := load()
+	if err != nil {
+		return err
+	}
+	github := filepath.Join(filepath.Dir(root), ".github")
+	if err := WriteClassroom(github, list); err != nil {
+		return err
+	}
+	if err := WriteShipped(root, list); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote the grading of %d exercises to %s and their stubs to %s\n",
+		len(list), github, filepath.Join(root, filepath.FromSlash(ShippedDir)))
+	return nil
+}
+
+// load finds the exercises module and its exercises.
+func load() (string, []Exercise, error) {
 	root, err := findRoot()
 	if err != nil {
-		fmt.Fprintln(stderr, "progress:", err)
-		return 1
+		return "", nil, err
 	}
 	list, err := Discover(root)
 	if err != nil {
-		fmt.Fprintln(stderr, "progress:", err)
-		return 1
+		return "", nil, err
 	}
 	if len(list) == 0 {
-		fmt.Fprintf(stderr, "progress: no exercises found under %s (expected NN-lesson/NAME/*_test.go)\n", root)
-		return 1
+		return "", nil, fmt.Errorf("no exercises found under %s (expected NN-lesson/NAME/*_test.go)", root)
 	}
+	return root, list, nil
+}
 
-	if *classroom != "" {
-		if err := WriteClassroom(*classroom, list); err != nil {
-			fmt.Fprintln(stderr, "progress:", err)
-			return 1
+// loadExercise finds the exercises module and the exercise that name names.
+func loadExercise(name string) (string, Exercise, error) {
+	root, list, err := load()
+	if err != nil {
+		return "", Exercise{}, err
+	}
+	e, err := Find(list, name)
+	return root, e, err
+}
+
+// Find returns the exercise of list that name names: its path ("01-ftok/keyparts",
+// also as "./01-ftok/keyparts/" or "exercises/01-ftok/keyparts") or its name alone
+// ("keyparts") when only one exercise has it.
+func Find(list []Exercise, name string) (Exercise, error) {
+	clean := filepath.ToSlash(filepath.Clean(name))
+	clean = strings.TrimPrefix(clean, "exercises/")
+	var byName []Exercise
+	for _, e := range list {
+		if e.Path() == clean {
+			return e, nil
 		}
-		fmt.Fprintf(stdout, "wrote the grading of %d exercises to %s\n", len(list), *classroom)
-		return 0
+		if e.Name == clean {
+			byName = append(byName, e)
+		}
 	}
-
-	events, err := runTests(root, list, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "progress:", err)
-		return 1
+	switch len(byName) {
+	case 1:
+		return byName[0], nil
+	case 0:
+		return Exercise{}, usagef("no exercise is called %q (go run ./progress lists them)", name)
 	}
-	report, err := Grade(list, events)
-	if err != nil {
-		fmt.Fprintln(stderr, "progress:", err)
-		return 1
-	}
-	if *asJSON {
-		err = report.WriteJSON(stdout)
-	} else {
-		err = report.WriteText(stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "progress:", err)
-		return 1
-	}
-	return 0
+	return Exercise{}, usagef("%q is the name of %d exercises: say which, for example %s", name, len(byName), byName[0].Path())
 }

@@ -17,7 +17,10 @@ import (
 //   - mixed.jsonl: a module with four packages under 01-x/: broken (does not
 //     compile), good (passes, with a subtest), leaky (its tests pass, then its
 //     TestMain fails the package as ipctest.Main does on a leak) and wrong (one test
-//     fails without any TODO).
+//     fails without any TODO);
+//   - skips.jsonl: 01-x/skippy (passes, with a top-level test and a subtest that
+//     skip) and 01-x/testified (a testify assert.Equal fails in a subtest, and a
+//     plain t.Errorf of two lines in another test).
 func recorded(t *testing.T, files ...string) []Event {
 	t.Helper()
 	var all []Event
@@ -54,7 +57,7 @@ func TestGrade(t *testing.T) {
 		{Passing, 2, 2, ""},
 		{Failing, 0, 0, "undefined: undefinedThing"},
 		{Failing, 1, 1, "FAIL: the tests left 1 System V object(s) behind"},
-		{Failing, 1, 2, "failing: TestWrong"},
+		{Failing, 1, 2, "TestWrong/case: got 0x41, want 0x42"},
 		{Failing, 0, 0, "no test result"},
 	}
 	for i, tt := range tests {
@@ -91,8 +94,8 @@ func TestGradeAllPassing(t *testing.T) {
 }
 
 func TestWriteText(t *testing.T) {
-	rep, err := Grade([]Exercise{{"01-x", "good"}, {"01-ftok", "keyparts"}, {"01-x", "wrong"}},
-		recorded(t, "stub.jsonl", "mixed.jsonl"))
+	rep, err := Grade([]Exercise{{"01-x", "good"}, {"01-ftok", "keyparts"}, {"01-x", "wrong"}, {"01-x", "skippy"}},
+		recorded(t, "stub.jsonl", "mixed.jsonl", "skips.jsonl"))
 	require.NoError(t, err)
 	var out bytes.Buffer
 	require.NoError(t, rep.WriteText(&out))
@@ -100,15 +103,62 @@ func TestWriteText(t *testing.T) {
 01-x     good      passing      2/2    10/10
 01-ftok  keyparts  not started  0/5    0/10
 01-x     wrong     failing      1/2    0/10
+01-x     skippy    passing      2/3    10/10
 
-Score: 1 of 3 exercises passing, 10/30 points.
+Skipped tests (an exercise passes without them; the reason says how to run them):
+  01-x/skippy: 2/3 passing, 2 skipped: running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this; shmctl(SHM_LOCK): operation not permitted
+
+Score: 2 of 4 exercises passing, 20/40 points.
 Next: 01-ftok/keyparts (not started)
   why:   TODO: implement Decode (read README.md, then HINTS.md)
   read:  01-ftok/keyparts/README.md
-  hints: 01-ftok/keyparts/HINTS.md
+  hints: go run ./progress hint 01-ftok/keyparts   (one at a time; all of them: 01-ftok/keyparts/HINTS.md)
   test:  go test ./01-ftok/keyparts/
+  or:    go run ./progress watch   (runs them each time you save)
 `
 	assert.Equal(t, want, out.String())
+}
+
+func TestGradeSkipsAndFailureMessages(t *testing.T) {
+	rep, err := Grade([]Exercise{{"01-x", "skippy"}, {"01-x", "testified"}}, recorded(t, "skips.jsonl"))
+	require.NoError(t, err)
+	skippy, testified := rep.Exercises[0], rep.Exercises[1]
+
+	assert.Equal(t, Passing, skippy.Status, "skipped tests do not fail an exercise")
+	assert.Equal(t, []int{2, 3, 2}, []int{skippy.TestsPassed, skippy.TestsTotal, skippy.Skipped},
+		"a skipped top-level test counts in the total but does not pass; skipped subtests count as skipped")
+	assert.Equal(t, []string{
+		"running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this",
+		"shmctl(SHM_LOCK): operation not permitted",
+	}, skippy.SkipReasons, "each skip's own message, without the file:line prefix")
+
+	assert.Equal(t, Failing, testified.Status)
+	assert.Equal(t, "TestRow/owned_by_nobody: the owner column is the user name of shm_perm.uid (not the creator, shm_perm.cuid)\n"+
+		"Not equal:\n"+`expected: "nobody"`+"\n"+`actual  : "root"`+"\n"+
+		"(failing: TestOther, TestRow)", testified.Detail,
+		"the first failing test (the innermost), testify's message and error without the diff, then every failing test")
+}
+
+func TestFailureMessage(t *testing.T) {
+	tests := []struct {
+		name, out, want string
+	}{
+		{"testify", "=== RUN   TestX\n    x_test.go:35: \n" +
+			"        \tError Trace:\t/x/x_test.go:35\n" +
+			"        \tError:      \tReceived unexpected error:\n" +
+			"        \t            \tTODO: implement Decode\n" +
+			"        \tTest:       \tTestX\n" +
+			"        \tMessages:   \tDecode(\"0x1\") must succeed\n--- FAIL: TestX (0.00s)\n",
+			"Decode(\"0x1\") must succeed\nReceived unexpected error:\nTODO: implement Decode"},
+		{"t.Errorf over two lines", "    x_test.go:9: got 2,\n        want 1\n", "got 2,\nwant 1"},
+		{"long", "    x_test.go:9: 1\n        2\n        3\n        4\n        5\n        6\n        7\n", "1\n2\n3\n4\n5\n6\n..."},
+		{"nothing", "=== RUN   TestX\n--- FAIL: TestX (0.00s)\n", "(it printed no message)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, failureMessage(tt.out))
+		})
+	}
 }
 
 func TestWriteJSON(t *testing.T) {
@@ -197,14 +247,14 @@ func TestClassroom(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b, &cfg))
 	require.Len(t, cfg.Tests, 2)
-	assert.Equal(t, "cd exercises && go test ./06-sync/ring/", cfg.Tests[1].Run)
+	assert.Equal(t, "cd exercises && go test -exec sudo ./06-sync/ring/", cfg.Tests[1].Run)
 	assert.Equal(t, PointsPerExercise, cfg.Tests[1].Points)
 	assert.Contains(t, string(b), "&&", "the command stays readable (no \\u0026)")
 
 	yml := string(Workflow(list))
 	for _, want := range []string{
 		"id: ex-01-ftok-keyparts\n", // step ids must start with a letter
-		"command: cd exercises && go test ./06-sync/ring/\n",
+		"command: cd exercises && go test -exec sudo ./06-sync/ring/\n",
 		`EX-06-SYNC-RING_RESULTS: "${{steps.ex-06-sync-ring.outputs.result}}"`,
 		"runners: ex-01-ftok-keyparts,ex-06-sync-ring\n",
 	} {
@@ -216,21 +266,4 @@ func TestClassroom(t *testing.T) {
 	require.NoError(t, WriteClassroom(dir, list))
 	assert.FileExists(t, filepath.Join(dir, "classroom", "autograding.json"))
 	assert.FileExists(t, filepath.Join(dir, "workflows", "classroom.yml"))
-}
-
-func TestUsage(t *testing.T) {
-	tests := []struct {
-		args []string
-		code int
-		err  string
-	}{
-		{[]string{"-h"}, 0, "usage: go run ./progress"},
-		{[]string{"-nope"}, 2, "usage: go run ./progress"},
-		{[]string{"extra"}, 2, `unexpected argument "extra"`},
-	}
-	for _, tt := range tests {
-		var stdout, stderr bytes.Buffer
-		assert.Equal(t, tt.code, run(tt.args, &stdout, &stderr), "progress %v", tt.args)
-		assert.Contains(t, stderr.String(), tt.err)
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -32,7 +33,8 @@ func (rep *Report) add(r Result) {
 	}
 }
 
-// WriteText prints the report as a table, the score and what to do next.
+// WriteText prints the report as a table, the tests that were skipped and why, the
+// score and what to do next.
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LESSON\tEXERCISE\tSTATUS\tTESTS\tPOINTS")
@@ -42,6 +44,17 @@ func (rep Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	skips := false
+	for _, r := range rep.Exercises {
+		if r.Skipped == 0 {
+			continue
+		}
+		if !skips {
+			fmt.Fprintln(w, "\nSkipped tests (an exercise passes without them; the reason says how to run them):")
+			skips = true
+		}
+		fmt.Fprintf(w, "  %s: %s\n", r.Path, r.TestSummary())
+	}
 	fmt.Fprintf(w, "\nScore: %d of %d exercises passing, %d/%d points.\n", rep.Passed, rep.Total, rep.Points, rep.MaxPoints)
 	if rep.Next == nil {
 		_, err := fmt.Fprintln(w, "All done: every exercise passes.")
@@ -49,11 +62,27 @@ func (rep Report) WriteText(w io.Writer) error {
 	}
 	n := rep.Next
 	fmt.Fprintf(w, "Next: %s (%s)\n", n.Path, n.Status)
-	fmt.Fprintf(w, "  why:   %s\n", n.Detail)
+	fmt.Fprintf(w, "  why:   %s\n", indent(n.Detail, "         "))
 	fmt.Fprintf(w, "  read:  %s\n", n.README)
-	fmt.Fprintf(w, "  hints: %s\n", n.Hints)
-	_, err := fmt.Fprintf(w, "  test:  go test ./%s/\n", n.Path)
+	fmt.Fprintf(w, "  hints: go run ./progress hint %s   (one at a time; all of them: %s)\n", n.Path, n.Hints)
+	fmt.Fprintf(w, "  test:  go test ./%s/\n", n.Path)
+	_, err := fmt.Fprintf(w, "  or:    go run ./progress watch   (runs them each time you save)\n")
 	return err
+}
+
+// TestSummary says how many tests pass and what was skipped:
+// "6/7 passing, 1 skipped: running a helper as uid 65534 needs root; ...".
+func (r Result) TestSummary() string {
+	s := fmt.Sprintf("%d/%d passing", r.TestsPassed, r.TestsTotal)
+	if r.Skipped > 0 {
+		s += fmt.Sprintf(", %d skipped: %s", r.Skipped, strings.Join(r.SkipReasons, "; "))
+	}
+	return s
+}
+
+// indent puts prefix before every line of s but the first.
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 // WriteJSON prints the report as indented JSON.

@@ -155,7 +155,7 @@ func TestRemoveOrphans(t *testing.T) {
 	attached := u.create("644", false)
 	ipctest.Attach(t, attached, 0)
 	add(cleanCase{name: "attached", id: attached, candidate: true,
-		why: "shm_nattch is 1: removing it would destroy memory a process is using, at its last detach"})
+		why: "shm_nattch is 1: a process uses it; IPC_RMID would leave its memory alone until the last detach, but nobody could attach it again"})
 	givenAway := u.create("600", false)
 	giveAway(t, givenAway, otherUID(t))
 	add(cleanCase{name: "given to another user", id: givenAway, candidate: true,
@@ -164,10 +164,12 @@ func TestRemoveOrphans(t *testing.T) {
 		// An orphan of root's, mode 0600: the cleaner (running as nobody) may not
 		// even read it, and IPC_STAT answers EACCES.
 		add(cleanCase{name: "another user's orphan you may not read", id: createWith(t, ipctest.StartHelper(t, "create", "600"), true), candidate: true,
-			why: "IPC_STAT fails with EACCES: it is not yours; skip it instead of failing"})
+			why: "IPC_STAT fails with EACCES: you cannot check it (and it is not yours); skip it instead of failing"})
 	} else {
 		t.Log("not root: the case of another user's unreadable segment is skipped (run the tests as root to include it)")
 	}
+	add(cleanCase{name: "your orphan with mode 0000", id: u.create("000", false), candidate: true,
+		why: "IPC_STAT fails with EACCES even for its owner, whose mode bits grant nothing: you cannot check it, so leave it alone"})
 	gone := u.create("600", false)
 	_, err := unix.SysvShmCtl(gone, unix.IPC_RMID, nil)
 	require.NoError(t, err)
@@ -190,7 +192,7 @@ func TestRemoveOrphans(t *testing.T) {
 	}
 	r := u.start("clean", args...).Wait(t)
 	require.Equal(t, 0, r.ExitCode, "RemoveOrphans(%v) as uid %d failed:\n%s%s"+
-		"(an EACCES, permission denied, from IPC_STAT means a segment you may not read: it is not yours, skip it)",
+		"(an EACCES, permission denied, from IPC_STAT means a segment you may not read: you cannot check it, skip it)",
 		args, u.uid, r.Stdout, r.Stderr)
 	got := strings.Fields(strings.TrimPrefix(strings.TrimSpace(r.Stdout), "removed"))
 	assert.Equal(t, strings.Fields(strings.Trim(fmt.Sprint(want), "[]")), got,

@@ -31,10 +31,16 @@ func Stat(id int) (Segment, error) {
 	return Segment{}, errors.New("TODO: implement Stat (read README.md, then HINTS.md)")
 }
 
-// Row returns segment id as `ipcs -m` prints it: key (0x%08x), shmid, owner (user
-// name, or the uid if it has none), perms (octal, without a leading 0), bytes,
-// nattch, and the status words "dest" and/or "locked" if they apply, separated by
-// spaces (how many does not matter).
+// Format returns s as one row of `ipcs -m`, with owner as the owner column: key
+// (0x%08x), shmid, owner (cut to 10 characters, as ipcs prints it with %-10.10s),
+// perms (octal, without a leading 0), bytes, nattch, and the status words "dest"
+// and/or "locked" if they apply, separated by spaces (how many does not matter).
+func Format(s Segment, owner string) string {
+	return "TODO: implement Format (read README.md, then HINTS.md)"
+}
+
+// Row returns segment id as `ipcs -m` prints it: Format of its Stat, with the user
+// name of its owner (s.UID), or the uid as a number if no user has it.
 func Row(id int) (string, error) {
 	return "", errors.New("TODO: implement Row (read README.md, then HINTS.md)")
 }

@@ -57,6 +57,14 @@ func realCollision(t *testing.T) (target, other, dir string) {
 	return "", "", ""
 }
 
+// isDir says ", and this one is a directory" when path is one.
+func isDir(path string) string {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return ", and this one is a directory"
+	}
+	return ""
+}
+
 func sameFile(t *testing.T, a, b string) bool {
 	t.Helper()
 	ia, errA := os.Stat(a)
@@ -66,7 +74,7 @@ func sameFile(t *testing.T, a, b string) bool {
 
 func TestFindsARealCollision(t *testing.T) {
 	target, other, dir := realCollision(t)
-	t.Logf("%s and %s have the same key", target, other)
+	t.Logf("%s and %s have the same key%s", target, other, isDir(other))
 
 	// The inode and device bits collide, so every proj_id gives the two files the
 	// same key: changing proj_id cannot separate them.
@@ -80,6 +88,7 @@ func TestFindsARealCollision(t *testing.T) {
 			require.NoError(t, err, "FindCollision returned %q, which ftok cannot even stat", got)
 			assert.Equal(t, want, key, "FindCollision returned %q, whose key is not the target's key: compare ftok's keys (which follow symbolic links)", got)
 			assert.False(t, sameFile(t, target, got), "FindCollision returned %q, which is the target itself (or a link to it): that is one file, not a collision", got)
+			assert.Equal(t, other, got, "FindCollision must return the first entry in filepath.WalkDir's order that collides, directories included (a directory has an inode, so ftok gives it a key too)%s", isDir(other))
 		})
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 )
 
@@ -52,20 +51,22 @@ func Decode(s string) (Parts, error) {
 	return p, nil
 }
 
-// parseKey reads the 32 bits of a key: hex with exactly 8 digits, as ipcs prints
-// it, or a signed decimal key_t, as /proc/sysvipc/shm prints it.
+// parseKey reads the 32 bits of a key: 0x (or 0X) and exactly 8 hex digits, as ipcs
+// prints it, or a signed decimal key_t, as /proc/sysvipc/shm prints it.
 func parseKey(s string) (uint32, error) {
-	if hex, ok := strings.CutPrefix(s, "0x"); ok {
+	if len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X") {
+		hex := s[2:]
 		if len(hex) != 8 {
 			return 0, fmt.Errorf("key %q: want 0x and 8 hex digits, as ipcs prints keys", s)
 		}
-		v, err := strconv.ParseUint(hex, 16, 32)
+		v, err := strconv.ParseUint(hex, 16, 32) // no sign, no spaces
 		if err != nil {
 			return 0, fmt.Errorf("key %q: not hexadecimal", s)
 		}
 		return uint32(v), nil
 	}
 	// key_t is a signed 32-bit int: keys with the top bit set are negative here.
+	// ParseInt takes an optional sign and refuses spaces.
 	v, err := strconv.ParseInt(s, 10, 32)
 	if err != nil {
 		return 0, fmt.Errorf("key %q: want 0x and 8 hex digits, or a decimal key_t", s)

@@ -28,6 +28,8 @@ func TestDecode(t *testing.T) {
 		{"1090589236", Parts{ProjID: 0x41, Dev: 0x01, Ino: 0x1234}, "/proc/sysvipc/shm prints the same key 0x41011234 in decimal"},
 		{"-2130706432", Parts{ProjID: 0x81, Dev: 0x00, Ino: 0x0000}, "key_t is a signed 32-bit int: a proj_id of 0x80 or more makes the decimal key negative (0x81000000)"},
 		{"0xff2a0001", Parts{ProjID: 0xff, Dev: 0x2a, Ino: 0x0001}, "the top bit set is still a valid key"},
+		{"0X41011234", Parts{ProjID: 0x41, Dev: 0x01, Ino: 0x1234}, "the prefix may be 0X too, as in Go and C source"},
+		{"+1090589236", Parts{ProjID: 0x41, Dev: 0x01, Ino: 0x1234}, "a decimal key may have a sign, + or -, as strconv.ParseInt accepts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -52,6 +54,11 @@ func TestDecodeRefuses(t *testing.T) {
 		{"0x1410112345", nil, "more than 8 hex digits does not fit in key_t"},
 		{"4294967296", nil, "a decimal key must fit in a signed 32-bit key_t"},
 		{"0xg1011234", nil, "g is not a hex digit"},
+		{"0x+1011234", nil, "a sign has no place after 0x: strconv.ParseUint refuses it, strconv.ParseInt would not"},
+		{"0x-1011234", nil, "a sign has no place after 0x"},
+		{" 0x41011234", nil, "no spaces: trim the input yourself before calling Decode (strings.Fields does, when you read ipcs's columns)"},
+		{"1090589236\n", nil, "no spaces, not even a trailing newline"},
+		{"0x 1011234", nil, "no spaces inside either"},
 		{"", nil, "an empty string is not a key"},
 	}
 	for _, tt := range tests {

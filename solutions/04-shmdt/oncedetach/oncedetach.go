@@ -23,7 +23,8 @@ type Attachment struct {
 }
 
 // Attach attaches segment id with flags (0 for read-write, unix.SHM_RDONLY for
-// read-only), letting the kernel choose the address. Its error wraps the errno.
+// read-only), letting the kernel choose the address. On failure it returns a nil
+// *Attachment and an error that wraps the errno.
 func Attach(id int, flags int) (*Attachment, error) {
 	mem, err := unix.SysvShmAttach(id, 0, flags)
 	if err != nil {

@@ -6,14 +6,17 @@
 package orphans
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
 // Find returns the ids, among ids, of the segments that are orphaned: the segment
-// exists, its shm_nattch is 0 and its creator process (shm_cpid) no longer exists.
+// exists, its shm_nattch is 0 and its creator process (shm_cpid) has exited: it no
+// longer exists, or it is a zombie (exited, its status not yet collected by its parent).
 // The result keeps the order of ids. An id whose segment no longer exists is
 // skipped, not an error. Find only looks: it attaches, changes and removes nothing.
 func Find(ids []int) ([]int, error) {
@@ -33,10 +36,20 @@ func Find(ids []int) ([]int, error) {
 	return found, nil
 }
 
-// alive reports whether process pid exists. kill(pid, 0) sends no signal but does
-// the checks (kill(2)): ESRCH means there is no such process; EPERM means there is
-// one, owned by someone we may not signal.
+// alive reports whether process pid is running. kill(pid, 0) sends no signal but
+// does the checks (kill(2)): ESRCH means there is no such process; EPERM means there
+// is one, owned by someone we may not signal. A zombie passes that check too: it has
+// exited, but its pid stays taken until its parent collects its exit status. Its
+// state in /proc/PID/stat ("1234 (name) Z ...") tells it apart.
 func alive(pid int) bool {
-	err := unix.Kill(pid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
+	if err := unix.Kill(pid, 0); err != nil && !errors.Is(err, unix.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // kill found it; we may not look closer (hidepid), so keep it
+	}
+	// The name may hold spaces and parentheses: the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

@@ -3,9 +3,11 @@
 package orphans
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,8 +27,14 @@ func TestMain(m *testing.M) {
 }
 
 // helperCreate creates a segment, prints its id and exits; with "stay" it waits
-// until its standard input is closed first (a creator that is still alive).
+// until its standard input is closed first (a creator that is still alive). With
+// "zombie" it has a child process create the segment instead, waits for that child
+// to exit without reaping it (waitid with WNOWAIT), prints the id and the child's
+// pid, and stays until its standard input is closed: the creator is a zombie.
 func helperCreate(args []string) int {
+	if len(args) > 0 && args[0] == "zombie" {
+		return createByZombie()
+	}
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 64, unix.IPC_CREAT|0o600)
 	if err != nil {
 		fmt.Println("error:", err)
@@ -36,6 +44,28 @@ func helperCreate(args []string) int {
 	if len(args) > 0 && args[0] == "stay" {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 	}
+	return 0
+}
+
+func createByZombie() int {
+	child := exec.Command(os.Args[0]) // this helper again (its environment says which), without arguments
+	out, err := child.StdoutPipe()
+	if err == nil {
+		err = child.Start()
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, child.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		fmt.Println("error: waitid:", err)
+		return 1
+	}
+	fmt.Print(line)
+	fmt.Println("zombie", child.Process.Pid)
+	_, _ = io.Copy(io.Discard, os.Stdin) // never calls child.Wait: the child stays a zombie
 	return 0
 }
 
@@ -81,6 +111,24 @@ func createdByLiveProcess(t *testing.T) int {
 	return id
 }
 
+// createdByZombie returns a segment whose creator has exited but is still a
+// zombie: its parent, a helper that runs until the test ends, has not reaped it.
+func createdByZombie(t *testing.T) int {
+	t.Helper()
+	p := ipctest.StartHelper(t, "create", "zombie")
+	line := p.Expect(t, "id ", 10*time.Second)
+	id, err := strconv.Atoi(strings.TrimPrefix(line, "id "))
+	require.NoError(t, err, "helper create zombie printed %q", line)
+	removeAtEnd(t, id)
+	pid, err := strconv.Atoi(strings.TrimPrefix(p.Expect(t, "zombie ", 10*time.Second), "zombie "))
+	require.NoError(t, err)
+	require.NoError(t, unix.Kill(pid, 0), "kill(%d, 0) succeeds for a zombie: it exists until its parent reaps it", pid)
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	require.Contains(t, string(stat), ") Z ", "the creator must be a zombie (state Z in /proc/%d/stat)", pid)
+	return id
+}
+
 // A case is one segment set up some way, and whether Find must report it.
 type findCase struct {
 	name   string
@@ -114,6 +162,13 @@ var cases = []findCase{
 			return id
 		},
 		why: "shm_nattch is 1: another process still uses it",
+	},
+	{
+		name:   "creator exited but is a zombie, nobody attached",
+		setup:  createdByZombie,
+		orphan: true,
+		why: "its creator has exited; only its exit status waits to be collected by its parent (a zombie). kill(pid, 0) still succeeds " +
+			"for a zombie, so look at its state too: the letter after the ')' in /proc/PID/stat is Z",
 	},
 	{
 		name:  "creator is this process, nobody attached",

@@ -51,18 +51,25 @@ func Stat(id int) (Segment, error) {
 	}, nil
 }
 
-// Row returns segment id as `ipcs -m` prints it: key (0x%08x), shmid, owner (user
-// name, or the uid if it has none), perms (octal, without a leading 0), bytes,
-// nattch, and the status words "dest" and/or "locked" if they apply, separated by
-// spaces (how many does not matter).
+// Format returns s as one row of `ipcs -m`, with owner as the owner column: key
+// (0x%08x), shmid, owner (cut to 10 characters, as ipcs prints it with %-10.10s),
+// perms (octal, without a leading 0), bytes, nattch, and the status words "dest"
+// and/or "locked" if they apply, separated by spaces (how many does not matter).
+func Format(s Segment, owner string) string {
+	// The same widths as ipcs; %-10.10s pads to 10 characters and cuts at 10.
+	row := fmt.Sprintf("0x%08x %-10d %-10.10s %-10o %-10d %-10d %s",
+		s.Key, s.ID, owner, s.Mode&0o777, s.Size, s.Nattch, status(s.Mode))
+	return strings.TrimRight(row, " ")
+}
+
+// Row returns segment id as `ipcs -m` prints it: Format of its Stat, with the user
+// name of its owner (s.UID), or the uid as a number if no user has it.
 func Row(id int) (string, error) {
 	s, err := Stat(id)
 	if err != nil {
 		return "", err
 	}
-	row := fmt.Sprintf("0x%08x %-10d %-10s %-10o %-10d %-10d %s",
-		s.Key, s.ID, owner(s.UID), s.Mode&0o777, s.Size, s.Nattch, status(s.Mode))
-	return strings.TrimRight(row, " "), nil
+	return Format(s, owner(s.UID)), nil
 }
 
 // owner is the user name for uid, or the number when no user has it (as ipcs does).

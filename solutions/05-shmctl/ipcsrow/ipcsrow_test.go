@@ -5,8 +5,11 @@ package ipcsrow
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +23,10 @@ import (
 	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
-func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+func TestMain(m *testing.M) {
+	ipctest.Helper("row-as-long-name", helperRowAsLongName)
+	ipctest.Main(m, nil)
+}
 
 // shmLock is shmctl's SHM_LOCK command (<linux/shm.h>), which x/sys does not name.
 const shmLock = 11
@@ -143,6 +149,15 @@ func TestStatMatchesKernel(t *testing.T) {
 	}
 }
 
+// ipcsOwner is the owner column as ipcs prints it: the user name cut to 10
+// characters (printf's %-10.10s), or the uid when no user has it.
+func ipcsOwner(name string) string {
+	if len(name) > 10 {
+		return name[:10]
+	}
+	return name
+}
+
 // wantRow is the row built from the kernel's table, split into its fields.
 func wantRow(t *testing.T, id int) []string {
 	t.Helper()
@@ -153,7 +168,7 @@ func wantRow(t *testing.T, id int) []string {
 	if u, err := user.LookupId(owner); err == nil {
 		owner = u.Username
 	}
-	row := []string{fmt.Sprintf("0x%08x", uint32(k.Key)), strconv.Itoa(id), owner,
+	row := []string{fmt.Sprintf("0x%08x", uint32(k.Key)), strconv.Itoa(id), ipcsOwner(owner),
 		strconv.FormatUint(uint64(k.Mode&0o777), 8), strconv.FormatUint(k.Size, 10), strconv.Itoa(k.Nattch)}
 	if k.Mode&SHM_DEST != 0 {
 		row = append(row, "dest")
@@ -195,6 +210,120 @@ func TestRowLikeIpcs(t *testing.T) {
 				assert.Equal(t, fromIpcs, got, "Row(%d) = %q must have the same fields as `ipcs -m` prints", id, row)
 			}
 		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	seg := Segment{Key: 0x41011234, ID: 32769, UID: 1000, Mode: 0o640, Size: 100, Nattch: 2, CPID: 7, LPID: 8}
+	tests := []struct {
+		name  string
+		seg   Segment
+		owner string
+		want  []string
+		why   string
+	}{
+		{"a short name", seg, "learner", []string{"0x41011234", "32769", "learner", "640", "100", "2"},
+			"key as 0x%08x, then shmid, owner, perms in octal, bytes, nattch"},
+		{"exactly 10 characters", seg, "abcdefghij", []string{"0x41011234", "32769", "abcdefghij", "640", "100", "2"},
+			"a name of 10 characters fits"},
+		{"a long name", seg, "alexandra.longname", []string{"0x41011234", "32769", "alexandra.", "640", "100", "2"},
+			"ipcs prints the owner with %-10.10s: at most 10 characters, so a longer name is cut"},
+		{"a uid without a name", seg, "4243", []string{"0x41011234", "32769", "4243", "640", "100", "2"},
+			"Row passes the uid when no user has it; Format prints it like a name"},
+		{"the top bit of the key", Segment{Key: 0x81000000, ID: 5, Mode: 0o600, Size: 1}, "root",
+			[]string{"0x81000000", "5", "root", "600", "1", "0"}, "Key is a uint32: no minus sign"},
+		{"dest and locked", Segment{ID: 6, Mode: 0o600 | SHM_DEST | SHM_LOCKED, Size: 4096, Nattch: 1}, "root",
+			[]string{"0x00000000", "6", "root", "600", "4096", "1", "dest", "locked"},
+			"the status words follow nattch; perms show mode & 0777 only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Format(tt.seg, tt.owner)
+			if strings.HasPrefix(got, "TODO: ") {
+				t.Fatal(got)
+			}
+			assert.Equal(t, tt.want, strings.Fields(got), "Format(%+v, %q) = %q: %s", tt.seg, tt.owner, got, tt.why)
+		})
+	}
+}
+
+// longName is the user name the long-name test gives to a spare uid.
+const longName = "shmcourse-a-long-user-name"
+
+// helperRowAsLongName prints Row(id) and the row of `ipcs -m` for id, in a private
+// mount namespace where /etc/passwd is args[1] (which gives uid args[2] the name
+// longName): both see the long name, and nothing changes outside this process.
+// Needs root (CAP_SYS_ADMIN).
+func helperRowAsLongName(args []string) int {
+	id, _ := strconv.Atoi(args[0])
+	// Namespaces belong to threads: keep this goroutine (and the processes it starts,
+	// and the user lookups it makes) on the thread that unshares. Never unlocked, so
+	// the thread ends with the process.
+	runtime.LockOSThread()
+	for _, step := range []struct {
+		what string
+		err  func() error
+	}{
+		{"unshare(CLONE_NEWNS)", func() error { return unix.Unshare(unix.CLONE_NEWNS) }},
+		{"mount --make-rprivate /", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
+		{"mount --bind " + args[1] + " /etc/passwd", func() error { return unix.Mount(args[1], "/etc/passwd", "", unix.MS_BIND, "") }},
+	} {
+		if err := step.err(); err != nil {
+			fmt.Printf("error: %s: %v\n", step.what, err)
+			return 1
+		}
+	}
+	if u, err := user.LookupId(args[2]); err != nil || u.Username != longName {
+		fmt.Printf("error: uid %s has no name %s in the private /etc/passwd: %v\n", args[2], longName, err)
+		return 1
+	}
+	row, err := Row(id)
+	if err != nil {
+		fmt.Println("error: Row:", err)
+		return 1
+	}
+	fmt.Printf("row %s\n", row)
+	if out, err := exec.Command("ipcs", "-m").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[1] == args[0] {
+				fmt.Printf("ipcs %s\n", line)
+			}
+		}
+	}
+	return 0
+}
+
+func TestRowWithALongUserName(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a uid a long user name needs root (a private mount namespace over /etc/passwd); TestFormat checks the cut without it")
+	}
+	ipctest.NoLeaks(t)
+	uid := unnamedUID(t)
+	passwd, err := os.ReadFile("/etc/passwd")
+	require.NoError(t, err)
+	fake := filepath.Join(t.TempDir(), "passwd")
+	require.NoError(t, os.WriteFile(fake, fmt.Appendf(passwd, "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", longName, uid, uid), 0o644))
+	id := ipctest.NewSegment(t, 64, 0o600)
+	setOwner(t, id, uid)
+
+	r := ipctest.RunHelper(t, "row-as-long-name", strconv.Itoa(id), fake, strconv.Itoa(int(uid)))
+	if strings.Contains(r.Stdout, "error: unshare") || strings.Contains(r.Stdout, "error: mount") {
+		t.Skipf("no private mount namespace here (a container without CAP_SYS_ADMIN?): %s", strings.TrimSpace(r.Stdout))
+	}
+	require.Equal(t, 0, r.ExitCode, "helper:\n%s%s", r.Stdout, r.Stderr)
+	var row, ipcs []string
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if rest, ok := strings.CutPrefix(line, "row "); ok {
+			row = strings.Fields(rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "ipcs "); ok {
+			ipcs = strings.Fields(rest)
+		}
+	}
+	require.GreaterOrEqual(t, len(row), 3, "Row(%d) printed %q", id, r.Stdout)
+	assert.Equal(t, "shmcourse-", row[2], "the owner of segment %d is %q: ipcs prints it with %%-10.10s, cut to its first 10 characters", id, longName)
+	if ipcs != nil {
+		assert.Equal(t, ipcs, row, "Row(%d) must have the same fields as `ipcs -m` prints for an owner with a long name", id)
 	}
 }
 

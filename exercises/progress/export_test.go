@@ -1,0 +1,190 @@
+package main
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestForStudents(t *testing.T) {
+	in := "# Course\n\nFor everyone.\n\n<!-- course-only -->\nThe [solutions](solutions/).\n<!-- /course-only -->\n\n" +
+		"<!-- student-only\nYour teacher grades the exercises.\n-->\nEnd, <!-- course-only -->with a [link](solutions/)<!-- /course-only --> inline.\n"
+	want := "# Course\n\nFor everyone.\n\nYour teacher grades the exercises.\nEnd,  inline.\n"
+	assert.Equal(t, want, string(ForStudents([]byte(in))))
+}
+
+// files lists every file under dir, slash-separated.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var list []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			list = append(list, filepath.ToSlash(rel))
+		}
+		return err
+	}))
+	sort.Strings(list)
+	return list
+}
+
+func TestExportSmallCourse(t *testing.T) {
+	repo := t.TempDir()
+	root := filepath.Join(repo, "exercises")
+	list := smallCourse(t, root)
+	writeTree(t, repo, map[string]string{
+		"go.mod":                          "module github.com/learn-sysv/shm-course\n\ngo 1.22\n",
+		"README.md":                       "# Course\n\n<!-- course-only -->\n[solutions](solutions/)\n<!-- /course-only -->\n",
+		"01-a/main.go":                    "package main\n\nfunc main() {}\n",
+		"internal/x/x.go":                 "package x\n",
+		"solutions/01-x/first/first.go":   solutionOf("first"),
+		".ci/run":                         "#!/bin/sh\n",
+		".github/workflows/ci.yml":        "name: the course's CI\n",
+		".github/workflows/classroom.yml": "old\n",
+		"scratch.txt":                     "not part of the course\n",
+		"exercises/TEACHERS.md":           "# For teachers\n",
+		"exercises/.gitignore":            ".progress.json\n",
+		"exercises/.progress.json":        "{}\n",
+		"exercises/01-x/first/first.go":   solutionOf("first"), // the teacher solved it in their copy
+	})
+	out := filepath.Join(t.TempDir(), "student")
+	n, err := Export(root, list, out)
+	require.NoError(t, err)
+
+	want := []string{
+		".github/classroom/autograding.json",
+		".github/workflows/classroom.yml",
+		"01-a/main.go",
+		"README.md",
+		"exercises/.gitignore",
+		"exercises/01-x/first/HINTS.md",
+		"exercises/01-x/first/README.md",
+		"exercises/01-x/first/first.go",
+		"exercises/01-x/first/first_test.go",
+		"exercises/01-x/second/HINTS.md",
+		"exercises/01-x/second/README.md",
+		"exercises/01-x/second/second.go",
+		"exercises/01-x/second/second_test.go",
+		"exercises/README.md",
+		"exercises/go.mod",
+		"exercises/progress/shipped/01-x/first/first.go.txt",
+		"exercises/progress/shipped/01-x/second/second.go.txt",
+		"exercises/progress/shipped/SHA256SUMS",
+		"go.mod",
+		"internal/x/x.go",
+	}
+	assert.Equal(t, want, files(t, out), "the lessons, internal/, the exercises, progress and the Classroom grading; no solutions, no course CI, no teacher's guide, no state")
+	assert.Equal(t, len(want), n)
+
+	stub, err := os.ReadFile(filepath.Join(out, "exercises", "01-x", "first", "first.go"))
+	require.NoError(t, err)
+	assert.Equal(t, stubOf("first"), string(stub), "the stub as shipped, not the teacher's solved copy")
+	readme, err := os.ReadFile(filepath.Join(out, "README.md"))
+	require.NoError(t, err)
+	assert.Equal(t, "# Course\n\n", string(readme), "the course-only parts are left out")
+	yml, err := os.ReadFile(filepath.Join(out, ".github", "workflows", "classroom.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(yml), "command: cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+
+	_, err = Export(root, list, out)
+	assert.ErrorContains(t, err, "is not empty", "export never writes into an existing repository")
+
+	writeTree(t, root, map[string]string{"01-x/second/second_test.go": "package second\n"})
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
+	assert.ErrorContains(t, err, "exercises/01-x/second/second_test.go is not the shipped test",
+		"a changed test would grade students differently from the course's check")
+}
+
+// envExportTest turns on TestExportedCourse, which builds and tests a whole exported
+// repository (a minute of CPU): CI sets it (.ci/run).
+const envExportTest = "PROGRESS_EXPORT_TEST"
+
+// The course itself, exported: it builds, every stub fails its tests, the reference
+// solutions copied into it pass them, and no link in its Markdown points to a file
+// that was left out.
+func TestExportedCourse(t *testing.T) {
+	if os.Getenv(envExportTest) != "1" {
+		t.Skipf("builds and tests a whole exported course (a minute of CPU): %s=1 runs it (CI does)", envExportTest)
+	}
+	list, err := Discover("..")
+	require.NoError(t, err)
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "student")
+	_, err = Export(root, list, out)
+	require.NoError(t, err)
+
+	assert.NoDirExists(t, filepath.Join(out, "solutions"))
+	assert.NoFileExists(t, filepath.Join(out, "exercises", "TEACHERS.md"))
+	checkLinks(t, out)
+
+	goCmd := func(dir string, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir = filepath.Join(out, dir)
+		b, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go %s in %s:\n%s", strings.Join(args, " "), dir, b)
+		return b
+	}
+	goCmd(".", "vet", "./...")
+	goCmd("exercises", "vet", "./...")
+
+	grade := func() Report {
+		// RunTests writes the tests' output to files: should this test be killed
+		// (its time-out), they still run to their end and remove their segments.
+		rep, _, err := RunTests(filepath.Join(out, "exercises"), list, nil, io.Discard, os.Stderr)
+		require.NoError(t, err)
+		return rep
+	}
+	for _, r := range grade().Exercises {
+		assert.Equal(t, NotStarted, r.Status, "the exported stub of %s must fail its tests with its TODO: %s", r.Path, r.Detail)
+	}
+
+	for _, e := range list {
+		sols, err := filepath.Glob(filepath.Join(root, "..", "solutions", filepath.FromSlash(e.Path()), "*.go"))
+		require.NoError(t, err)
+		for _, f := range sols {
+			if IsStubFile(filepath.Base(f)) {
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(filepath.Join(out, "exercises", filepath.FromSlash(e.Path()), filepath.Base(f)), b, 0o644))
+			}
+		}
+	}
+	for _, r := range grade().Exercises {
+		assert.Equal(t, Passing, r.Status, "the reference solution of %s must pass in the exported repository: %s", r.Path, r.Detail)
+	}
+}
+
+var mdLink = regexp.MustCompile(`\]\(([^)#\s]+)[^)]*\)`)
+
+// checkLinks fails for every relative link in a Markdown file under dir that points
+// to nothing.
+func checkLinks(t *testing.T, dir string) {
+	t.Helper()
+	for _, f := range files(t, dir) {
+		if !strings.HasSuffix(f, ".md") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+		require.NoError(t, err)
+		for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
+			link := m[1]
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") {
+				continue
+			}
+			target := filepath.Join(dir, filepath.Dir(filepath.FromSlash(f)), filepath.FromSlash(link))
+			_, err := os.Stat(target)
+			assert.NoError(t, err, "%s links to %s, which the student repository does not have", f, link)
+		}
+	}
+}
