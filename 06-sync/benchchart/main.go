@@ -71,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	res, err := parse(in)
 	if err == nil && len(res.transports) == 0 {
-		err = errors.New("no BenchmarkTransfer results with MB/s in the input: run go test -bench Transfer ./06-sync/")
+		err = errors.New("no BenchmarkTransfer results with MB/s in the input: run go test -run '^$' -bench Transfer ./06-sync/")
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "benchchart: %v\n", err)

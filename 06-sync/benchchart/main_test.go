@@ -109,7 +109,7 @@ func TestRun(t *testing.T) {
 		status int
 		stderr string
 	}{
-		{"no results", []string{"-o", "OUT"}, "PASS\n", 1, "benchchart: no BenchmarkTransfer results with MB/s in the input: run go test -bench Transfer ./06-sync/\n"},
+		{"no results", []string{"-o", "OUT"}, "PASS\n", 1, "benchchart: no BenchmarkTransfer results with MB/s in the input: run go test -run '^$' -bench Transfer ./06-sync/\n"},
 		{"no such file", []string{"-o", "OUT", "does-not-exist.txt"}, "", 1, "benchchart: open does-not-exist.txt: no such file or directory\n"},
 		{"bad flag", []string{"-x"}, "", 2, "benchchart: flag provided but not defined: -x (run with -h for usage)\n"},
 		{"bad size", []string{"-o", "OUT"}, "BenchmarkTransfer/fast/64XB-2 1 1 ns/op 1 MB/s\n", 1, "benchchart: line \"BenchmarkTransfer/fast/64XB-2 1 1 ns/op 1 MB/s\": size \"64XB\": want a number and B, KiB or MiB\n"},

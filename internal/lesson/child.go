@@ -82,23 +82,6 @@ func (c *Child) Await(verb string) ([]string, error) {
 	return nil, fmt.Errorf("the child (pid %d) ended before it said %s", c.Pid, verb)
 }
 
-// Until relays the child's lines until one contains marker, and returns that line.
-// Deprecated: it matches narration meant for people; use Tell and Await.
-func (c *Child) Until(marker string) (string, error) {
-	for c.lines.Scan() {
-		line := c.lines.Text()
-		if _, ok := protocolLine(line); ok {
-			continue
-		}
-		c.relay(line)
-		if strings.Contains(line, marker) {
-			return line, nil
-		}
-	}
-	_ = c.Finish()
-	return "", fmt.Errorf("the child (pid %d) ended without saying %q", c.Pid, marker)
-}
-
 // Send writes line and a newline to the child's standard input.
 func (c *Child) Send(line string) error {
 	_, err := io.WriteString(c.stdin, line+"\n")

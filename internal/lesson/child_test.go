@@ -64,23 +64,6 @@ func withChild(t *testing.T, cmd *exec.Cmd, body func(c *Child) error) (stdout, 
 	return out.String(), errb.String()
 }
 
-func TestChildRelaysItsLinesMarkedWithItsPid(t *testing.T) {
-	var pid int
-	out, _ := withChild(t, childCmd("ok"), func(c *Child) error {
-		pid = c.Pid
-		line, err := c.Until("ready")
-		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("-> ready, pid %d", c.Pid), line, "Until returns the child's own line")
-		require.NoError(t, c.Send("hello"))
-		line, err = c.Until("got")
-		require.NoError(t, err)
-		assert.Equal(t, "-> got hello", line, "the child read what Send wrote")
-		return c.Finish()
-	})
-	want := fmt.Sprintf("   [pid %[1]d] -> ready, pid %[1]d\n   [pid %[1]d] -> got hello\n   [pid %[1]d] goodbye\n", pid)
-	assert.Equal(t, want, out, "every line relayed once, in order, marked with the pid, the child's indent trimmed")
-}
-
 func TestChildAwaitReadsProtocolLinesAndRelaysTheRest(t *testing.T) {
 	var pid int
 	out, _ := withChild(t, childCmd("ok"), func(c *Child) error {
@@ -144,19 +127,6 @@ func TestChildFinishReportsTheExitStatus(t *testing.T) {
 			assert.Contains(t, stderr, tt.wantStderr, "the child's stderr goes to the lesson's")
 		})
 	}
-}
-
-func TestChildUntilFailsIfTheChildEndsFirst(t *testing.T) {
-	var pid int
-	out, _ := withChild(t, childCmd("mute"), func(c *Child) error {
-		pid = c.Pid
-		require.NoError(t, c.stdin.Close()) // the child reads to the end and exits
-		_, err := c.Until("goodbye")
-		assert.EqualError(t, err, fmt.Sprintf(`the child (pid %d) ended without saying "goodbye"`, c.Pid))
-		assert.True(t, c.waited, "Until waited for the child, so it is not left a zombie")
-		return nil
-	})
-	assert.Contains(t, out, fmt.Sprintf("[pid %d] -> ready", pid), "what it did say is relayed")
 }
 
 func TestChildStderrGoesWhereCmdSays(t *testing.T) {

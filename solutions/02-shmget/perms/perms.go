@@ -54,7 +54,7 @@ func CreatePrivate(size int, perm string) (id int, pages int, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("shmget(IPC_PRIVATE, %d, IPC_CREAT|%#o): %w", size, mode, err)
 	}
-	// The kernel allocates whole pages: size rounded up.
+	// The kernel counts whole pages: size rounded up.
 	page := os.Getpagesize()
 	return id, (size + page - 1) / page, nil
 }

@@ -118,8 +118,8 @@ func TestCreatePrivate(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("%#o", wantMode), fmt.Sprintf("%#o", s.Mode&0o777), "the segment's permission bits must be %s", tt.perm)
 			assert.Equal(t, tt.wantPages, pages, "pages for %d bytes with %d-byte pages: %s", tt.size, page, tt.why)
 
-			// The kernel really allocates whole pages: touch every byte of the
-			// segment and its resident size is a whole number of pages.
+			// The kernel deals in whole pages: touch every byte of the segment and
+			// the memory behind it is a whole number of pages.
 			b := ipctest.Attach(t, id, 0)
 			for i := range b {
 				b[i] = 1
