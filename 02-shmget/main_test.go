@@ -42,17 +42,6 @@ func TestMain(m *testing.M) {
 		fmt.Println(got)
 		return 0
 	})
-	// A segment made by a process that is not the lesson: it prints the id and
-	// leaves the segment for the test to remove.
-	ipctest.Helper("make-segment", func([]string) int {
-		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 64, unix.IPC_CREAT|0o600)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println(id)
-		return 0
-	})
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
@@ -761,10 +750,7 @@ func TestRolesCheckWhatTheyAreGiven(t *testing.T) {
 	t.Setenv(reexec.EnvParent, strconv.Itoa(os.Getpid())) // the program's parent is this test
 
 	// A segment created by another process: no role may touch it.
-	h := ipctest.RunHelper(t, "make-segment")
-	require.Equal(t, 0, h.ExitCode, h.Stderr)
-	foreign := mustAtoi(t, strings.TrimSpace(h.Stdout))
-	t.Cleanup(func() { unix.SysvShmCtl(foreign, unix.IPC_RMID, nil) })
+	foreign := ipctest.ForeignSegment(t, 64, 0o600)
 	seg, _, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	foreignBytes := ipctest.Attach(t, foreign, unix.SHM_RDONLY)

@@ -25,16 +25,6 @@ import (
 func TestMain(m *testing.M) {
 	// The lesson program, as a helper that StartHelperAs can run as another user.
 	ipctest.Helper("program", lesson.Entry(name, usage, run))
-	// A process that creates a segment and leaves it: not this lesson's segment.
-	ipctest.Helper("stranger", func([]string) int {
-		id, err := newSegmentLeft()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println(id)
-		return 0
-	})
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

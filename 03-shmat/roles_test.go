@@ -10,18 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
-	"github.com/learn-sysv/shm-course/internal/shm"
 )
-
-// newSegmentLeft creates a segment and leaves it: the "stranger" helper's job.
-func newSegmentLeft() (int, error) {
-	return unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
-}
 
 // roleArgs are arguments each role accepts, given one segment id of ours.
 func roleArgs(id int) map[string][]string {
@@ -62,11 +55,7 @@ func TestRolesTypedByHandDoNothing(t *testing.T) {
 // segment its lesson did not create, a role refuses before it attaches.
 func TestRolesLeaveOtherProgramsSegmentsAlone(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := ipctest.RunHelper(t, "stranger")
-	require.Equal(t, 0, r.ExitCode, r.Stderr)
-	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
+	foreign := ipctest.ForeignSegment(t, 4096, 0o600)
 	creator, ok, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	require.True(t, ok)

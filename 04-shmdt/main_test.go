@@ -23,16 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// A process that creates a segment and leaves it: not this lesson's segment.
-	ipctest.Helper("stranger", func([]string) int {
-		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println(id)
-		return 0
-	})
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

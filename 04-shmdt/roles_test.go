@@ -14,7 +14,6 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
-	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // roleArgs are arguments each role accepts, given one segment id.
@@ -69,11 +68,7 @@ func TestRolesTypedByHandDoNothing(t *testing.T) {
 // segment its lesson did not create, a role refuses before it attaches.
 func TestRolesLeaveOtherProgramsSegmentsAlone(t *testing.T) {
 	ipctest.NoLeaks(t)
-	r := ipctest.RunHelper(t, "stranger")
-	require.Equal(t, 0, r.ExitCode, r.Stderr)
-	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
+	foreign := ipctest.ForeignSegment(t, 4096, 0o600)
 	creator, ok, err := procsysv.FindShm(foreign)
 	require.NoError(t, err)
 	require.True(t, ok)

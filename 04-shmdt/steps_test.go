@@ -295,11 +295,7 @@ func TestForkInheritsExecAndExitDetach(t *testing.T) {
 func TestForkProgramLeavesOtherSegmentsAlone(t *testing.T) {
 	gcc := needGCC(t)
 	ipctest.NoLeaks(t)
-	r := ipctest.RunHelper(t, "stranger")
-	require.Equal(t, 0, r.ExitCode, r.Stderr)
-	foreign, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = shm.RemoveIfThere(foreign) })
+	foreign := ipctest.ForeignSegment(t, 4096, 0o600)
 	bin := filepath.Join(t.TempDir(), "fork")
 	src := filepath.Join(t.TempDir(), "fork.c")
 	require.NoError(t, os.WriteFile(src, []byte(forkC), 0o600))

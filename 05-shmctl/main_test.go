@@ -31,7 +31,6 @@ func TestMain(m *testing.M) {
 	// The program with the arguments given, for roles that tests run as nobody with
 	// ipctest.StartHelperAs.
 	ipctest.Helper(helperProgram, lesson.Entry(name, usage, run))
-	ipctest.Helper(helperMakeSegment, makeSegment)
 	ipctest.Helper(helperListen, listen)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }

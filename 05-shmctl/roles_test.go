@@ -16,29 +16,12 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 )
 
-// helperMakeSegment is a separate process that creates a segment of the lesson's
-// size with mode 0666 and exits, as `ipcmk -M 5000 -p 0666` would: a segment that
-// the lesson did not create.
-const helperMakeSegment = "make-segment"
-
-func makeSegment(args []string) int {
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, segSize, unix.IPC_CREAT|unix.IPC_EXCL|0o666)
-	if err != nil {
-		return 1
-	}
-	os.Stdout.WriteString(strconv.Itoa(id) + "\n")
-	return 0
-}
-
-// foreignSegment returns a segment made by another process, removed after the test,
+// foreignSegment returns a segment of the lesson's size and mode 0666 made by another
+// process (as `ipcmk -M 5000 -p 0666` would make one), removed after the test,
 // and what IPC_STAT says of it now.
 func foreignSegment(t *testing.T) (int, unix.SysvShmDesc) {
 	t.Helper()
-	r := ipctest.RunHelper(t, helperMakeSegment)
-	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
-	id, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfExists(id) })
+	id := ipctest.ForeignSegment(t, segSize, 0o666)
 	ds, err := stat(id)
 	require.NoError(t, err)
 	require.NotEqual(t, os.Getpid(), int(ds.Cpid), "precondition: another process created it")

@@ -344,3 +344,19 @@ func TestWhereTheTestsRun(t *testing.T) {
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	assert.ErrorIs(t, err, unix.EWOULDBLOCK, "this test run holds %s", lockPath)
 }
+
+func TestForeignSegment(t *testing.T) {
+	var id int
+	t.Run("made", func(t *testing.T) {
+		id = ForeignSegment(t, 100, 0o640)
+		s, ok, err := procsysv.FindShm(id)
+		require.NoError(t, err)
+		require.True(t, ok, "segment %d exists while the test runs", id)
+		assert.NotEqual(t, os.Getpid(), s.CPID, "another process created it")
+		assert.EqualValues(t, 100, s.Size)
+		assert.Equal(t, "0640", fmt.Sprintf("%#o", s.Mode&0o777))
+	})
+	_, ok, err := procsysv.FindShm(id)
+	require.NoError(t, err)
+	assert.False(t, ok, "segment %d is removed when the test ends", id)
+}

@@ -3,8 +3,11 @@
 package ipctest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -78,4 +81,51 @@ func keyInUse(t testing.TB, key ftok.Key) bool {
 		}
 	}
 	return false
+}
+
+// foreignSegmentHelper is the helper process ForeignSegment runs: it creates a
+// segment and leaves it, printing its id.
+const foreignSegmentHelper = "ipctest-foreign-segment"
+
+func init() {
+	Helper(foreignSegmentHelper, func(args []string) int {
+		var size, mode int
+		if len(args) != 2 {
+			fmt.Fprintln(os.Stderr, "usage: ipctest-foreign-segment SIZE MODE")
+			return 2
+		}
+		if _, err := fmt.Sscan(args[0], &size); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if _, err := fmt.Sscanf(args[1], "%o", &mode); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|unix.IPC_EXCL|mode)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(id)
+		return 0
+	})
+}
+
+// ForeignSegment returns the id of a new IPC_PRIVATE segment of size bytes with the
+// permission bits mode, created by another process (a helper that has exited by the
+// time ForeignSegment returns): a segment that a lesson's role must refuse to touch,
+// because its lesson did not create it. It is removed when the test ends.
+func ForeignSegment(t testing.TB, size, mode int) int {
+	t.Helper()
+	r := RunHelper(t, foreignSegmentHelper, strconv.Itoa(size), fmt.Sprintf("%o", mode))
+	if r.ExitCode != 0 {
+		t.Fatalf("a helper process could not create a segment: exit status %d, %s", r.ExitCode, r.Stderr)
+	}
+	id, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+	if err != nil {
+		t.Fatalf("the helper process printed %q, not a segment id", r.Stdout)
+	}
+	t.Cleanup(func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+	return id
 }
