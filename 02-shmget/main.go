@@ -63,7 +63,7 @@ func run(l *lesson.Lesson, args []string) error {
 // tour is the lesson: each call is one numbered step (or two), in the file its
 // comment names.
 func tour(l *lesson.Lesson, size, mode int) error {
-	limits(l) // limits.go
+	limits(l)                       // limits.go
 	key, keyFile, err := makeKey(l) // create.go, like every step up to sizes
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func tour(l *lesson.Lesson, size, mode int) error {
 	if err != nil {
 		return err
 	}
-	zeroFilled(l, b) // sizes.go
+	zeroFilled(l, b)         // sizes.go
 	big, err := untouched(l) // memory.go
 	if err != nil {
 		return err
