@@ -12,19 +12,18 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 const (
@@ -53,7 +52,7 @@ func childAttach(l *lesson.Lesson, args []string) error {
 	if len(args) != 1 {
 		return lesson.Usagef("usage: %s ID", roleAttach)
 	}
-	id, err := parseID(args[0])
+	id, err := shm.ParseID(args[0])
 	if err != nil {
 		return err
 	}
@@ -66,7 +65,7 @@ func childAttach(l *lesson.Lesson, args []string) error {
 		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
 	defer unix.SysvShmDetach(b)
-	l.Result("attached at %#x; read %q", uintptr(unsafe.Pointer(&b[0])), message(b))
+	l.Result("attached at %#x; read %q", shm.Addr(b), message(b))
 	reply := fmt.Sprintf("hello back from pid %d", os.Getpid())
 	write(b, reply)
 	l.Result("wrote %q", reply)
@@ -89,7 +88,7 @@ func childTry(l *lesson.Lesson, args []string) error {
 	}
 	var ids []int
 	for _, arg := range args[1:] {
-		id, err := parseID(arg)
+		id, err := shm.ParseID(arg)
 		if err != nil {
 			return err
 		}
@@ -162,21 +161,10 @@ func tryAttach(l *lesson.Lesson, who string, id int) error {
 			l.Result("%s shmat(%d, NULL, %s): attached; read %q", who, id, try.name, got)
 		}
 		if err := unix.SysvShmDetach(b); err != nil {
-			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", uintptr(unsafe.Pointer(&b[0]))), err, "")
+			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 		}
 	}
 	return nil
-}
-
-// parseID reads a segment id from the command line. shmget returns a C int, never
-// negative: anything else is refused rather than cut down to one (4294967296 must
-// not become segment 0).
-func parseID(s string) (int, error) {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 || v > math.MaxInt32 {
-		return 0, lesson.Usagef("segment id %s is not a number from 0 to %d (shmget's ids are C ints)", lesson.Quote(s), math.MaxInt32)
-	}
-	return int(v), nil
 }
 
 // parseKey reads a key as ipcs prints it, 0x and 8 hex digits.

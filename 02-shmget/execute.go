@@ -11,6 +11,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // execute shows that the execute bit is checked. Root passes every check, so as
@@ -85,9 +86,9 @@ func tryExecute(l *lesson.Lesson, who, keyFile string) error {
 			l.Result("%s shmat(%d, NULL, SHM_EXEC): %s", who, id, lesson.ErrnoText(err))
 			continue
 		}
-		l.Result("%s shmat(%d, NULL, SHM_EXEC): attached at %#x, executable", who, id, addr(b))
+		l.Result("%s shmat(%d, NULL, SHM_EXEC): attached at %#x, executable", who, id, shm.Addr(b))
 		if err := unix.SysvShmDetach(b); err != nil {
-			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+			return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 		}
 	}
 	return nil

@@ -766,7 +766,7 @@ func TestRolesCheckWhatTheyAreGiven(t *testing.T) {
 
 	notOurs := fmt.Sprintf("segment %d was created by pid %d, not by the lesson that started this process (pid %d): a role touches only what its lesson created", foreign, seg.CPID, os.Getpid())
 	notInt := func(s string) string {
-		return fmt.Sprintf("segment id %q is not a number from 0 to 2147483647 (shmget's ids are C ints)", s)
+		return fmt.Sprintf("%q is not a segment id: ids are numbers like those in the shmid column of ipcs -m", s)
 	}
 	tests := []struct {
 		name string

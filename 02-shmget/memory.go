@@ -17,6 +17,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 const (
@@ -47,7 +48,7 @@ func untouched(l *lesson.Lesson) (*attachment, error) {
 	if err != nil {
 		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
-	l.Result("attached at %#x", addr(b))
+	l.Result("attached at %#x", shm.Addr(b))
 	if err := showRSS(l, id, b); err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func untouched(l *lesson.Lesson) (*attachment, error) {
 	l.Say("still with nothing behind them: Rss 0 kB. Look from another terminal (-step")
 	l.Say("pauses before the next step):")
 	l.Look("awk '$2 == %d {print $15}' /proc/sysvipc/shm   # the segment's rss, in bytes", id)
-	l.Look("grep -A4 '^%x-' /proc/%d/smaps   # this process's mapping: Rss", addr(b), os.Getpid())
+	l.Look("grep -A4 '^%x-' /proc/%d/smaps   # this process's mapping: Rss", shm.Addr(b), os.Getpid())
 	l.Look("ipcs -m -u   # pages allocated (counted) and pages resident, for all segments")
 	return &attachment{id: id, b: b, detach: detach}, nil
 }
@@ -93,9 +94,9 @@ func touch(l *lesson.Lesson, a *attachment) error {
 	if err := showRSS(l, a.id, a.b); err != nil {
 		return err
 	}
-	l.Call("shmdt(%#x)", addr(a.b))
+	l.Call("shmdt(%#x)", shm.Addr(a.b))
 	if err := a.detach(); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(a.b)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(a.b)), err, "")
 	}
 	if err := showRSS(l, a.id, nil); err != nil {
 		return err
@@ -124,7 +125,7 @@ func showRSS(l *lesson.Lesson, id int, b []byte) error {
 		l.Result("/proc/sysvipc/shm: rss %d bytes", seg.RSS)
 		return nil
 	}
-	m, err := findMapping(addr(b))
+	m, err := findMapping(shm.Addr(b))
 	if err != nil {
 		return err
 	}
@@ -332,7 +333,7 @@ func touchHuge(l *lesson.Lesson, id int) error {
 	defer detach()
 	l.Call("b[0] = 1")
 	b[0] = 1
-	m, err := findMapping(addr(b))
+	m, err := findMapping(shm.Addr(b))
 	if err != nil {
 		return err
 	}
@@ -355,7 +356,7 @@ func noReserveHuge(l *lesson.Lesson, huge int) error {
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
-	l.Result("attached at %#x", addr(b))
+	l.Result("attached at %#x", shm.Addr(b))
 	l.Call("b[0] = 1   (with lesson.RecoverFault, which turns a memory fault into an error)")
 	err = lesson.RecoverFault(func() { b[0] = 1 })
 	var fault *lesson.FaultError
@@ -372,9 +373,9 @@ func noReserveHuge(l *lesson.Lesson, huge int) error {
 	default:
 		return err
 	}
-	l.Call("shmdt(%#x)", addr(b))
+	l.Call("shmdt(%#x)", shm.Addr(b))
 	if err := detach(); err != nil {
-		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
 	return removeNow(l, id, remove)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // permissions shows the permission bits at work. Run as root, it starts a process
@@ -97,7 +98,7 @@ func labelledSegment(l *lesson.Lesson, m int) (int, error) {
 	}
 	write(b, fmt.Sprintf("segment %d, mode %04o", id, m))
 	if err := unix.SysvShmDetach(b); err != nil {
-		return 0, lesson.Failed(fmt.Sprintf("shmdt(%#x)", addr(b)), err, "")
+		return 0, lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
 	var ds unix.SysvShmDesc
 	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); err != nil {

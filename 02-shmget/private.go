@@ -15,6 +15,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func private(l *lesson.Lesson, size int) error {
@@ -37,7 +38,7 @@ func private(l *lesson.Lesson, size int) error {
 	}
 	sent := fmt.Sprintf("hello from pid %d", os.Getpid())
 	write(b, sent)
-	l.Result("attached at %#x; wrote %q into segment %d", addr(b), sent, id)
+	l.Result("attached at %#x; wrote %q into segment %d", shm.Addr(b), sent, id)
 
 	cmd, err := reexec.Command(roleAttach, strconv.Itoa(id))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -61,9 +60,6 @@ func attachFlags(flags int) string {
 	}
 	return fmt.Sprintf("%#o", flags)
 }
-
-// addr is the address an attachment starts at.
-func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 
 // ipcStat narrates shmctl(id, IPC_STAT, &ds), makes it and returns ds: the
 // segment's shmid_ds, as ipcs -m -i shows it. (Not stat(2): that is for files.)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func sizes(l *lesson.Lesson, id, size, mode int) ([]byte, error) {
@@ -34,11 +35,11 @@ func sizes(l *lesson.Lesson, id, size, mode int) ([]byte, error) {
 	if err != nil {
 		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
 	}
-	l.Result("attached at %#x; Go's slice has len %d", addr(b), len(b))
+	l.Result("attached at %#x; Go's slice has len %d", shm.Addr(b), len(b))
 
 	page := os.Getpagesize()
 	pages := (size + page - 1) / page
-	if m, err := findMapping(addr(b)); err != nil {
+	if m, err := findMapping(shm.Addr(b)); err != nil {
 		l.Result("could not read /proc/self/maps: %v", err)
 	} else {
 		l.Result("/proc/self/maps: %s", m.line)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // lock locks the segment, shows that locking brings no page into RAM (touching
@@ -83,7 +84,7 @@ func (t *tourState) lockRights() error {
 		return fmt.Errorf("the second process (pid %d) said ID %q", c.Pid, fields[0])
 	}
 	// Removed by the child; this is for a child killed before it could.
-	cleanup(l, fmt.Sprintf("remove segment %d", id), func() error { return removeIfExists(id) })
+	cleanup(l, fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	if err := c.Finish(); err != nil {
 		return fmt.Errorf("the second process (pid %d): %w", c.Pid, err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +42,7 @@ func newKeyedSegment(t *testing.T, size, mode int) (ftok.Key, int) {
 	key, _ := ipctest.UnusedKey(t)
 	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|mode)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = removeIfExists(id) })
+	t.Cleanup(func() { _ = shm.RemoveIfThere(id) })
 	return key, id
 }
 

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 var objects struct {
@@ -86,7 +87,7 @@ func keepSegment(l *lesson.Lesson, key, size, flags int) (id int, err error) {
 		var err error
 		id, err = unix.SysvShmGet(key, size, flags)
 		return func() error {
-			if err := removeIfExists(id); err != nil {
+			if err := shm.RemoveIfThere(id); err != nil {
 				return fmt.Errorf("segment %d: %w", id, err)
 			}
 			return nil

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // foreignSegment returns a segment of the lesson's size and mode 0666 made by another
@@ -72,7 +73,7 @@ func TestRolesRefuseWhatTheLessonDidNotCreate(t *testing.T) {
 	sid := strconv.Itoa(id)
 	gone, err := unix.SysvShmGet(unix.IPC_PRIVATE, segSize, unix.IPC_CREAT|0o600)
 	require.NoError(t, err)
-	require.NoError(t, removeIfExists(gone))
+	require.NoError(t, shm.RemoveIfThere(gone))
 	ipctest.AsRoleParent(t)
 	for _, c := range []struct {
 		args   []string

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"strings"
 	"time"
@@ -15,16 +14,6 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
-
-// removeIfExists is IPC_RMID for a cleanup: a segment already destroyed (EINVAL)
-// is fine.
-func removeIfExists(id int) error {
-	_, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-	if errors.Is(err, unix.EINVAL) {
-		return nil
-	}
-	return err
-}
 
 // errText names the errno in err ("EINVAL (invalid argument)"), or "0" for success.
 func errText(err error) string {

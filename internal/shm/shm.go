@@ -24,7 +24,7 @@ import (
 func ParseID(s string) (int, error) {
 	id, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || id < 0 {
-		return 0, lesson.Usagef("%q is not a segment id: ids are numbers like those in the shmid column of ipcs -m", s)
+		return 0, lesson.Usagef("%s is not a segment id: ids are numbers like those in the shmid column of ipcs -m", lesson.Quote(s))
 	}
 	return int(id), nil
 }
