@@ -107,7 +107,7 @@ func TestLeakedFindsNewSegment(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, leaks, 1)
 	assert.Equal(t, id, leaks[0].id)
-	leaks[0].remove()
+	require.NoError(t, leaks[0].remove())
 	leaks, err = leaked(before)
 	require.NoError(t, err)
 	assert.Empty(t, leaks, "remove must delete the leaked segment")
@@ -359,4 +359,13 @@ func TestForeignSegment(t *testing.T) {
 	_, ok, err := procsysv.FindShm(id)
 	require.NoError(t, err)
 	assert.False(t, ok, "segment %d is removed when the test ends", id)
+}
+
+// A leak report says whether the object was really removed, and if not, how to.
+func TestRemoveNowSaysWhatHappened(t *testing.T) {
+	id := NewSegment(t, 64, 0o600)
+	assert.Equal(t, "removed now", object{kind: "shm", id: id}.removeNow())
+	assert.Equal(t, fmt.Sprintf("could not remove it: invalid argument; as its owner or root: ipcrm -m %d", id),
+		object{kind: "shm", id: id}.removeNow(), "a second removal fails, and the report says so")
+	assert.Equal(t, "could not remove it: invalid argument; as its owner or root: ipcrm -s -1", object{kind: "sem", id: -1}.removeNow(), "a semaphore set's command (-1: no set has it)")
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -109,10 +110,9 @@ func runTests(m *testing.M, shared bool) int {
 		return 1
 	}
 	if len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d System V object(s) behind (now removed):\n", len(leaks))
+		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d System V object(s) behind:\n", len(leaks))
 		for _, o := range leaks {
-			fmt.Fprintf(os.Stderr, "    %s\n", o)
-			o.remove()
+			fmt.Fprintf(os.Stderr, "    %s (%s)\n", o, o.removeNow())
 		}
 		return 1
 	}
@@ -165,12 +165,20 @@ func cleanUpOnSignal(before map[string]object, removeFiles func()) (stop func())
 			exiting.Lock()
 			stopProcesses(sig.(syscall.Signal))
 			leaks, _ := leaked(before)
+			var kept []string
 			for _, o := range leaks {
-				o.remove()
+				if err := o.remove(); err != nil {
+					kept = append(kept, fmt.Sprintf("%s %d (%v: %s)", o.kind, o.id, err, o.ipcrm()))
+				}
 			}
 			reexec.Cleanup()
 			removeFiles()
-			fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed the %d System V object(s) they had created\n", sig, len(leaks))
+			if len(kept) == 0 {
+				fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed the %d System V object(s) they had created\n", sig, len(leaks))
+			} else {
+				fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed %d of the %d System V object(s) they had created; could not remove %s\n",
+					sig, len(leaks)-len(kept), len(leaks), strings.Join(kept, ", "))
+			}
 			if sig == syscall.SIGTERM {
 				os.Exit(exitTerminated)
 			}
@@ -233,13 +241,35 @@ func (o object) ours(pids runPids) bool {
 
 func (o object) String() string { return o.desc }
 
-func (o object) remove() {
+// remove removes the object (IPC_RMID). It can fail: without CAP_SYS_ADMIN (a
+// container's root, say) even root may not remove another user's object (EPERM).
+func (o object) remove() error {
 	switch o.kind {
 	case "shm":
-		_, _ = unix.SysvShmCtl(o.id, unix.IPC_RMID, nil)
+		_, err := unix.SysvShmCtl(o.id, unix.IPC_RMID, nil)
+		return err
 	case "sem":
-		_, _, _ = unix.Syscall(unix.SYS_SEMCTL, uintptr(o.id), 0, unix.IPC_RMID)
+		if _, _, errno := unix.Syscall(unix.SYS_SEMCTL, uintptr(o.id), 0, unix.IPC_RMID); errno != 0 {
+			return errno
+		}
 	}
+	return nil
+}
+
+// removeNow removes the object and says how that went, for a leak report.
+func (o object) removeNow() string {
+	if err := o.remove(); err != nil {
+		return fmt.Sprintf("could not remove it: %v; as its owner or root: %s", err, o.ipcrm())
+	}
+	return "removed now"
+}
+
+// ipcrm is the command that removes the object by hand.
+func (o object) ipcrm() string {
+	if o.kind == "sem" {
+		return fmt.Sprintf("ipcrm -s %d", o.id)
+	}
+	return fmt.Sprintf("ipcrm -m %d", o.id)
 }
 
 // snapshot lists every segment and semaphore set that exists now.
@@ -318,8 +348,7 @@ func NoLeaks(t testing.TB) {
 			return
 		}
 		for _, o := range leaks {
-			t.Errorf("leaked: %s (removed now)", o)
-			o.remove()
+			t.Errorf("leaked: %s (%s)", o, o.removeNow())
 		}
 	})
 }
