@@ -246,3 +246,118 @@ func exitedPid(t *testing.T) int {
 	_ = cmd.Run()
 	return cmd.Process.Pid
 }
+
+// TestCProducerRefusedLeavesMaxMessage: a C producer refused while a Go producer
+// waits writes nothing into the header, not even its max message, so a C consumer
+// then sizes its buffer for the Go producer's 5000-byte messages.
+func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
+	tests := []struct {
+		transport, consumer, producer string
+	}{
+		{"semring", "consumer", "producer"},
+		{"fast", "fast_consumer", "fast_producer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.transport, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			consumer, producer := buildC(t, tt.consumer), buildC(t, tt.producer)
+			_, key := testKey(t)
+			g := ipctest.StartProgram(t, "producer", "-transport", tt.transport, "-key", key, "-messages", "10", "-size", "5000", "-wait", "20s")
+			g.Expect(t, "waiting up to", 10*time.Second)
+			var stderr strings.Builder
+			second := exec.Command(producer, key, "10", "8", "0")
+			second.Stderr = &stderr
+			err := second.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the second producer must be refused")
+			assert.Equal(t, 1, exit.ExitCode())
+			assert.Equal(t, fmt.Sprintf("the producer role is taken by pid %d, which is running; start only one producer\n", g.Pid()), stderr.String())
+			out, err := exec.Command(consumer, key).CombinedOutput()
+			require.NoError(t, err, "C consumer: %s", out)
+			assert.Regexp(t, `^C consumer: 10 messages, 50000 bytes, crc32 0x[0-9a-f]{8} verified\n$`, string(out))
+			r := g.Wait(t)
+			assert.Equal(t, 0, r.ExitCode, "Go producer: %s", r.Stderr)
+			assert.Empty(t, r.Stderr)
+		})
+	}
+}
+
+// TestConsumerWaitsForMaxMessage: the producer stores max message right after its
+// claim, so a consumer may find the producer's pid while max message is still 0.
+// It must wait for the value, not size its buffer from the 0. The test plays the
+// producer: it creates the ring, claims the producer role, and stores max message
+// only after the consumer (Go or C) has found its pid; then it sends three
+// 5000-byte messages and the trailer.
+func TestConsumerWaitsForMaxMessage(t *testing.T) {
+	tests := []struct {
+		transport, cConsumer string
+	}{
+		{"semring", "consumer"},
+		{"fast", "fast_consumer"},
+	}
+	for _, tt := range tests {
+		for _, lang := range []string{"Go", "C"} {
+			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
+				ipctest.NoLeaks(t)
+				var cConsumer string
+				if lang == "C" {
+					cConsumer = buildC(t, tt.cConsumer)
+				}
+				k, key := testKey(t)
+				seg, semid := cRing(t, tt.transport, k, true)
+				hdr := header.Of(seg)
+				require.NoError(t, hdr.Claim(header.Producer))
+				var done <-chan struct{}
+				var cOut strings.Builder
+				var cmd *exec.Cmd
+				var g *ipctest.Proc
+				if lang == "Go" {
+					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
+					g.Expect(t, "load max message at offset 28", 10*time.Second)
+					done = g.Done()
+				} else {
+					cmd = exec.Command(cConsumer, key)
+					cmd.Stdout, cmd.Stderr = &cOut, &cOut
+					require.NoError(t, cmd.Start())
+					ch := make(chan struct{})
+					go func() { _ = cmd.Wait(); close(ch) }()
+					done = ch
+					require.Eventually(t, func() bool { return hdr.Pid(header.Consumer) == cmd.Process.Pid }, 10*time.Second, time.Millisecond, "the C consumer never claimed its role")
+				}
+				select {
+				case <-done:
+					t.Fatal("the consumer ended while max message was still 0")
+				case <-time.After(300 * time.Millisecond):
+				}
+				if g != nil {
+					assert.NotContains(t, g.Stdout(), "the largest message the producer will send", "read while max message was 0")
+				}
+				hdr.SetMaxMessage(5000)
+
+				tr, _ := transportNamed(tt.transport)
+				out, err := tr.Sender(seg, sem.FromID(semid))
+				require.NoError(t, err)
+				var sent tally
+				msg := make([]byte, 5000)
+				for i := uint64(0); i < 3; i++ {
+					fillMessage(msg, i)
+					sent.add(msg)
+					require.NoError(t, out.Send(msg))
+				}
+				require.NoError(t, out.Send(sent.trailer()))
+				require.NoError(t, out.Close())
+				<-done
+				if g != nil {
+					r := g.Wait(t)
+					require.Equal(t, 0, r.ExitCode, r.Stderr)
+					assert.Empty(t, r.Stderr)
+					assert.Contains(t, r.Stdout, "-> 5000 bytes: the largest message the producer will send\n")
+					assertVerified(t, r.Stdout, 3)
+				} else {
+					assert.Equal(t, 0, cmd.ProcessState.ExitCode(), cOut.String())
+					assert.Equal(t, fmt.Sprintf("C consumer: 3 messages, 15000 bytes, crc32 %#08x verified\n", sent.crc), cOut.String())
+				}
+			})
+		}
+	}
+}

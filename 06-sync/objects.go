@@ -265,10 +265,24 @@ func (ep *endpoint) stale() bool {
 	return true
 }
 
-// awaitPeer claims role in the header and waits for the peer to claim its own.
-func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) error {
-	if err := ep.hdr.Claim(role); err != nil {
+// awaitPeer claims role in the header and waits for the peer to claim its own. A
+// producer passes its largest message, which it stores right after its claim has
+// succeeded and never before: a producer that is refused must leave the running
+// producer's value alone (a consumer passes 0).
+func (ep *endpoint) awaitPeer(l narrator, role header.Role, maxMessage int, wait time.Duration) error {
+	l.Call("compare-and-swap the %v pid at offset %d of the header from 0 (or a dead process's pid) to %d", role, pidOffsetOf(role), pidOf())
+	replaced, err := ep.hdr.ClaimOver(role)
+	if err != nil {
 		return err // not ours to remove: the process holding the role uses them
+	}
+	if replaced != 0 {
+		l.Result("the %v role is ours; it replaced pid %d, which is gone", role, replaced)
+	} else {
+		l.Result("the %v role is ours", role)
+	}
+	if maxMessage > 0 {
+		l.Call("store max message %d at offset %d of the header, now that the role is ours", maxMessage, header.OffMaxMessage)
+		ep.hdr.SetMaxMessage(maxMessage)
 	}
 	if !ep.created {
 		// Now a party to the stream, the opener removes the objects too when it
@@ -295,6 +309,28 @@ func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) 
 	}
 	l.Result("the %v (pid %d) arrived", peer, ep.hdr.Pid(peer))
 	return nil
+}
+
+// awaitMaxMessage is the consumer's last step of the meeting. The producer stores
+// its max message right after its claim, so for a moment after its pid appears the
+// field may still be 0: wait for it, noticing a producer that dies first.
+func (ep *endpoint) awaitMaxMessage(l narrator, wait time.Duration) (int, error) {
+	l.Call("load max message at offset %d of the header (the producer stores it right after its claim: wait while it is 0)", header.OffMaxMessage)
+	deadline := time.Now().Add(wait)
+	for {
+		gone := ep.hdr.PeerGone(header.Producer) // liveness first, then the condition
+		if n := ep.hdr.MaxMessage(); n != 0 {
+			l.Result("%d bytes: the largest message the producer will send", n)
+			return n, nil
+		}
+		if gone != nil {
+			return 0, fmt.Errorf("waiting for the producer's max message: %w", gone)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the producer (pid %d) claimed its role but stored no max message at offset %d of the header within %v", ep.hdr.Pid(header.Producer), header.OffMaxMessage, wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // creatorGone: an opener waits for the process that created the segment, which

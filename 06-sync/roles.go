@@ -27,13 +27,18 @@ func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transp
 	if !ep.created {
 		l.Say("the creator formatted it: %s", t.Describe(ep.seg))
 	}
+	maxMessage := 0
 	if role == header.Producer {
-		ep.hdr.SetMaxMessage(max(f.size, trailerSize)) // before the pid: the consumer reads it after
+		maxMessage = max(f.size, trailerSize) // the trailer is a message too
 	}
 	l.Step("Claim the %v role and wait for the %v", role, role.Peer())
-	l.Call("store pid %d at offset %d of the header", pidOf(), pidOffsetOf(role))
-	if err := ep.awaitPeer(l, role, f.wait); err != nil {
+	if err := ep.awaitPeer(l, role, maxMessage, f.wait); err != nil {
 		return nil, nil, err
+	}
+	if role == header.Consumer {
+		if _, err := ep.awaitMaxMessage(l, f.wait); err != nil {
+			return nil, nil, err
+		}
 	}
 	ep.removeEarly(l)
 	return ep, t, nil

@@ -88,6 +88,14 @@ static void claim(int off) {
 	}
 }
 
+/* peer_alive: the pid in the peer's field is a live process. */
+static int peer_alive(void) { return alive((pid_t)load32(peer_off)); }
+
+static void peer_gone(void) {
+	fprintf(stderr, "the peer (pid %u) is gone\n", load32(peer_off));
+	exit(1);
+}
+
 /* How long to wait for the creator's first semop (sem_otime != 0). A test builds
  * the programs with -DOTIME_WAIT_S=1 to see the give-up without waiting 10 s. */
 #ifndef OTIME_WAIT_S
@@ -95,7 +103,9 @@ static void claim(int off) {
 #endif
 
 /* open_ring opens the segment and set under key, claims the role at my_off, and
- * waits for the peer at peer_offset. The producer passes its largest message. */
+ * waits for the peer at peer_offset. The producer passes its largest message, which
+ * it stores once its claim has succeeded; the consumer passes 0, and waits for the
+ * producer's value. */
 static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_message) {
 	int shmid = -1;
 	for (int i = 0; i < 1000 && (shmid = shmget(key, 0, 0)) < 0; i++) usleep(10000);
@@ -118,21 +128,26 @@ static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_messa
 		}
 		usleep(10000);
 	}
-	if (max_message) store32(OFF_MAX_MESSAGE, max_message); /* producer: before its pid */
 	claim(my_off);
+	/* Producer: max message only now that the role is ours. Stored before the
+	 * claim, a producer that is then refused would have overwritten the value of the
+	 * producer that holds the role. */
+	if (max_message) store32(OFF_MAX_MESSAGE, max_message);
 	for (int i = 0; i < 3000 && load32(peer_offset) == 0; i++) usleep(10000);
 	if (load32(peer_offset) == 0) { fprintf(stderr, "no peer came\n"); exit(1); }
 	peer_off = peer_offset;
+	if (!max_message) { /* consumer: the producer stores it right after its claim */
+		for (int i = 0;; i++) {
+			int was_alive = peer_alive(); /* liveness first, then the condition */
+			if (load32(OFF_MAX_MESSAGE) != 0) break;
+			if (!was_alive) peer_gone();
+			if (i == 30000) { fprintf(stderr, "the producer stored no max message within 30 s\n"); exit(1); }
+			usleep(1000);
+		}
+	}
 	shmctl(shmid, IPC_RMID, NULL); /* both attached: remove early */
 }
 
-/* peer_alive: the pid in the peer's field is a live process. */
-static int peer_alive(void) { return alive((pid_t)load32(peer_off)); }
-
-static void peer_gone(void) {
-	fprintf(stderr, "the peer (pid %u) is gone\n", load32(peer_off));
-	exit(1);
-}
 
 /* sem_wait_n takes n from semaphore num, in 250 ms slices, checking between them
  * that the peer is alive. finished, if not NULL, says whether what the wait is for

@@ -145,12 +145,16 @@ func TestClaim(t *testing.T) {
 	// It dies: its pid stays in the header, and the role can be taken over.
 	p.Signal(t, syscall.SIGKILL)
 	p.Wait(t)
-	require.NoError(t, h.Claim(Producer), "a dead holder's role is taken over")
+	replaced, err := h.ClaimOver(Producer)
+	require.NoError(t, err, "a dead holder's role is taken over")
+	assert.Equal(t, p.Pid(), replaced, "ClaimOver names the dead holder it replaced")
 	assert.Equal(t, os.Getpid(), h.Pid(Producer))
 
 	// The other role is independent.
 	assert.Equal(t, 0, h.Pid(Consumer))
-	require.NoError(t, h.Claim(Consumer))
+	replaced, err = h.ClaimOver(Consumer)
+	require.NoError(t, err)
+	assert.Equal(t, 0, replaced, "a free role held 0")
 	assert.Equal(t, os.Getpid(), h.Pid(Consumer))
 }
 
