@@ -140,6 +140,9 @@ func TestCPeerRefusedWhileAGoPeerHoldsTheRole(t *testing.T) {
 	}
 }
 
+// cRingConfig is the shape of the rings cRing makes.
+var cRingConfig = ringConfig{Slots: 2, SlotSize: 128}
+
 // cRing lays out a ring of the transport under key as the Go program's creator
 // does, for a C peer to open: a segment with the common header (creator: this
 // process) and a semaphore set, initialised with sem.Create, or with a bare semget
@@ -148,7 +151,7 @@ func cRing(t *testing.T, transport string, key ftok.Key, initialised bool) (seg 
 	t.Helper()
 	tr, ok := transportNamed(transport)
 	require.True(t, ok)
-	cfg := ringConfig{Slots: 2, SlotSize: 128}
+	cfg := cRingConfig
 	size, values := tr.Layout(cfg)
 	shmid, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	require.NoError(t, err)
@@ -334,18 +337,7 @@ func TestConsumerWaitsForMaxMessage(t *testing.T) {
 				}
 				hdr.SetMaxMessage(5000)
 
-				tr, _ := transportNamed(tt.transport)
-				out, err := tr.Sender(seg, sem.FromID(semid))
-				require.NoError(t, err)
-				var sent tally
-				msg := make([]byte, 5000)
-				for i := uint64(0); i < 3; i++ {
-					fillMessage(msg, i)
-					sent.add(msg)
-					require.NoError(t, out.Send(msg))
-				}
-				require.NoError(t, out.Send(sent.trailer()))
-				require.NoError(t, out.Close())
+				sent := playProducer(t, tt.transport, seg, semid, 3, 5000)
 				<-done
 				if g != nil {
 					r := g.Wait(t)
@@ -360,4 +352,24 @@ func TestConsumerWaitsForMaxMessage(t *testing.T) {
 			})
 		}
 	}
+}
+
+// playProducer sends messages data messages of size bytes, the trailer and the end
+// of the stream through the ring in seg, as the program's producer does, once the
+// test has claimed the producer role; it returns what it sent.
+func playProducer(t *testing.T, transport string, seg []byte, semid, messages, size int) tally {
+	t.Helper()
+	tr, _ := transportNamed(transport)
+	out, err := tr.Sender(seg, sem.FromID(semid))
+	require.NoError(t, err)
+	var sent tally
+	msg := make([]byte, size)
+	for i := uint64(0); i < uint64(messages); i++ {
+		fillMessage(msg, i)
+		sent.add(msg)
+		require.NoError(t, out.Send(msg))
+	}
+	require.NoError(t, out.Send(sent.trailer()))
+	require.NoError(t, out.Close())
+	return sent
 }

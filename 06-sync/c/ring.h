@@ -23,6 +23,7 @@
 #define OFF_PRODUCER_PID 20
 #define OFF_CONSUMER_PID 24
 #define OFF_MAX_MESSAGE 28
+#define OFF_SEG_SIZE 32
 #define MAGIC 0x434e5953u /* "SYNC" */
 #ifndef RING_KIND
 #define RING_KIND 1 /* semring; fast.h defines 2 before including this file */
@@ -113,8 +114,11 @@ static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_messa
 	seg = shmat(shmid, NULL, 0);
 	if (seg == (void *)-1) die("shmat");
 	for (int i = 0; i < 1000 && load32(OFF_MAGIC) != MAGIC; i++) usleep(10000);
-	if (load32(OFF_MAGIC) != MAGIC || load32(OFF_VERSION) != 1 || load32(OFF_KIND) != RING_KIND || load32(OFF_KIND_VERSION) != 1) {
-		fprintf(stderr, "not a segment of kind %d (1 semring, 2 fast), version 1\n", RING_KIND);
+	struct shmid_ds shm;
+	if (shmctl(shmid, IPC_STAT, &shm) < 0) die("shmctl IPC_STAT");
+	if (load32(OFF_MAGIC) != MAGIC || load32(OFF_VERSION) != 1 || load32(OFF_KIND) != RING_KIND || load32(OFF_KIND_VERSION) != 1 ||
+	    *u64(OFF_SEG_SIZE) != (uint64_t)shm.shm_segsz) {
+		fprintf(stderr, "not a segment of kind %d (1 semring, 2 fast), version 1, whose header gives its size\n", RING_KIND);
 		exit(1);
 	}
 	if ((semid = semget(key, 0, 0)) < 0) die("semget");

@@ -186,8 +186,11 @@ func KindName(kind uint32) string {
 // to some other program, or to an incompatible version of this one.
 var ErrNotOurs = errors.New("the segment does not carry this lesson's header")
 
-// Check verifies magic and version and that the segment uses the transport kind.
-func (h Header) Check(kind, kindVersion uint32) error {
+// Check verifies magic and version, that the segment uses the transport kind and
+// layout version, and that the segment size the creator recorded is segSize, the
+// size of the segment as the kernel has it (shm_segsz, the length of the slice
+// shmat returned).
+func (h Header) Check(kind, kindVersion uint32, segSize int) error {
 	if m := h.MagicValue(); m != Magic {
 		return fmt.Errorf("%w: magic %#08x, want %#08x (\"SYNC\")", ErrNotOurs, m, Magic)
 	}
@@ -199,6 +202,9 @@ func (h Header) Check(kind, kindVersion uint32) error {
 	}
 	if v := h.KindVersion(); v != kindVersion {
 		return fmt.Errorf("%w: %s layout version %d, want %d", ErrNotOurs, KindName(kind), v, kindVersion)
+	}
+	if s := h.SegSize(); s != uint64(segSize) {
+		return fmt.Errorf("%w: its header says %d bytes, but the segment has %d (shm_segsz)", ErrNotOurs, s, segSize)
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ func TestCheck(t *testing.T) {
 		{"other header version", func(s []byte) { s[4] = 9 }, KindSemring, "header version 9, want 1", true},
 		{"other transport", func([]byte) {}, KindFast, "uses the semring transport, not fast: start both sides with the same -transport", false},
 		{"other layout version", func(s []byte) { s[12] = 5 }, KindSemring, "semring layout version 5, want 1", true},
+		{"other segment size", func(s []byte) { s[32] = 65 }, KindSemring, "its header says 65 bytes, but the segment has 64 (shm_segsz)", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestCheck(t *testing.T) {
 			h.Format(KindSemring, 1, 64)
 			h.Publish()
 			tt.corrupt(b)
-			err := h.Check(tt.kind, 1)
+			err := h.Check(tt.kind, 1, len(b))
 			if tt.want == "" {
 				assert.NoError(t, err)
 				return
