@@ -373,3 +373,71 @@ func playProducer(t *testing.T, transport string, seg []byte, semid, messages, s
 	require.NoError(t, out.Close())
 	return sent
 }
+
+// TestConsumerChecksThePattern: the trailer's CRC-32 only says that the consumer
+// got the bytes the producer sent. A producer that sends the wrong bytes with a
+// CRC-32 of those wrong bytes must fail too: the consumers, Go and C, check every
+// byte k >= 8 of message i against (i + k) & 0xff. The test plays that producer.
+func TestConsumerChecksThePattern(t *testing.T) {
+	tests := []struct {
+		transport, cConsumer string
+	}{
+		{"semring", "consumer"},
+		{"fast", "fast_consumer"},
+	}
+	for _, tt := range tests {
+		for _, lang := range []string{"Go", "C"} {
+			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
+				ipctest.NoLeaks(t)
+				var cConsumer string
+				if lang == "C" {
+					cConsumer = buildC(t, tt.cConsumer)
+				}
+				k, key := testKey(t)
+				seg, semid := cRing(t, tt.transport, k, true)
+				hdr := header.Of(seg)
+				require.NoError(t, hdr.Claim(header.Producer))
+				hdr.SetMaxMessage(300)
+				var g *ipctest.Proc
+				var cmd *exec.Cmd
+				var cOut strings.Builder
+				if lang == "Go" {
+					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
+				} else {
+					cmd = exec.Command(cConsumer, key)
+					cmd.Stdout, cmd.Stderr = &cOut, &cOut
+					require.NoError(t, cmd.Start())
+				}
+				tr, _ := transportNamed(tt.transport)
+				out, err := tr.Sender(seg, sem.FromID(semid))
+				require.NoError(t, err)
+				var sent tally
+				msg := make([]byte, 300)
+				for i := uint64(0); i < 3; i++ {
+					fillMessage(msg, i)
+					if i == 2 {
+						msg[270] ^= 0x40 // wrong, and counted in the CRC as sent
+					}
+					sent.add(msg)
+					if err := out.Send(msg); err != nil {
+						break // the consumer stopped at the wrong byte and removed the set
+					}
+				}
+				_ = out.Send(sent.trailer())
+				_ = out.Close()
+				good := byte((2 + 270) & 0xff)
+				want := fmt.Sprintf("message 2: byte 270 is 0x%02x, not 0x%02x", good^0x40, good)
+				if g != nil {
+					r := g.Wait(t)
+					ipctest.AssertOneLineError(t, r, 1, want+" ((2 + 270) & 0xff): the payload is not the documented pattern")
+				} else {
+					err := cmd.Wait()
+					var exit *exec.ExitError
+					require.ErrorAs(t, err, &exit, cOut.String())
+					assert.Equal(t, 1, exit.ExitCode())
+					assert.Equal(t, want+": the payload is not the documented pattern\n", cOut.String())
+				}
+			})
+		}
+	}
+}

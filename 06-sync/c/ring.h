@@ -281,6 +281,13 @@ static inline int consume_messages(long (*receive)(unsigned char *buf, size_t ca
 			fprintf(stderr, "out of order: message %llu carries %llu\n", (unsigned long long)got.messages, (unsigned long long)seq);
 			return 1;
 		}
+		for (long k = 8; k < n; k++) { /* the payload pattern, not only its CRC */
+			if (buf[k] != (unsigned char)(seq + (uint64_t)k)) {
+				fprintf(stderr, "message %llu: byte %ld is 0x%02x, not 0x%02x: the payload is not the documented pattern\n",
+				        (unsigned long long)seq, k, buf[k], (unsigned char)(seq + (uint64_t)k));
+				return 1;
+			}
+		}
 		got.crc = crc32_update(got.crc, buf, (size_t)n);
 		got.bytes += (uint64_t)n;
 		got.messages++;
