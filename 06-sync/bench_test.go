@@ -88,9 +88,8 @@ func benchTransfer(b *testing.B, name string, size int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ep.hdr.SetMaxMessage(size)
 		p = ipctest.StartHelper(b, "bench-consumer", name, strconv.Itoa(size), key.String())
-		if err := ep.awaitPeer(q, header.Producer, 10*time.Second); err != nil {
+		if err := ep.awaitPeer(q, header.Producer, size, 10*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		_ = ep.removeSegment()
@@ -159,7 +158,7 @@ func helperBenchConsumer(args []string) int {
 		defer q.run()
 		ep, err := meet(q, ftok.Key(int32(k)), t, benchConfig(name, size), 10*time.Second)
 		if err == nil {
-			err = ep.awaitPeer(q, header.Consumer, 10*time.Second)
+			err = ep.awaitPeer(q, header.Consumer, 0, 10*time.Second)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

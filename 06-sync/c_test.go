@@ -140,6 +140,9 @@ func TestCPeerRefusedWhileAGoPeerHoldsTheRole(t *testing.T) {
 	}
 }
 
+// cRingConfig is the shape of the rings cRing makes.
+var cRingConfig = ringConfig{Slots: 2, SlotSize: 128}
+
 // cRing lays out a ring of the transport under key as the Go program's creator
 // does, for a C peer to open: a segment with the common header (creator: this
 // process) and a semaphore set, initialised with sem.Create, or with a bare semget
@@ -148,7 +151,7 @@ func cRing(t *testing.T, transport string, key ftok.Key, initialised bool) (seg 
 	t.Helper()
 	tr, ok := transportNamed(transport)
 	require.True(t, ok)
-	cfg := ringConfig{Slots: 2, SlotSize: 128}
+	cfg := cRingConfig
 	size, values := tr.Layout(cfg)
 	shmid, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	require.NoError(t, err)
@@ -245,4 +248,196 @@ func exitedPid(t *testing.T) int {
 	cmd.Env = append(os.Environ(), "SHMCOURSE_TEST_HELPER=no-such-helper")
 	_ = cmd.Run()
 	return cmd.Process.Pid
+}
+
+// TestCProducerRefusedLeavesMaxMessage: a C producer refused while a Go producer
+// waits writes nothing into the header, not even its max message, so a C consumer
+// then sizes its buffer for the Go producer's 5000-byte messages.
+func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
+	tests := []struct {
+		transport, consumer, producer string
+	}{
+		{"semring", "consumer", "producer"},
+		{"fast", "fast_consumer", "fast_producer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.transport, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			consumer, producer := buildC(t, tt.consumer), buildC(t, tt.producer)
+			_, key := testKey(t)
+			g := ipctest.StartProgram(t, "producer", "-transport", tt.transport, "-key", key, "-messages", "10", "-size", "5000", "-wait", "20s")
+			g.Expect(t, "waiting up to", 10*time.Second)
+			var stderr strings.Builder
+			second := exec.Command(producer, key, "10", "8", "0")
+			second.Stderr = &stderr
+			err := second.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the second producer must be refused")
+			assert.Equal(t, 1, exit.ExitCode())
+			assert.Equal(t, fmt.Sprintf("the producer role is taken by pid %d, which is running; start only one producer\n", g.Pid()), stderr.String())
+			out, err := exec.Command(consumer, key).CombinedOutput()
+			require.NoError(t, err, "C consumer: %s", out)
+			assert.Regexp(t, `^C consumer: 10 messages, 50000 bytes, crc32 0x[0-9a-f]{8} verified\n$`, string(out))
+			r := g.Wait(t)
+			assert.Equal(t, 0, r.ExitCode, "Go producer: %s", r.Stderr)
+			assert.Empty(t, r.Stderr)
+		})
+	}
+}
+
+// TestConsumerWaitsForMaxMessage: the producer stores max message right after its
+// claim, so a consumer may find the producer's pid while max message is still 0.
+// It must wait for the value, not size its buffer from the 0. The test plays the
+// producer: it creates the ring, claims the producer role, and stores max message
+// only after the consumer (Go or C) has found its pid; then it sends three
+// 5000-byte messages and the trailer.
+func TestConsumerWaitsForMaxMessage(t *testing.T) {
+	tests := []struct {
+		transport, cConsumer string
+	}{
+		{"semring", "consumer"},
+		{"fast", "fast_consumer"},
+	}
+	for _, tt := range tests {
+		for _, lang := range []string{"Go", "C"} {
+			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
+				ipctest.NoLeaks(t)
+				var cConsumer string
+				if lang == "C" {
+					cConsumer = buildC(t, tt.cConsumer)
+				}
+				k, key := testKey(t)
+				seg, semid := cRing(t, tt.transport, k, true)
+				hdr := header.Of(seg)
+				require.NoError(t, hdr.Claim(header.Producer))
+				var done <-chan struct{}
+				var cOut strings.Builder
+				var cmd *exec.Cmd
+				var g *ipctest.Proc
+				if lang == "Go" {
+					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
+					g.Expect(t, "load max message at offset 28", 10*time.Second)
+					done = g.Done()
+				} else {
+					cmd = exec.Command(cConsumer, key)
+					cmd.Stdout, cmd.Stderr = &cOut, &cOut
+					require.NoError(t, cmd.Start())
+					ch := make(chan struct{})
+					go func() { _ = cmd.Wait(); close(ch) }()
+					done = ch
+					require.Eventually(t, func() bool { return hdr.Pid(header.Consumer) == cmd.Process.Pid }, 10*time.Second, time.Millisecond, "the C consumer never claimed its role")
+				}
+				select {
+				case <-done:
+					t.Fatal("the consumer ended while max message was still 0")
+				case <-time.After(300 * time.Millisecond):
+				}
+				if g != nil {
+					assert.NotContains(t, g.Stdout(), "the largest message the producer will send", "read while max message was 0")
+				}
+				hdr.SetMaxMessage(5000)
+
+				sent := playProducer(t, tt.transport, seg, semid, 3, 5000)
+				<-done
+				if g != nil {
+					r := g.Wait(t)
+					require.Equal(t, 0, r.ExitCode, r.Stderr)
+					assert.Empty(t, r.Stderr)
+					assert.Contains(t, r.Stdout, "-> 5000 bytes: the largest message the producer will send\n")
+					assertVerified(t, r.Stdout, 3)
+				} else {
+					assert.Equal(t, 0, cmd.ProcessState.ExitCode(), cOut.String())
+					assert.Equal(t, fmt.Sprintf("C consumer: 3 messages, 15000 bytes, crc32 %#08x verified\n", sent.crc), cOut.String())
+				}
+			})
+		}
+	}
+}
+
+// playProducer sends messages data messages of size bytes, the trailer and the end
+// of the stream through the ring in seg, as the program's producer does, once the
+// test has claimed the producer role; it returns what it sent.
+func playProducer(t *testing.T, transport string, seg []byte, semid, messages, size int) tally {
+	t.Helper()
+	tr, _ := transportNamed(transport)
+	out, err := tr.Sender(seg, sem.FromID(semid))
+	require.NoError(t, err)
+	var sent tally
+	msg := make([]byte, size)
+	for i := uint64(0); i < uint64(messages); i++ {
+		fillMessage(msg, i)
+		sent.add(msg)
+		require.NoError(t, out.Send(msg))
+	}
+	require.NoError(t, out.Send(sent.trailer()))
+	require.NoError(t, out.Close())
+	return sent
+}
+
+// TestConsumerChecksThePattern: the trailer's CRC-32 only says that the consumer
+// got the bytes the producer sent. A producer that sends the wrong bytes with a
+// CRC-32 of those wrong bytes must fail too: the consumers, Go and C, check every
+// byte k >= 8 of message i against (i + k) & 0xff. The test plays that producer.
+func TestConsumerChecksThePattern(t *testing.T) {
+	tests := []struct {
+		transport, cConsumer string
+	}{
+		{"semring", "consumer"},
+		{"fast", "fast_consumer"},
+	}
+	for _, tt := range tests {
+		for _, lang := range []string{"Go", "C"} {
+			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
+				ipctest.NoLeaks(t)
+				var cConsumer string
+				if lang == "C" {
+					cConsumer = buildC(t, tt.cConsumer)
+				}
+				k, key := testKey(t)
+				seg, semid := cRing(t, tt.transport, k, true)
+				hdr := header.Of(seg)
+				require.NoError(t, hdr.Claim(header.Producer))
+				hdr.SetMaxMessage(300)
+				var g *ipctest.Proc
+				var cmd *exec.Cmd
+				var cOut strings.Builder
+				if lang == "Go" {
+					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
+				} else {
+					cmd = exec.Command(cConsumer, key)
+					cmd.Stdout, cmd.Stderr = &cOut, &cOut
+					require.NoError(t, cmd.Start())
+				}
+				tr, _ := transportNamed(tt.transport)
+				out, err := tr.Sender(seg, sem.FromID(semid))
+				require.NoError(t, err)
+				var sent tally
+				msg := make([]byte, 300)
+				for i := uint64(0); i < 3; i++ {
+					fillMessage(msg, i)
+					if i == 2 {
+						msg[270] ^= 0x40 // wrong, and counted in the CRC as sent
+					}
+					sent.add(msg)
+					if err := out.Send(msg); err != nil {
+						break // the consumer stopped at the wrong byte and removed the set
+					}
+				}
+				_ = out.Send(sent.trailer())
+				_ = out.Close()
+				good := byte((2 + 270) & 0xff)
+				want := fmt.Sprintf("message 2: byte 270 is 0x%02x, not 0x%02x", good^0x40, good)
+				if g != nil {
+					r := g.Wait(t)
+					ipctest.AssertOneLineError(t, r, 1, want+" ((2 + 270) & 0xff): the payload is not the documented pattern")
+				} else {
+					err := cmd.Wait()
+					var exit *exec.ExitError
+					require.ErrorAs(t, err, &exit, cOut.String())
+					assert.Equal(t, 1, exit.ExitCode())
+					assert.Equal(t, want+": the payload is not the documented pattern\n", cOut.String())
+				}
+			})
+		}
+	}
 }

@@ -100,6 +100,13 @@ func TestDefaultRun(t *testing.T) {
 			assert.Contains(t, r.Stdout, "both processes finished successfully")
 			assert.Regexp(t, `started the consumer, pid \d+`, r.Stdout)
 			assert.Regexp(t, `started the producer, pid \d+`, r.Stdout)
+			if tt.n == 0 {
+				assert.Contains(t, r.Stdout, "consumer| -> order: no data messages, only the trailer\n")
+				assert.NotContains(t, r.Stdout, "throughput")
+			} else {
+				assert.Contains(t, r.Stdout, fmt.Sprintf("consumer| -> order: sequence numbers 0..%d, each once, in order\n", tt.n-1))
+				assert.Contains(t, r.Stdout, "consumer| -> contents: every byte k >= 8 of message i is (i + k) & 0xff, as documented\n")
+			}
 		})
 	}
 }
@@ -156,6 +163,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-transport", "carrier-pigeon"}, `-transport "carrier-pigeon"`},
 		{[]string{"-size", "4"}, "-size 4"},
 		{[]string{"-slots", "0"}, "-slots 0"},
+		{[]string{"-transport", "fast", "-slots", "16385", "-slotsize", "65536"}, "-slots 16385 -slotsize 65536: the fast ring's data area would be 1073807360 bytes; at most 1073741824 (1 GiB)"},
+		{[]string{"consumer", "-transport", "fast", "-slots", "32767", "-slotsize", "67108864"}, "at most 1073741824 (1 GiB)"},
 		{[]string{"-key", "banana"}, `-key "banana"`},
 		{[]string{"-key", "0x12zz"}, `-key "0x12zz"`},
 		{[]string{"-key", ""}, `-key ""`},

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"regexp"
@@ -282,11 +283,14 @@ func TestMonitorAnotherUsersRun(t *testing.T) {
 // TestMonitorNotOurs points the monitor at objects that are not the lesson's: it
 // says so in one line and exits 1.
 func TestMonitorNotOurs(t *testing.T) {
-	hdr := func(magic, version, kind, kindVersion uint32) []byte {
-		b := make([]byte, 16)
+	// hdr is a common header for a 4096-byte segment (the size at offset 32), or,
+	// with a size given, one that records that size instead.
+	hdr := func(magic, version, kind, kindVersion uint32, size ...uint64) []byte {
+		b := make([]byte, 40)
 		for i, v := range []uint32{magic, version, kind, kindVersion} {
-			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+			binary.LittleEndian.PutUint32(b[4*i:], v)
 		}
+		binary.LittleEndian.PutUint64(b[header.OffSegSize:], append(size, 4096)[0])
 		return b
 	}
 	tests := []struct {
@@ -302,6 +306,7 @@ func TestMonitorNotOurs(t *testing.T) {
 		{"a newer semring layout", 4096, hdr(header.Magic, header.Version, header.KindSemring, 99), 0, "semring layout version 99, want 1"},
 		{"a header version this program does not know", 4096, hdr(header.Magic, 2, header.KindFast, 1), 0, "header version 2, want 1"},
 		{"a semring segment with no ring in it", 4096, hdr(header.Magic, header.Version, header.KindSemring, semring.KindVersion), 0, "inconsistent ring header"},
+		{"a header that gives another segment size", 4096, hdr(header.Magic, header.Version, header.KindFast, 1, 8192), 0, "its header says 8192 bytes, but the segment has 4096 (shm_segsz)"},
 		{"a segment smaller than the header", 16, nil, 0, "is 16 bytes, too small for this lesson's header"},
 		{"another program's semaphore set", 0, nil, 3, "holds semaphore set"},
 	}

@@ -38,11 +38,11 @@ func newRingWatcher(h header.Header, seg []byte) (ringWatcher, error) {
 	kindVersion, known := versions[kind]
 	switch {
 	case h.MagicValue() != header.Magic || h.Version() != header.Version:
-		return nil, h.Check(kind, kindVersion) // says which of the two is wrong
+		return nil, h.Check(kind, kindVersion, len(seg)) // says which of the two is wrong
 	case !known:
 		return nil, fmt.Errorf("%w: transport kind %d is none of this lesson's (1 semring, 2 fast)", header.ErrNotOurs, kind)
 	}
-	if err := h.Check(kind, kindVersion); err != nil {
+	if err := h.Check(kind, kindVersion, len(seg)); err != nil {
 		return nil, err // a layout version this program does not know
 	}
 	if kind == header.KindSemring {

@@ -194,22 +194,17 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 		_ = ep.removeSegment()
 		return nil, errStale
 	}
-	if err := ep.hdr.Check(t.Kind(), t.KindVersion()); err != nil {
+	if err := ep.hdr.Check(t.Kind(), t.KindVersion(), len(ep.seg)); err != nil {
 		if errors.Is(err, header.ErrNotOurs) {
 			return nil, fmt.Errorf("key %v: segment %d: %v; it is not this lesson's: remove it with 'ipcrm -m %d' (and 'ipcrm -S %v' if a semaphore set has the key) or use another -key", key, id, err, id, key)
 		}
 		return nil, err
 	}
-	// The creator initialised the set before it published the header, so the set is
-	// there now, unless the creator has already given up (its cleanup removed both).
-	l.Call("semget(%v, 0, 0), and sem_otime != 0", key)
-	set, err := sem.Open(key, 0)
+	set, err := ep.awaitSet(l, deadline)
 	if err != nil {
-		l.Say("no initialised semaphore set under key %v: the segment's creator gave up (%v); starting again", key, err)
-		return nil, errStale
+		return nil, err
 	}
 	ep.set = set
-	l.Result("semaphore set id %d", set.ID())
 	// Not ours to remove yet (awaitPeer makes it ours), unless every process the
 	// header records is dead when this one ends: its creator died while this one
 	// waited, and nobody else would ever remove them.
@@ -250,6 +245,54 @@ func (ep *endpoint) waitPublished(l narrator, deadline time.Time) error {
 	return nil
 }
 
+// awaitSet opens the semaphore set under the key once its creator has initialised
+// it: sem_otime != 0, which only a semop makes true (semget and SETVAL leave it 0).
+// The creator of the segment initialises the set before it stores the magic, so
+// after waitPublished the set is normally ready at once. The opener waits all the
+// same, as the classic protocol has it, for as long as someone may still initialise
+// it: until the deadline, while the segment's creator is alive and its segment is
+// not marked for removal. Either of those means the creator gave up or died: its
+// set will never be ready, and the meeting starts again.
+func (ep *endpoint) awaitSet(l narrator, deadline time.Time) (*sem.Set, error) {
+	l.Call("semget(%v, 0, 0), then semctl(IPC_STAT) until sem_otime != 0", ep.key)
+	for {
+		set, err := sem.Open(ep.key, 0) // one look: ErrTimeout if no set, or sem_otime 0
+		if err == nil {
+			l.Result("semaphore set id %d, initialised (sem_otime %v)", set.ID(), otimeOf(set))
+			return set, nil
+		}
+		if !errors.Is(err, sem.ErrTimeout) {
+			return nil, err // EACCES and the like: it names the call and the cause
+		}
+		var d unix.SysvShmDesc
+		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err != nil || d.Perm.Mode&shmDest != 0 {
+			l.Say("no initialised semaphore set under key %v, and segment %d is marked for removal: its creator gave up; starting again", ep.key, ep.shmid)
+			return nil, errStale
+		}
+		if pid := ep.hdr.CreatorPid(); !header.Alive(pid) {
+			l.Say("no initialised semaphore set under key %v, and the segment's creator (pid %d) is gone: nobody will initialise one; removing segment %d and starting again", ep.key, pid, ep.shmid)
+			_ = ep.removeSegment()
+			return nil, errStale
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("key %v: segment %d is initialised, but no semaphore set under the key has sem_otime != 0 in time: its creator (pid %d, running) must initialise the set (SETVAL, then one semop) before it stores the magic", ep.key, ep.shmid, ep.hdr.CreatorPid())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// shmDest is the SHM_DEST bit of shm_perm.mode (<linux/shm.h>): IPC_RMID was
+// called, and the segment goes at its last detach.
+const shmDest = 0o1000
+
+func otimeOf(set *sem.Set) string {
+	info, err := set.Stat()
+	if err != nil {
+		return "?"
+	}
+	return info.Otime.Format("15:04:05")
+}
+
 // stale reports whether every process the header records (creator, producer,
 // consumer) is dead. Then the ring holds a dead run's indices and semaphore values,
 // and no live process can be using it: a process is recorded as the creator when it
@@ -265,10 +308,24 @@ func (ep *endpoint) stale() bool {
 	return true
 }
 
-// awaitPeer claims role in the header and waits for the peer to claim its own.
-func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) error {
-	if err := ep.hdr.Claim(role); err != nil {
+// awaitPeer claims role in the header and waits for the peer to claim its own. A
+// producer passes its largest message, which it stores right after its claim has
+// succeeded and never before: a producer that is refused must leave the running
+// producer's value alone (a consumer passes 0).
+func (ep *endpoint) awaitPeer(l narrator, role header.Role, maxMessage int, wait time.Duration) error {
+	l.Call("compare-and-swap the %v pid at offset %d of the header from 0 (or a dead process's pid) to %d", role, pidOffsetOf(role), pidOf())
+	replaced, err := ep.hdr.ClaimOver(role)
+	if err != nil {
 		return err // not ours to remove: the process holding the role uses them
+	}
+	if replaced != 0 {
+		l.Result("the %v role is ours; it replaced pid %d, which is gone", role, replaced)
+	} else {
+		l.Result("the %v role is ours", role)
+	}
+	if maxMessage > 0 {
+		l.Call("store max message %d at offset %d of the header, now that the role is ours", maxMessage, header.OffMaxMessage)
+		ep.hdr.SetMaxMessage(maxMessage)
 	}
 	if !ep.created {
 		// Now a party to the stream, the opener removes the objects too when it
@@ -295,6 +352,28 @@ func (ep *endpoint) awaitPeer(l narrator, role header.Role, wait time.Duration) 
 	}
 	l.Result("the %v (pid %d) arrived", peer, ep.hdr.Pid(peer))
 	return nil
+}
+
+// awaitMaxMessage is the consumer's last step of the meeting. The producer stores
+// its max message right after its claim, so for a moment after its pid appears the
+// field may still be 0: wait for it, noticing a producer that dies first.
+func (ep *endpoint) awaitMaxMessage(l narrator, wait time.Duration) (int, error) {
+	l.Call("load max message at offset %d of the header (the producer stores it right after its claim: wait while it is 0)", header.OffMaxMessage)
+	deadline := time.Now().Add(wait)
+	for {
+		gone := ep.hdr.PeerGone(header.Producer) // liveness first, then the condition
+		if n := ep.hdr.MaxMessage(); n != 0 {
+			l.Result("%d bytes: the largest message the producer will send", n)
+			return n, nil
+		}
+		if gone != nil {
+			return 0, fmt.Errorf("waiting for the producer's max message: %w", gone)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the producer (pid %d) claimed its role but stored no max message at offset %d of the header within %v", ep.hdr.Pid(header.Producer), header.OffMaxMessage, wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // creatorGone: an opener waits for the process that created the segment, which

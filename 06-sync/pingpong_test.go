@@ -33,6 +33,9 @@ var fastBenchConfig = ringConfig{Slots: 1, SlotSize: 4 << 20}
 // ring the next message's bytes are on cache lines that were used a moment ago.
 var pingConfig = ringConfig{Slots: 8, SlotSize: 64}
 
+// pingSize is the message both sides send.
+const pingSize = 64
+
 // BenchmarkPingPong sends a 64-byte message to a separate process that sends it
 // straight back, and waits for it: ns/op is the round-trip time.
 func BenchmarkPingPong(b *testing.B) {
@@ -43,7 +46,7 @@ func BenchmarkPingPong(b *testing.B) {
 }
 
 func benchPingPong(b *testing.B, name string) {
-	msg, buf := make([]byte, 64), make([]byte, 64)
+	msg, buf := make([]byte, pingSize), make([]byte, pingSize)
 	fillMessage(msg, 1)
 	var send func([]byte) error
 	var recv func([]byte) error
@@ -103,10 +106,10 @@ func benchPingPong(b *testing.B, name string) {
 			b.Fatal(err)
 		}
 		p = ipctest.StartHelper(b, "bench-echo", name, keyThere.String(), keyBack.String())
-		if err := there.awaitPeer(q, header.Producer, 10*time.Second); err != nil {
+		if err := there.awaitPeer(q, header.Producer, pingSize, 10*time.Second); err != nil {
 			b.Fatal(err)
 		}
-		if err := back.awaitPeer(q, header.Consumer, 10*time.Second); err != nil {
+		if err := back.awaitPeer(q, header.Consumer, 0, 10*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		out, err := t.Sender(there.seg, there.set)
@@ -146,7 +149,7 @@ func benchPingPong(b *testing.B, name string) {
 // bench-echo unixsocket PATH. It sends every 64-byte message back until the end of
 // the stream.
 func helperBenchEcho(args []string) int {
-	buf := make([]byte, 64)
+	buf := make([]byte, pingSize)
 	var recv func([]byte) error
 	var send func([]byte) error
 	switch args[0] {
@@ -191,14 +194,14 @@ func helperBenchEcho(args []string) int {
 		}
 		there, err := meet(q, keys[0], t, pingConfig, 10*time.Second)
 		if err == nil {
-			err = there.awaitPeer(q, header.Consumer, 10*time.Second)
+			err = there.awaitPeer(q, header.Consumer, 0, 10*time.Second)
 		}
 		if err != nil {
 			return echoFail(err)
 		}
 		back, err := meet(q, keys[1], t, pingConfig, 10*time.Second)
 		if err == nil {
-			err = back.awaitPeer(q, header.Producer, 10*time.Second)
+			err = back.awaitPeer(q, header.Producer, pingSize, 10*time.Second)
 		}
 		if err != nil {
 			return echoFail(err)

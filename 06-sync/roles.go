@@ -27,13 +27,18 @@ func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transp
 	if !ep.created {
 		l.Say("the creator formatted it: %s", t.Describe(ep.seg))
 	}
+	maxMessage := 0
 	if role == header.Producer {
-		ep.hdr.SetMaxMessage(max(f.size, trailerSize)) // before the pid: the consumer reads it after
+		maxMessage = max(f.size, trailerSize) // the trailer is a message too
 	}
 	l.Step("Claim the %v role and wait for the %v", role, role.Peer())
-	l.Call("store pid %d at offset %d of the header", pidOf(), pidOffsetOf(role))
-	if err := ep.awaitPeer(l, role, f.wait); err != nil {
+	if err := ep.awaitPeer(l, role, maxMessage, f.wait); err != nil {
 		return nil, nil, err
+	}
+	if role == header.Consumer {
+		if _, err := ep.awaitMaxMessage(l, f.wait); err != nil {
+			return nil, nil, err
+		}
 	}
 	ep.removeEarly(l)
 	return ep, t, nil
@@ -97,7 +102,7 @@ func consume(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Step("Receive until the end-of-stream marker, checking order and checksum")
+	l.Step("Receive until the end-of-stream marker, checking order, contents and checksum")
 	buf := make([]byte, max(ep.hdr.MaxMessage(), trailerSize))
 	var got, want tally
 	var start time.Time
@@ -127,6 +132,9 @@ func consume(l *lesson.Lesson, args []string) error {
 		if seq := leUint64(msg); seq != got.messages {
 			return fmt.Errorf("out of order: message %d carries sequence number %d", got.messages, seq)
 		}
+		if err := checkPattern(msg, got.messages); err != nil {
+			return err
+		}
 		got.add(msg)
 		pause(f.delay)
 	}
@@ -141,10 +149,15 @@ func consume(l *lesson.Lesson, args []string) error {
 	l.Result("messages: %d", got.messages)
 	l.Result("bytes: %d", got.bytes)
 	l.Result("seconds: %.3f", seconds)
-	if seconds > 0 {
+	if seconds > 0 && got.messages > 0 {
 		l.Result("throughput: %.1f MB/s, %.0f messages/s", float64(got.bytes)/seconds/1e6, float64(got.messages)/seconds)
 	}
-	l.Result("order: sequence numbers 0..%d, each once, in order", int64(got.messages)-1)
+	if got.messages == 0 {
+		l.Result("order: no data messages, only the trailer")
+	} else {
+		l.Result("order: sequence numbers 0..%d, each once, in order", got.messages-1)
+		l.Result("contents: every byte k >= 8 of message i is (i + k) & 0xff, as documented")
+	}
 	if got != want {
 		return fmt.Errorf("checksum MISMATCH: received %d messages, %d bytes, crc32 %#08x; the producer sent %d, %d, %#08x",
 			got.messages, got.bytes, got.crc, want.messages, want.bytes, want.crc)

@@ -105,3 +105,29 @@ func TestSecondProducerIsRefused(t *testing.T) {
 	assert.Equal(t, 0, rf.ExitCode)
 	assert.Empty(t, rf.Stderr)
 }
+
+// A refused producer writes nothing into the header: not its pid, and not its
+// largest message either. The waiting producer's max message (5000 bytes) must
+// survive a refused one of 8 bytes, or the consumer takes a 28-byte buffer and
+// the first 5000-byte message fails the run.
+func TestRefusedProducerLeavesMaxMessage(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"semring", "fast"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			_, key := testKey(t)
+			first := ipctest.StartProgram(t, "producer", "-transport", transport, "-key", key, "-messages", "10", "-size", "5000", "-wait", "20s")
+			first.Expect(t, "waiting up to", 10*time.Second)
+			r := ipctest.RunProgram(t, "producer", "-transport", transport, "-key", key, "-size", "8", "-wait", "2s")
+			ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("the producer role is taken by pid %d", first.Pid()))
+			c := ipctest.RunProgram(t, "consumer", "-transport", transport, "-key", key)
+			assert.Equal(t, 0, c.ExitCode, c.Stderr)
+			assert.Empty(t, c.Stderr)
+			assertVerified(t, c.Stdout, 10)
+			assert.Contains(t, c.Stdout, "-> bytes: 50000\n")
+			rf := first.Wait(t)
+			assert.Equal(t, 0, rf.ExitCode)
+			assert.Empty(t, rf.Stderr)
+		})
+	}
+}

@@ -4,17 +4,23 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/06-sync/header"
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
 // A child of the launcher that dies during start-up, at any stage: the launcher
@@ -162,5 +168,63 @@ func TestSecondPairIsRefused(t *testing.T) {
 		r := p.Wait(t)
 		assert.Equal(t, 130, r.ExitCode, "the first pair's %s", role)
 		assert.True(t, strings.HasPrefix(r.Stderr, cleaningUp(syscall.SIGINT)+"\n"), "the first pair's %s: %q", role, r.Stderr)
+	}
+}
+
+// The creator initialises the semaphore set (SETVAL, then one semop, which makes
+// sem_otime non-zero) before it stores the magic, so an opener normally finds the
+// set ready at once. It still waits for sem_otime != 0, as long as the set may yet
+// be initialised. Here the test is a creator that stores the magic first and
+// makes its first semop later, or never, or dies before it.
+func TestOpenerWaitsForSemOtime(t *testing.T) {
+	t.Parallel()
+	for _, transport := range transportNames() {
+		t.Run(transport+"/initialised late", func(t *testing.T) {
+			t.Parallel()
+			k, key := testKey(t)
+			seg, semid := cRing(t, transport, k, false)
+			hdr := header.Of(seg)
+			require.NoError(t, hdr.Claim(header.Producer))
+			hdr.SetMaxMessage(100)
+			c := ipctest.StartProgram(t, "consumer", "-transport", transport, "-key", key, "-wait", "10s")
+			c.Expect(t, "until sem_otime != 0", 10*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			assert.Zero(t, hdr.Pid(header.Consumer), "the consumer claimed its role before the set was initialised")
+			tr, _ := transportNamed(transport)
+			_, values := tr.Layout(cRingConfig)
+			set := sem.FromID(semid)
+			for i, v := range values {
+				require.NoError(t, set.SetValue(i, v))
+			}
+			require.NoError(t, set.Do(sem.Op{Num: 1, Delta: 0, Flags: unix.IPC_NOWAIT})) // sem_otime != 0
+			c.Expect(t, "initialised (sem_otime", 10*time.Second)
+			playProducer(t, transport, seg, semid, 10, 100)
+			r := c.Wait(t)
+			require.Equal(t, 0, r.ExitCode, r.Stderr)
+			assert.Empty(t, r.Stderr)
+			assertVerified(t, r.Stdout, 10)
+		})
+		t.Run(transport+"/never initialised", func(t *testing.T) {
+			t.Parallel()
+			k, key := testKey(t)
+			seg, _ := cRing(t, transport, k, false)
+			require.NoError(t, header.Of(seg).Claim(header.Producer))
+			start := time.Now()
+			r := ipctest.RunProgram(t, "consumer", "-transport", transport, "-key", key, "-wait", "1s")
+			ipctest.AssertOneLineError(t, r, 1, fmt.Sprintf("no semaphore set under the key has sem_otime != 0 in time: its creator (pid %d, running) must initialise the set (SETVAL, then one semop) before it stores the magic", os.Getpid()))
+			assert.Less(t, time.Since(start), 5*time.Second)
+		})
+		t.Run(transport+"/creator gone", func(t *testing.T) {
+			t.Parallel()
+			k, key := testKey(t)
+			seg, _ := cRing(t, transport, k, false)
+			hdr := header.Of(seg)
+			require.NoError(t, hdr.Claim(header.Producer)) // alive: not a stale segment
+			dead := exitedPid(t)
+			atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[header.OffCreatorPid])), uint32(dead))
+			r := ipctest.RunProgram(t, "consumer", "-transport", transport, "-key", key, "-wait", "1s")
+			assert.Contains(t, r.Stdout, fmt.Sprintf("and the segment's creator (pid %d) is gone: nobody will initialise one", dead))
+			ipctest.AssertOneLineError(t, r, 1, "no producer came within 1s")
+		})
 	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/learn-sysv/shm-course/06-sync/fastring"
 	"github.com/learn-sysv/shm-course/06-sync/header"
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
@@ -66,6 +68,8 @@ func (f *streamFlags) check(l *lesson.Lesson) (ftok.Key, transport, error) {
 		return 0, nil, lesson.Usagef("-wait %v: must be positive", f.wait)
 	case f.delay < 0:
 		return 0, nil, lesson.Usagef("-delay %v: cannot be negative", f.delay)
+	case t.Kind() == header.KindFast && f.slots*f.slotSize > fastring.MaxCapacity:
+		return 0, nil, lesson.Usagef("-slots %d -slotsize %d: the fast ring's data area would be %d bytes; at most %d (1 GiB)", f.slots, f.slotSize, f.slots*f.slotSize, fastring.MaxCapacity)
 	}
 	if given(l, "key") {
 		if given(l, "keyfile") || given(l, "proj") {
@@ -145,12 +149,43 @@ func messageSize(i uint64, size int, mixed bool) int {
 	return 8 + int(i*7919%uint64(size-7))
 }
 
-// fillMessage writes data message i into b.
+// cycle holds every byte value twice in a row, so that any 256 consecutive bytes
+// of a message's payload pattern are one slice of it: byte k of message i is
+// (i + k) & 0xff, and bytes k and k+256 are the same.
+var cycle = func() (c [512]byte) {
+	for i := range c {
+		c[i] = byte(i)
+	}
+	return c
+}()
+
+// fillMessage writes data message i into b: its sequence number, then the pattern.
 func fillMessage(b []byte, i uint64) {
 	binary.LittleEndian.PutUint64(b, i)
-	for k := 8; k < len(b); k++ {
-		b[k] = byte(i + uint64(k))
+	from := int((i + 8) & 0xff)
+	for k := 8; k < len(b); k += 256 {
+		copy(b[k:], cycle[from:from+256])
 	}
+}
+
+// checkPattern compares the payload of data message i, bytes 8 and up, with the
+// pattern fillMessage writes. The CRC-32 in the trailer only says that the consumer
+// got the bytes the producer sent; this says that they are the bytes it should have
+// sent. A comparison with a slice of cycle (a memcmp) costs less than the CRC.
+func checkPattern(msg []byte, i uint64) error {
+	from := int((i + 8) & 0xff)
+	for k := 8; k < len(msg); k += 256 {
+		chunk := msg[k:min(k+256, len(msg))]
+		if bytes.Equal(chunk, cycle[from:from+len(chunk)]) {
+			continue
+		}
+		for j, b := range chunk {
+			if want := cycle[from+j]; b != want {
+				return fmt.Errorf("message %d: byte %d is 0x%02x, not 0x%02x ((%d + %d) & 0xff): the payload is not the documented pattern", i, k+j, b, want, i, k+j)
+			}
+		}
+	}
+	return nil
 }
 
 // tally is what each side counts: the consumer checks its own against the

@@ -18,8 +18,10 @@ import (
 // Sequence, as the program drives it:
 //
 //	creator:  Layout -> shmget/shmat + sem.Create(values) -> Format -> header.Publish
-//	opener:   shmget/shmat -> wait for header.Published -> header.Check(Kind, KindVersion) -> sem.Open
-//	both:     header.Claim(role) -> wait for the peer's pid
+//	opener:   shmget/shmat -> wait for header.Published -> stale? -> header.Check(Kind, KindVersion, size)
+//	          -> wait for the set's sem_otime != 0
+//	both:     header.Claim(role) (the producer then stores its max message) -> wait for the peer's pid
+//	          (the consumer then waits for max message != 0)
 //	producer: Sender -> Send ... Send -> Close (end of stream; returns once the consumer has taken it)
 //	consumer: Receiver -> Receive ... until io.EOF
 //

@@ -23,6 +23,7 @@
 #define OFF_PRODUCER_PID 20
 #define OFF_CONSUMER_PID 24
 #define OFF_MAX_MESSAGE 28
+#define OFF_SEG_SIZE 32
 #define MAGIC 0x434e5953u /* "SYNC" */
 #ifndef RING_KIND
 #define RING_KIND 1 /* semring; fast.h defines 2 before including this file */
@@ -88,6 +89,14 @@ static void claim(int off) {
 	}
 }
 
+/* peer_alive: the pid in the peer's field is a live process. */
+static int peer_alive(void) { return alive((pid_t)load32(peer_off)); }
+
+static void peer_gone(void) {
+	fprintf(stderr, "the peer (pid %u) is gone\n", load32(peer_off));
+	exit(1);
+}
+
 /* How long to wait for the creator's first semop (sem_otime != 0). A test builds
  * the programs with -DOTIME_WAIT_S=1 to see the give-up without waiting 10 s. */
 #ifndef OTIME_WAIT_S
@@ -95,7 +104,9 @@ static void claim(int off) {
 #endif
 
 /* open_ring opens the segment and set under key, claims the role at my_off, and
- * waits for the peer at peer_offset. The producer passes its largest message. */
+ * waits for the peer at peer_offset. The producer passes its largest message, which
+ * it stores once its claim has succeeded; the consumer passes 0, and waits for the
+ * producer's value. */
 static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_message) {
 	int shmid = -1;
 	for (int i = 0; i < 1000 && (shmid = shmget(key, 0, 0)) < 0; i++) usleep(10000);
@@ -103,8 +114,11 @@ static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_messa
 	seg = shmat(shmid, NULL, 0);
 	if (seg == (void *)-1) die("shmat");
 	for (int i = 0; i < 1000 && load32(OFF_MAGIC) != MAGIC; i++) usleep(10000);
-	if (load32(OFF_MAGIC) != MAGIC || load32(OFF_VERSION) != 1 || load32(OFF_KIND) != RING_KIND || load32(OFF_KIND_VERSION) != 1) {
-		fprintf(stderr, "not a segment of kind %d (1 semring, 2 fast), version 1\n", RING_KIND);
+	struct shmid_ds shm;
+	if (shmctl(shmid, IPC_STAT, &shm) < 0) die("shmctl IPC_STAT");
+	if (load32(OFF_MAGIC) != MAGIC || load32(OFF_VERSION) != 1 || load32(OFF_KIND) != RING_KIND || load32(OFF_KIND_VERSION) != 1 ||
+	    *u64(OFF_SEG_SIZE) != (uint64_t)shm.shm_segsz) {
+		fprintf(stderr, "not a segment of kind %d (1 semring, 2 fast), version 1, whose header gives its size\n", RING_KIND);
 		exit(1);
 	}
 	if ((semid = semget(key, 0, 0)) < 0) die("semget");
@@ -118,21 +132,26 @@ static void open_ring(key_t key, int my_off, int peer_offset, uint32_t max_messa
 		}
 		usleep(10000);
 	}
-	if (max_message) store32(OFF_MAX_MESSAGE, max_message); /* producer: before its pid */
 	claim(my_off);
+	/* Producer: max message only now that the role is ours. Stored before the
+	 * claim, a producer that is then refused would have overwritten the value of the
+	 * producer that holds the role. */
+	if (max_message) store32(OFF_MAX_MESSAGE, max_message);
 	for (int i = 0; i < 3000 && load32(peer_offset) == 0; i++) usleep(10000);
 	if (load32(peer_offset) == 0) { fprintf(stderr, "no peer came\n"); exit(1); }
 	peer_off = peer_offset;
+	if (!max_message) { /* consumer: the producer stores it right after its claim */
+		for (int i = 0;; i++) {
+			int was_alive = peer_alive(); /* liveness first, then the condition */
+			if (load32(OFF_MAX_MESSAGE) != 0) break;
+			if (!was_alive) peer_gone();
+			if (i == 30000) { fprintf(stderr, "the producer stored no max message within 30 s\n"); exit(1); }
+			usleep(1000);
+		}
+	}
 	shmctl(shmid, IPC_RMID, NULL); /* both attached: remove early */
 }
 
-/* peer_alive: the pid in the peer's field is a live process. */
-static int peer_alive(void) { return alive((pid_t)load32(peer_off)); }
-
-static void peer_gone(void) {
-	fprintf(stderr, "the peer (pid %u) is gone\n", load32(peer_off));
-	exit(1);
-}
 
 /* sem_wait_n takes n from semaphore num, in 250 ms slices, checking between them
  * that the peer is alive. finished, if not NULL, says whether what the wait is for
@@ -261,6 +280,13 @@ static inline int consume_messages(long (*receive)(unsigned char *buf, size_t ca
 		if (seq != got.messages) {
 			fprintf(stderr, "out of order: message %llu carries %llu\n", (unsigned long long)got.messages, (unsigned long long)seq);
 			return 1;
+		}
+		for (long k = 8; k < n; k++) { /* the payload pattern, not only its CRC */
+			if (buf[k] != (unsigned char)(seq + (uint64_t)k)) {
+				fprintf(stderr, "message %llu: byte %ld is 0x%02x, not 0x%02x: the payload is not the documented pattern\n",
+				        (unsigned long long)seq, k, buf[k], (unsigned char)(seq + (uint64_t)k));
+				return 1;
+			}
 		}
 		got.crc = crc32_update(got.crc, buf, (size_t)n);
 		got.bytes += (uint64_t)n;

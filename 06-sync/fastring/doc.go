@@ -29,7 +29,11 @@
 //
 // The segment starts with the 64-byte header every 06-sync transport shares
 // (package header: magic "SYNC", version, kind = 2 for this ring, kind version = 1,
-// creator, producer and consumer pids, ...). The fast ring's own part follows. Every
+// creator, producer and consumer pids, max message, segment size = 384 + capacity).
+// The producer stores max message right after its claim of the producer pid has
+// succeeded; the consumer waits for it to be non-zero and receives every message
+// whole into a buffer of max(max message, 28) bytes, also one that streams through
+// a smaller ring. The fast ring's own part follows. Every
 // field, the record headers included, is an integer in the byte order of the machine
 // both processes run on (native: little-endian on x86-64 and arm64), read and
 // written by atomic instructions or copied as the machine stores it; package header
@@ -40,9 +44,10 @@
 // __atomic_compare_exchange_n, all with __ATOMIC_SEQ_CST).
 //
 // The capacity is chosen by the creator: Capacity(n) is the smallest power of two
-// that is at least n, at least 64 (MinCapacity) and at most 2^30 (MaxCapacity). The
-// 06-sync program asks for -slots × -slotsize bytes (8 × 4096 by default: 32768),
-// so its segment is 384 + Capacity(slots × slotsize) bytes.
+// that is at least n and at least 64 (MinCapacity); Format refuses a request above
+// 2^30 (MaxCapacity). The 06-sync program asks for -slots × -slotsize bytes (8 ×
+// 4096 by default: 32768), so its segment is 384 + Capacity(slots × slotsize)
+// bytes, and refuses -slots × -slotsize above 2^30 as a usage error.
 //
 //	offset size type    field
 //	     0   64         common header (package header)
@@ -94,7 +99,12 @@
 //
 // # The protocol
 //
-// Producer, to send a record of n bytes (n <= capacity):
+// A record fits if its size, 8 + the payload rounded up to 8, is at most the
+// capacity; then it is published whole, by one store of tail past all of it, and a
+// consumer reads the whole payload as soon as tail covers the header. A larger
+// record streams.
+//
+// Producer, to send a record of n bytes that fits (n <= capacity):
 //
 //  1. If capacity-(tail-head) < n, wait for space (below), reading head again.
 //  2. Write the record at tail (ordinary stores), then store tail+n into tail with
@@ -104,9 +114,13 @@
 //     is gone (EIDRM, EINVAL) is ignored: the consumer removed it, and whether it
 //     finished or stopped is for the next wait to tell.
 //
-// A record larger than the capacity goes in pieces: the record header, then the
-// payload and padding in pieces of at most capacity/2 bytes, each written, published
-// and followed by the flag check as in steps 1 to 3.
+// A record that streams goes in pieces: the record header is published together
+// with the first piece of the payload and padding, of at most capacity/2 bytes,
+// then come the other pieces of at most capacity/2 bytes each, the last one ending
+// at the record's end; each is written, published and followed by the flag check
+// as in steps 1 to 3. (With a 64-byte ring, a 57-byte message, a 72-byte record:
+// tail moves on 40 bytes, then 32.) A consumer follows tail, so it accepts any
+// split of a streamed record, the header alone included.
 //
 // Consumer, to receive:
 //

@@ -438,6 +438,9 @@ func TestCapacity(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Capacity(tt.ask), "Capacity(%d)", tt.ask)
 	}
+	// Format refuses what it cannot give, rather than a smaller ring in silence
+	// (before it looks at the segment: none of 1 GiB is needed to see that).
+	assert.EqualError(t, Format(nil, MaxCapacity+1), "fastring: a data area of 1073741825 bytes: at most 1073741824 (1 GiB)")
 }
 
 func TestRecordSize(t *testing.T) {

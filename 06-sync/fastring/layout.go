@@ -45,8 +45,9 @@ const (
 )
 
 // Capacity returns the data-area size for a request of at least n bytes: the next
-// power of two, between MinCapacity and MaxCapacity. A power of two turns "position
-// modulo capacity" into one AND instead of a division.
+// power of two, and at least MinCapacity. A power of two turns "position modulo
+// capacity" into one AND instead of a division. A request above MaxCapacity gets
+// MaxCapacity here, and Format refuses it.
 func Capacity(n int) int {
 	c := MinCapacity
 	for c < n && c < MaxCapacity {
@@ -64,6 +65,9 @@ func Layout(capacity int) (segSize int, semValues []int) {
 // Format writes the ring's header into a fresh, zero-filled segment: only the
 // capacity, since indices and flags start at 0.
 func Format(seg []byte, capacity int) error {
+	if capacity > MaxCapacity {
+		return fmt.Errorf("fastring: a data area of %d bytes: at most %d (1 GiB)", capacity, MaxCapacity)
+	}
 	c := Capacity(capacity)
 	if len(seg) < DataOffset+c {
 		return fmt.Errorf("fastring: segment of %d bytes is too small for a %d-byte ring (%d)", len(seg), c, DataOffset+c)

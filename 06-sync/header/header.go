@@ -21,9 +21,11 @@
 //	    16    4 creator pid    the process that created and formatted the segment
 //	    20    4 producer pid   0 until the producer has attached
 //	    24    4 consumer pid   0 until the consumer has attached
-//	    28    4 max message    largest message the producer will send, stored before its pid
-//	                           (06-sync: max(-size, 28), since its 28-byte trailer is a message too)
-//	    32    8 segment size   bytes, as asked of shmget
+//	    28    4 max message    largest message the producer will send, stored by the producer
+//	                           right AFTER its claim of offset 20 succeeded (a refused producer
+//	                           writes nothing); 0 until then. 06-sync: max(-size, 28), since its
+//	                           28-byte trailer is a message too
+//	    32    8 segment size   bytes, as asked of shmget (an opener checks it against shm_segsz)
 //	    40   24 reserved       zero
 //	    64      the transport's own header and data
 //
@@ -129,8 +131,10 @@ func (h Header) CreatorPid() int     { return int(atomic.LoadUint32(h.u32(OffCre
 func (h Header) MaxMessage() int     { return int(atomic.LoadUint32(h.u32(OffMaxMessage))) }
 func (h Header) SegSize() uint64     { return *(*uint64)(unsafe.Pointer(&h.b[OffSegSize])) }
 
-// SetMaxMessage records the largest message the producer will send. The producer
-// stores it before its pid, so a consumer that has seen the producer's pid sees it.
+// SetMaxMessage records the largest message the producer will send. Only the
+// producer calls it, and only once its Claim has succeeded: a producer that is
+// refused must not overwrite the running producer's value. So the field is 0 for a
+// moment after the producer's pid appears, and a consumer waits for it to be non-zero.
 func (h Header) SetMaxMessage(n int) { atomic.StoreUint32(h.u32(OffMaxMessage), uint32(n)) }
 
 func pidOffset(r Role) int {
@@ -144,17 +148,26 @@ func pidOffset(r Role) int {
 func (h Header) Pid(r Role) int { return int(atomic.LoadUint32(h.u32(pidOffset(r)))) }
 
 // Claim records this process as role r. It fails if another process holds the role
-// and is still alive; a dead holder's pid is replaced.
+// and is still alive; a dead holder's pid is replaced. A refused claim writes
+// nothing.
 func (h Header) Claim(r Role) error {
+	_, err := h.ClaimOver(r)
+	return err
+}
+
+// ClaimOver is Claim, and also returns what the field held when the
+// compare-and-swap succeeded: 0, or the pid of a dead process it replaced.
+func (h Header) ClaimOver(r Role) (replaced int, err error) {
 	p := h.u32(pidOffset(r))
 	for {
 		old := atomic.LoadUint32(p)
 		if old != 0 && Alive(int(old)) {
-			return fmt.Errorf("the %v role is taken by pid %d, which is running; start only one %v", r, old, r)
+			return 0, fmt.Errorf("the %v role is taken by pid %d, which is running; start only one %v", r, old, r)
 		}
 		if atomic.CompareAndSwapUint32(p, old, uint32(os.Getpid())) {
-			return nil
+			return int(old), nil
 		}
+		// Someone changed the field between the load and the swap: decide again.
 	}
 }
 
@@ -173,8 +186,11 @@ func KindName(kind uint32) string {
 // to some other program, or to an incompatible version of this one.
 var ErrNotOurs = errors.New("the segment does not carry this lesson's header")
 
-// Check verifies magic and version and that the segment uses the transport kind.
-func (h Header) Check(kind, kindVersion uint32) error {
+// Check verifies magic and version, that the segment uses the transport kind and
+// layout version, and that the segment size the creator recorded is segSize, the
+// size of the segment as the kernel has it (shm_segsz, the length of the slice
+// shmat returned).
+func (h Header) Check(kind, kindVersion uint32, segSize int) error {
 	if m := h.MagicValue(); m != Magic {
 		return fmt.Errorf("%w: magic %#08x, want %#08x (\"SYNC\")", ErrNotOurs, m, Magic)
 	}
@@ -186,6 +202,9 @@ func (h Header) Check(kind, kindVersion uint32) error {
 	}
 	if v := h.KindVersion(); v != kindVersion {
 		return fmt.Errorf("%w: %s layout version %d, want %d", ErrNotOurs, KindName(kind), v, kindVersion)
+	}
+	if s := h.SegSize(); s != uint64(segSize) {
+		return fmt.Errorf("%w: its header says %d bytes, but the segment has %d (shm_segsz)", ErrNotOurs, s, segSize)
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ func TestCheck(t *testing.T) {
 		{"other header version", func(s []byte) { s[4] = 9 }, KindSemring, "header version 9, want 1", true},
 		{"other transport", func([]byte) {}, KindFast, "uses the semring transport, not fast: start both sides with the same -transport", false},
 		{"other layout version", func(s []byte) { s[12] = 5 }, KindSemring, "semring layout version 5, want 1", true},
+		{"other segment size", func(s []byte) { s[32] = 65 }, KindSemring, "its header says 65 bytes, but the segment has 64 (shm_segsz)", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestCheck(t *testing.T) {
 			h.Format(KindSemring, 1, 64)
 			h.Publish()
 			tt.corrupt(b)
-			err := h.Check(tt.kind, 1)
+			err := h.Check(tt.kind, 1, len(b))
 			if tt.want == "" {
 				assert.NoError(t, err)
 				return
@@ -145,12 +146,16 @@ func TestClaim(t *testing.T) {
 	// It dies: its pid stays in the header, and the role can be taken over.
 	p.Signal(t, syscall.SIGKILL)
 	p.Wait(t)
-	require.NoError(t, h.Claim(Producer), "a dead holder's role is taken over")
+	replaced, err := h.ClaimOver(Producer)
+	require.NoError(t, err, "a dead holder's role is taken over")
+	assert.Equal(t, p.Pid(), replaced, "ClaimOver names the dead holder it replaced")
 	assert.Equal(t, os.Getpid(), h.Pid(Producer))
 
 	// The other role is independent.
 	assert.Equal(t, 0, h.Pid(Consumer))
-	require.NoError(t, h.Claim(Consumer))
+	replaced, err = h.ClaimOver(Consumer)
+	require.NoError(t, err)
+	assert.Equal(t, 0, replaced, "a free role held 0")
 	assert.Equal(t, os.Getpid(), h.Pid(Consumer))
 }
 

@@ -36,10 +36,15 @@
 //	    96   32 reserved     zero
 //	   128      slot 0, slot 1, ... each: length uint32, flags uint32, payload
 //
-// Every field is an integer in the machine's byte order (package header). A message
-// longer than a slot is split over consecutive slots; every slot but the last of a
-// message has flag More (2) and a full slot of payload. The end-of-stream marker is
-// a slot with flag End (1) and length 0. The consumer may free the slots of a
+// Every field is an integer in the machine's byte order (package header). sent and
+// received count slots, the end-of-stream slot included; neither side reads the
+// other's (each counts for itself): they are there for a process that watches. A
+// message longer than a slot is split over consecutive slots; the producer writes
+// every slot but the last of a message with flag More (2) and a full slot of
+// payload. The consumer accepts more: it copies length bytes (0 to slot size) from
+// each slot while More is set, so a More slot that is not full, or an empty last
+// slot, is read as it is. The end-of-stream marker is a slot with flag End (1) and
+// length 0; the consumer tests End first and ignores other flag bits. The consumer may free the slots of a
 // message one by one (post EMPTY +1 each) or all at once when it has read the last
 // (+k in one semop, which this package does, so that a buffer too small leaves the
 // message whole); the protocol is the same.
