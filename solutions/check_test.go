@@ -13,7 +13,8 @@
 //     gets);
 //   - the stub as shipped compiles (`go vet`) and fails its tests with at least one
 //     failing test, a "TODO: " message and no build error;
-//   - exercises/README.md and the GitHub Classroom grading list it, in the same order.
+//   - exercises/README.md and the GitHub Classroom grading (exercises/progress/classroom/)
+//     list it, in the same order.
 //
 // It checks the exercises as shipped, not the learner's copies: a learner who edits,
 // solves or deletes a stub (or a test) in exercises/ keeps this check green, and
@@ -55,8 +56,10 @@ const exercisesModule = "github.com/learn-sysv/shm-course/exercises"
 const (
 	exercisesDir = "../exercises"
 	solutionsDir = "."
-	repoRoot     = ".."
 	shippedDir   = "../exercises/progress/shipped"
+	// The Classroom grading of every exercise: `progress export` puts it in a
+	// student repository's .github/.
+	classroomDir = "../exercises/progress/classroom"
 )
 
 const regenerate = "regenerate it: cd exercises && go generate ./progress"
@@ -301,7 +304,7 @@ func TestClassroomGradesEveryExercise(t *testing.T) {
 		want = append(want, testCommand(ex))
 	}
 
-	b, err := os.ReadFile(filepath.Join(repoRoot, ".github", "classroom", "autograding.json"))
+	b, err := os.ReadFile(filepath.Join(classroomDir, "autograding.json"))
 	require.NoError(t, err, regenerate)
 	var cfg struct {
 		Tests []struct {
@@ -318,7 +321,7 @@ func TestClassroomGradesEveryExercise(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "autograding.json must grade exactly the exercises there are, in the order of exercises/README.md; %s", regenerate)
 
-	yml, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "classroom.yml"))
+	yml, err := os.ReadFile(filepath.Join(classroomDir, "classroom.yml"))
 	require.NoError(t, err, regenerate)
 	assert.Equal(t, want, commandPattern.FindAllString(string(yml), -1),
 		"classroom.yml must grade exactly the exercises there are, in the order of exercises/README.md; %s", regenerate)

@@ -24,9 +24,10 @@ import (
 //
 //   - the top level's go.mod, go.sum, README.md, LICENSE*, .gitignore, the lessons
 //     (NN-name/), internal/ and .devcontainer/;
-//   - exercises/: go.mod, go.sum, README.md, .gitignore, progress/, and each exercise
-//     with its stub as shipped (from progress/shipped/, never a solved copy) and its
-//     tests, which must be the shipped ones;
+//   - exercises/: go.mod, go.sum, README.md, .gitignore, progress/ (but for the
+//     course's copy of the grading, progress/classroom/), and each exercise with its
+//     stub as shipped (from progress/shipped/, never a solved copy) and its tests,
+//     which must be the shipped ones;
 //   - .github/: the Classroom grading only, generated for the exercises exported.
 //
 // What stays out: solutions/, exercises/TEACHERS.md, the course's own CI (.ci/ and
@@ -38,8 +39,16 @@ import (
 // first element of one).
 var exportTop = regexp.MustCompile(`^(go\.mod|go\.sum|README\.md|LICENSE[^/]*|\.gitignore|internal|\.devcontainer|[0-9][0-9]-[a-z0-9-]+)(/|$)`)
 
-// exportExercises is what exercises/ contributes besides the exercise directories.
+// exportExercises is what exercises/ contributes besides the exercise directories
+// (and but for ClassroomDir: see exportsFromExercises).
 var exportExercises = regexp.MustCompile(`^(go\.mod|go\.sum|README\.md|\.gitignore|progress/.*)$`)
+
+// exportsFromExercises reports whether export copies name, a file of exercises/ that
+// is in no exercise directory: the course's copy of the grading stays out, since
+// export writes the grading of the exercises it exports into .github/.
+func exportsFromExercises(name string) bool {
+	return exportExercises.MatchString(name) && !strings.HasPrefix(name, ClassroomDir+"/")
+}
 
 // export writes a student repository.
 func export(args []string, stdout, stderr io.Writer) error {
@@ -93,7 +102,7 @@ func Export(root string, list []Exercise, dir string) (int, error) {
 					return 0, err
 				}
 			}
-		case exportExercises.MatchString(name):
+		case exportsFromExercises(name):
 			if err := copyFrom(repo, f, out); err != nil {
 				return 0, err
 			}
@@ -118,12 +127,13 @@ func Export(root string, list []Exercise, dir string) (int, error) {
 			out[f] = ForStudents(content)
 		}
 	}
-	auto, err := Autograding(list)
+	grading, err := Classroom(list)
 	if err != nil {
 		return 0, err
 	}
-	out[".github/classroom/autograding.json"] = auto
-	out[".github/workflows/classroom.yml"] = Workflow(list)
+	for f, content := range grading {
+		out[f] = content
+	}
 
 	names := make([]string, 0, len(out))
 	for f := range out {

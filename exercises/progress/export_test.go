@@ -54,7 +54,8 @@ func TestExportSmallCourse(t *testing.T) {
 		"exercises/TEACHERS.md":           "# For teachers\n",
 		"exercises/.gitignore":            ".progress.json\n",
 		"exercises/.progress.json":        "{}\n",
-		"exercises/01-x/first/first.go":   solutionOf("first"), // the teacher solved it in their copy
+		"exercises/progress/classroom/classroom.yml": "the course's copy, for every exercise\n",
+		"exercises/01-x/first/first.go":              solutionOf("first"), // the teacher solved it in their copy
 	})
 	out := filepath.Join(t.TempDir(), "student")
 	n, err := Export(root, list, out)

@@ -8,7 +8,7 @@
 //	go run ./progress hint NAME     # the next hint of exercise NAME, one at a time
 //	go run ./progress reset NAME    # puts the shipped stub of NAME back, after asking
 //	go run ./progress export DIR    # (teachers) writes a student repository, without solutions
-//	go run ./progress generate      # (course authors) writes the Classroom grading and shipped/
+//	go run ./progress generate      # (course authors) writes classroom/ (the Classroom grading) and shipped/
 //
 // The table runs `go test -json` over every exercise package once and reads the
 // results: an exercise is "passing" when its package passes, "not started" when its
@@ -43,7 +43,7 @@ const usage = `usage: go run ./progress [-json]            your progress: a tabl
        go run ./progress hint NAME          show the next hint of exercise NAME, one at a time
        go run ./progress reset [-y] NAME    put the shipped stub of exercise NAME back (asks first)
        go run ./progress export DIR         for teachers: write a student repository to DIR, without solutions
-       go run ./progress generate           for course authors: write the Classroom grading and progress/shipped/
+       go run ./progress generate           for course authors: write progress/classroom/ (the Classroom grading) and progress/shipped/
 Run it from the exercises directory. NAME is 01-ftok/keyparts, or just keyparts. Every command takes -h.
 `
 
@@ -53,7 +53,7 @@ var commandUsage = map[string]string{
 	"hint":     "usage: go run ./progress hint NAME: show the next hint of exercise NAME, one per call (the ones you have seen are remembered in exercises/.progress.json)",
 	"reset":    "usage: go run ./progress reset [-y] NAME: put back the stub of exercise NAME as it was shipped, losing your changes to it, after asking (-y: do not ask)",
 	"export":   "usage: go run ./progress export DIR: write a student repository to the new directory DIR: the lessons, the exercises as shipped, progress and the Classroom grading, without solutions",
-	"generate": "usage: go run ./progress generate: write .github/ (the Classroom grading of every exercise) and progress/shipped/ (the stubs as shipped) from the exercise directories",
+	"generate": "usage: go run ./progress generate: write progress/classroom/ (the Classroom grading of every exercise, which export puts in a student repository's .github/) and progress/shipped/ (the stubs as shipped) from the exercise directories",
 }
 
 // argName names the argument of the commands that need one.
@@ -173,7 +173,8 @@ func table(args []string, stdout, stderr io.Writer) error {
 }
 
 // generate writes what is generated from the exercise directories: the GitHub
-// Classroom grading (.github/ beside exercises/) and the shipped manifest.
+// Classroom grading (ClassroomDir; export puts it in a student repository's .github/)
+// and the shipped manifest.
 func generate(args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("generate", flag.ContinueOnError)
 	if err := parse(flags, "generate", args, stderr, 0, 0); err != nil {
@@ -183,15 +184,15 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	github := filepath.Join(filepath.Dir(root), ".github")
-	if err := WriteClassroom(github, list); err != nil {
+	classroom := filepath.Join(root, filepath.FromSlash(ClassroomDir))
+	if err := WriteClassroom(classroom, list); err != nil {
 		return err
 	}
 	if err := WriteShipped(root, list); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote the grading of %d exercises to %s and their stubs to %s\n",
-		len(list), github, filepath.Join(root, filepath.FromSlash(ShippedDir)))
+		len(list), classroom, filepath.Join(root, filepath.FromSlash(ShippedDir)))
 	return nil
 }
 

@@ -264,6 +264,9 @@ func TestClassroom(t *testing.T) {
 
 	dir := t.TempDir()
 	require.NoError(t, WriteClassroom(dir, list))
-	assert.FileExists(t, filepath.Join(dir, "classroom", "autograding.json"))
-	assert.FileExists(t, filepath.Join(dir, "workflows", "classroom.yml"))
+	for name, content := range map[string]string{"autograding.json": string(b), "classroom.yml": yml} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, content, string(got), name)
+	}
 }
