@@ -19,21 +19,24 @@ import (
 // A teacher hands the exercises out as a repository of their own: the course without
 // its reference solutions. export writes it.
 //
-// What goes in, from the course repository (the files git tracks or would add, or
-// every file when it is not a git checkout):
+// What goes in, from the course repository (the files git tracks, never an untracked
+// one; every file when it is not a git checkout):
 //
 //   - the top level's go.mod, go.sum, README.md, LICENSE*, .gitignore, the lessons
 //     (NN-name/), internal/ and .devcontainer/;
 //   - exercises/: go.mod, go.sum, README.md, .gitignore, progress/ (but for the
-//     course's copy of the grading, progress/classroom/), and each exercise with its
-//     stub as shipped (from progress/shipped/, never a solved copy) and its tests,
-//     which must be the shipped ones;
+//     course's copy of the grading, progress/classroom/), and each exercise's
+//     README.md, HINTS.md, stub as shipped (from progress/shipped/, never a solved
+//     copy) and tests, which must be the shipped ones. Any other file in an exercise
+//     directory (a backup, a copy of a solution) stays out, and export names it;
 //   - .github/: the Classroom grading only, generated for the exercises exported.
 //
 // What stays out: solutions/, exercises/TEACHERS.md, the course's own CI (.ci/ and
 // the other workflows), and anything else. In the Markdown files, the parts between
 // "<!-- course-only -->" and "<!-- /course-only -->" are left out, and the text of
-// "<!-- student-only ... -->" comments appears.
+// "<!-- student-only ... -->" comments appears. Last, export refuses to write anything
+// if a file it would write holds the body of a function of a reference solution (a
+// solution copied somewhere it should not be).
 
 // exportTop is what the top level of the repository contributes (a path, or the
 // first element of one).
@@ -50,6 +53,9 @@ func exportsFromExercises(name string) bool {
 	return exportExercises.MatchString(name) && !strings.HasPrefix(name, ClassroomDir+"/")
 }
 
+// exerciseDocs are the files of an exercise directory besides its Go files.
+var exerciseDocs = map[string]bool{"README.md": true, "HINTS.md": true}
+
 // export writes a student repository.
 func export(args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("export", flag.ContinueOnError)
@@ -60,38 +66,47 @@ func export(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n, err := Export(root, list, flags.Arg(0))
+	dir := flags.Arg(0)
+	done, err := Export(root, list, dir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Wrote a student repository of %d files to %s, without solutions.\n", n, flags.Arg(0))
-	fmt.Fprintf(stdout, "Next: cd %s && git init && git add . && git commit -m 'The exercises', push it to a new GitHub repository, mark it as a template, and create the assignment from it (exercises/TEACHERS.md).\n", flags.Arg(0))
+	for _, f := range done.LeftOut {
+		fmt.Fprintf(stderr, "progress export: left out %s: not part of an exercise (an exercise hands out only README.md, HINTS.md, its stub and its tests)\n", f)
+	}
+	fmt.Fprintf(stdout, "Wrote a student repository of %d files to %s, without solutions.\n", done.Files, dir)
+	fmt.Fprintf(stdout, "Next: cd %s && git init -b main && git add . && git commit -m 'The exercises', push it to a new GitHub repository, mark it as a template, and create the assignment from it (exercises/TEACHERS.md).\n", dir)
 	return nil
 }
 
+// Exported is what Export did.
+type Exported struct {
+	Files   int      // how many files it wrote
+	LeftOut []string // files of exercises/ that git tracks and that are in no exercise's list of files
+}
+
 // Export writes the student repository of the course whose exercises module is root
-// to dir, which must not exist or be empty, and returns how many files it wrote.
-func Export(root string, list []Exercise, dir string) (int, error) {
+// to dir, which must not exist or be empty.
+func Export(root string, list []Exercise, dir string) (Exported, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return 0, fmt.Errorf("%s is not empty: export writes a new repository", dir)
+		return Exported{}, fmt.Errorf("%s is not empty: export writes a new repository", dir)
 	}
 	repo := filepath.Dir(root)
 	shipped, err := ReadShipped(os.DirFS(filepath.Join(root, filepath.FromSlash(ShippedDir))))
 	if err != nil {
-		return 0, err
+		return Exported{}, err
 	}
 	files, err := repoFiles(repo)
 	if err != nil {
-		return 0, err
+		return Exported{}, err
 	}
-	exercise := map[string]Exercise{}
 	for _, e := range list {
 		if !shipped.Has(e) {
-			return 0, fmt.Errorf("%s is not in progress/shipped: run go generate ./progress", e.Path())
+			return Exported{}, fmt.Errorf("%s is not in progress/shipped: run go generate ./progress", e.Path())
 		}
-		exercise[e.Path()] = e
 	}
 
+	var done Exported
 	out := map[string][]byte{} // path in dir -> content
 	for _, f := range files {
 		name, inExercises := strings.CutPrefix(f, "exercises/")
@@ -99,28 +114,43 @@ func Export(root string, list []Exercise, dir string) (int, error) {
 		case !inExercises:
 			if exportTop.MatchString(f) {
 				if err := copyFrom(repo, f, out); err != nil {
-					return 0, err
+					return Exported{}, err
 				}
 			}
 		case exportsFromExercises(name):
 			if err := copyFrom(repo, f, out); err != nil {
-				return 0, err
+				return Exported{}, err
 			}
+		case name == "TEACHERS.md" || strings.HasPrefix(name, ClassroomDir+"/"):
+			// the teacher's guide; the course's copy of the grading
 		default:
-			e, ok := exercise[path.Dir(name)]
-			if !ok {
-				continue // TEACHERS.md, a file outside any exercise
-			}
-			if err := exportExerciseFile(repo, e, name, shipped, out); err != nil {
-				return 0, err
+			e, ok := exerciseOf(list, name)
+			switch {
+			case !ok:
+				if underExercise(name) {
+					done.LeftOut = append(done.LeftOut, f) // an exercise not exported, or a stray
+				}
+			case exerciseDocs[path.Base(name)] && path.Dir(name) == e.Path():
+				if err := copyFrom(repo, f, out); err != nil {
+					return Exported{}, err
+				}
+			case path.Dir(name) == e.Path() && shipped.Sums[name] != "":
+				if err := exportGoFile(repo, name, shipped, out); err != nil {
+					return Exported{}, err
+				}
+			default:
+				done.LeftOut = append(done.LeftOut, f)
 			}
 		}
 	}
 	// The stubs as shipped, even where the teacher's copy is missing or solved.
 	for name, content := range shipped.Stubs {
-		if _, ok := exercise[path.Dir(name)]; ok {
+		if _, ok := exerciseOf(list, name); ok {
 			out["exercises/"+name] = content
 		}
+	}
+	if err := complete(list, shipped, out); err != nil {
+		return Exported{}, err
 	}
 	for f, content := range out {
 		if strings.HasSuffix(f, ".md") {
@@ -129,10 +159,13 @@ func Export(root string, list []Exercise, dir string) (int, error) {
 	}
 	grading, err := Classroom(list)
 	if err != nil {
-		return 0, err
+		return Exported{}, err
 	}
 	for f, content := range grading {
 		out[f] = content
+	}
+	if err := noSolutionIn(repo, shipped, out); err != nil {
+		return Exported{}, err
 	}
 
 	names := make([]string, 0, len(out))
@@ -143,30 +176,71 @@ func Export(root string, list []Exercise, dir string) (int, error) {
 	for _, f := range names {
 		target := filepath.Join(dir, filepath.FromSlash(f))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return 0, err
+			return Exported{}, err
 		}
 		if err := os.WriteFile(target, out[f], 0o644); err != nil {
-			return 0, err
+			return Exported{}, err
 		}
 	}
-	return len(names), nil
+	done.Files = len(names)
+	sort.Strings(done.LeftOut)
+	return done, nil
 }
 
-// exportExerciseFile adds one file of exercise e (name is relative to exercises/) to
-// out: tests only as shipped, stubs later from the manifest, the rest as it is.
-func exportExerciseFile(repo string, e Exercise, name string, shipped *Shipped, out map[string][]byte) error {
-	base := path.Base(name)
-	if IsStubFile(base) {
+// exerciseOf returns the exercise of list whose directory holds name (a path
+// relative to exercises/), at any depth.
+func exerciseOf(list []Exercise, name string) (Exercise, bool) {
+	for _, e := range list {
+		if strings.HasPrefix(name, e.Path()+"/") {
+			return e, true
+		}
+	}
+	return Exercise{}, false
+}
+
+// underExercise reports whether name (relative to exercises/) is in what looks like
+// an exercise directory, NN-lesson/NAME/.
+func underExercise(name string) bool {
+	parts := strings.Split(name, "/")
+	return len(parts) >= 3 && lessonDir.MatchString(parts[0]) && exerciseDir.MatchString(parts[1])
+}
+
+// exportGoFile adds a shipped Go file of an exercise (name is relative to exercises/)
+// to out: a test as it is, which must be the shipped one; a stub later, from the
+// manifest.
+func exportGoFile(repo, name string, shipped *Shipped, out map[string][]byte) error {
+	if IsStubFile(path.Base(name)) {
 		return nil // written from the manifest
 	}
 	b, err := os.ReadFile(filepath.Join(repo, "exercises", filepath.FromSlash(name)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("exercises/%s is missing: put it back (git checkout)", name)
+	}
 	if err != nil {
 		return err
 	}
-	if strings.HasSuffix(base, ".go") && Checksum(b) != shipped.Sums[name] {
+	if Checksum(b) != shipped.Sums[name] {
 		return fmt.Errorf("exercises/%s is not the shipped test: put it back (git checkout), or run go generate ./progress if you changed it on purpose", name)
 	}
 	out["exercises/"+name] = b
+	return nil
+}
+
+// complete checks that out holds every file of every exercise of list: its README,
+// its hints and its shipped Go files (a file that git does not track yet is not
+// exported).
+func complete(list []Exercise, shipped *Shipped, out map[string][]byte) error {
+	for _, e := range list {
+		want := shipped.Files(e)
+		for doc := range exerciseDocs {
+			want = append(want, e.Path()+"/"+doc)
+		}
+		for _, name := range want {
+			if _, ok := out["exercises/"+name]; !ok {
+				return fmt.Errorf("exercises/%s is not in git: export hands out only the files git tracks (git add it and commit)", name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -180,10 +254,11 @@ func copyFrom(repo, f string, out map[string][]byte) error {
 }
 
 // repoFiles lists the repository's files, slash-separated and relative to repo: when
-// repo is a git checkout, the ones git tracks and the new ones it does not ignore;
-// otherwise every regular file.
+// repo is a git checkout, the ones git tracks (a file git does not know is a scratch
+// file, a backup, or a solution someone copied: never the course); otherwise every
+// regular file.
 func repoFiles(repo string) ([]string, error) {
-	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd := exec.Command("git", "ls-files", "-z", "--cached")
 	cmd.Dir = repo
 	if out, err := cmd.Output(); err == nil && isGitTop(repo) {
 		var files []string

@@ -58,7 +58,7 @@ func TestExportSmallCourse(t *testing.T) {
 		"exercises/01-x/first/first.go":              solutionOf("first"), // the teacher solved it in their copy
 	})
 	out := filepath.Join(t.TempDir(), "student")
-	n, err := Export(root, list, out)
+	done, err := Export(root, list, out)
 	require.NoError(t, err)
 
 	want := []string{
@@ -84,7 +84,8 @@ func TestExportSmallCourse(t *testing.T) {
 		"internal/x/x.go",
 	}
 	assert.Equal(t, want, files(t, out), "the lessons, internal/, the exercises, progress and the Classroom grading; no solutions, no course CI, no teacher's guide, no state")
-	assert.Equal(t, len(want), n)
+	assert.Equal(t, len(want), done.Files)
+	assert.Empty(t, done.LeftOut)
 
 	stub, err := os.ReadFile(filepath.Join(out, "exercises", "01-x", "first", "first.go"))
 	require.NoError(t, err)
@@ -103,6 +104,68 @@ func TestExportSmallCourse(t *testing.T) {
 	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
 	assert.ErrorContains(t, err, "exercises/01-x/second/second_test.go is not the shipped test",
 		"a changed test would grade students differently from the course's check")
+}
+
+// git runs git in dir, failing the test if it fails.
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Teacher", "-c", "user.email=teacher@example.com", "-c", "init.defaultBranch=main"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %s:\n%s", strings.Join(args, " "), out)
+}
+
+// In a git checkout, export hands out only what git tracks, and in an exercise
+// directory only the exercise's own files: a teacher's scratch files, backups and a
+// solution copied next to its stub stay out, whatever git says of them. A solution's
+// code anywhere else is refused.
+func TestExportOnlyTracked(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	repo := t.TempDir()
+	root := filepath.Join(repo, "exercises")
+	list := smallCourse(t, root)
+	writeTree(t, repo, map[string]string{
+		"go.mod":                         "module github.com/learn-sysv/shm-course\n\ngo 1.22\n",
+		"01-a/main.go":                   "package main\n\nfunc main() {}\n",
+		"solutions/01-x/first/first.go":  solutionOf("first"),
+		"exercises/01-x/first/notes.txt": "the teacher's notes, tracked by mistake\n",
+	})
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "the course")
+	writeTree(t, repo, map[string]string{ // untracked
+		"scratch.txt":                        "not part of the course\n",
+		"01-a/junk.go":                       "package main\n",
+		"exercises/01-x/first/first.go.orig": solutionOf("first"),
+		"exercises/01-x/second/answer.txt":   solutionOf("second"),
+		"internal/x/x.go":                    "package x\n",
+	})
+
+	out := filepath.Join(t.TempDir(), "student")
+	done, err := Export(root, list, out)
+	require.NoError(t, err)
+	got := files(t, out)
+	for _, f := range []string{"scratch.txt", "01-a/junk.go", "exercises/01-x/first/first.go.orig", "exercises/01-x/second/answer.txt", "internal/x/x.go", "exercises/01-x/first/notes.txt"} {
+		assert.NotContains(t, got, f, "only the files git tracks go out, and in an exercise directory only the exercise's own")
+	}
+	assert.Contains(t, got, "01-a/main.go")
+	assert.Contains(t, got, "exercises/01-x/first/first_test.go")
+	assert.Equal(t, []string{"exercises/01-x/first/notes.txt"}, done.LeftOut, "export names a tracked file it leaves out of an exercise")
+	assert.Equal(t, done.Files, len(got))
+
+	// A solution copied into a lesson and committed: the export is refused.
+	writeTree(t, repo, map[string]string{"01-a/answer.go": strings.Replace(solutionOf("first"), "\t", "    ", -1)})
+	git(t, repo, "add", "01-a/answer.go")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
+	assert.ErrorContains(t, err, "01-a/answer.go holds the code of a reference solution (solutions/01-x/first/first.go: func Answer)",
+		"a solution's code, spaced otherwise, is found wherever it is")
+
+	// A new exercise directory that git does not track yet cannot go out half.
+	git(t, repo, "rm", "-q", "--cached", "01-a/answer.go", "exercises/01-x/second/HINTS.md")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "half"))
+	assert.ErrorContains(t, err, "exercises/01-x/second/HINTS.md is not in git")
 }
 
 // envExportTest turns on TestExportedCourse, which builds and tests a whole exported

@@ -50,7 +50,7 @@ func stubOf(pkg string) string {
 }
 
 func solutionOf(pkg string) string {
-	return "package " + pkg + "\n\n// Answer is the answer.\nfunc Answer() (int, error) { return 42, nil }\n"
+	return "package " + pkg + "\n\n// Answer is the answer.\nfunc Answer() (int, error) {\n\tsix, seven := 6, 7\n\tif six*seven != 42 {\n\t\tpanic(\"arithmetic is broken\")\n\t}\n\treturn six * seven, nil\n}\n"
 }
 
 func testOf(pkg string) string {
