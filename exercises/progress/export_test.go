@@ -179,6 +179,7 @@ func TestExportedCourse(t *testing.T) {
 	if os.Getenv(envExportTest) != "1" {
 		t.Skipf("builds and tests a whole exported course (a minute of CPU): %s=1 runs it (CI does)", envExportTest)
 	}
+	needGo(t)
 	list, err := Discover("..")
 	require.NoError(t, err)
 	root, err := filepath.Abs("..")

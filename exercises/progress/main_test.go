@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,15 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// needGo skips a test that runs the go command when it is not on the PATH: under
+// go test -exec sudo, which runs the test binary as root with the PATH sudo sets.
+func needGo(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on the PATH (go test -exec sudo runs the tests with sudo's PATH): this test runs go test; run it as yourself, go test ./progress/")
+	}
 }
 
 // writeTree creates files (slash-separated path -> content) under root.
