@@ -35,7 +35,13 @@ func (e Exercise) ImportPath() string { return ModulePath + "/" + e.Path() }
 // that need root (another user's process, a private mount namespace) run instead of
 // being skipped.
 func (e Exercise) TestCommand() string {
-	return "cd exercises && go test -exec sudo ./" + e.Path() + "/"
+	return "cd exercises && " + e.RootCommand()
+}
+
+// RootCommand is how a learner runs e's tests as grading does, as root, from the
+// exercises directory. (sudo go test would not find go: sudo sets its own PATH.)
+func (e Exercise) RootCommand() string {
+	return "go test -exec sudo ./" + e.Path() + "/"
 }
 
 var (

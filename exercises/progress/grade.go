@@ -18,10 +18,13 @@ type Result struct {
 	// SkipReasons says why, once per distinct reason: most need root.
 	Skipped     int      `json:"skipped"`
 	SkipReasons []string `json:"skip_reasons,omitempty"`
-	Points      int      `json:"points"`
-	MaxPoints   int      `json:"max_points"`
-	README      string   `json:"readme"`
-	Hints       string   `json:"hints"`
+	// RootTestsNotRun: some of the skipped tests need root, and grading runs them
+	// (as root): the points here may not be the grade.
+	RootTestsNotRun bool   `json:"root_tests_not_run,omitempty"`
+	Points          int    `json:"points"`
+	MaxPoints       int    `json:"max_points"`
+	README          string `json:"readme"`
+	Hints           string `json:"hints"`
 	// Detail says why an exercise is not passing: the TODO message, the failing
 	// test with its first failure message, or the build error.
 	Detail string `json:"detail,omitempty"`
@@ -119,6 +122,7 @@ func Grade(list []Exercise, events []Event) (Report, error) {
 				seen[why] = true
 				res.SkipReasons = append(res.SkipReasons, why)
 			}
+			res.RootTestsNotRun = res.RootTestsNotRun || needsRoot.MatchString(why)
 		}
 		if res.Status == Passing {
 			res.Points = PointsPerExercise
@@ -245,6 +249,10 @@ func add(field, text string, errLines, msgLines *[]string) {
 		*msgLines = append(*msgLines, text)
 	}
 }
+
+// needsRoot matches the reason of a test that skipped itself for want of root ("...
+// needs root; run the tests as root ..."). Grading runs every test as root.
+var needsRoot = regexp.MustCompile(`\broot\b`)
 
 // skipReason is the message a test gave t.Skip, one line.
 func skipReason(out string) string {

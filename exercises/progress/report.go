@@ -38,8 +38,14 @@ func (rep *Report) add(r Result) {
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LESSON\tEXERCISE\tSTATUS\tTESTS\tPOINTS")
+	unchecked := 0 // passing exercises whose root-only tests did not run
 	for _, r := range rep.Exercises {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\n", r.Lesson, r.Name, r.Status, r.TestsPassed, r.TestsTotal, r.Points, r.MaxPoints)
+		note := ""
+		if r.RootTestsNotRun && r.Status == Passing {
+			note = " (root-only tests not run)"
+			unchecked++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d%s\n", r.Lesson, r.Name, r.Status, r.TestsPassed, r.TestsTotal, r.Points, r.MaxPoints, note)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -50,12 +56,18 @@ func (rep Report) WriteText(w io.Writer) error {
 			continue
 		}
 		if !skips {
-			fmt.Fprintln(w, "\nSkipped tests (an exercise passes without them; the reason says how to run them):")
+			fmt.Fprintln(w, "\nSkipped tests (an exercise passes here without them; the reason says how to run them):")
 			skips = true
 		}
 		fmt.Fprintf(w, "  %s: %s\n", r.Path, r.TestSummary())
+		if r.RootTestsNotRun {
+			fmt.Fprintf(w, "    grading runs them, as root: run them the same way with %s\n", Exercise{r.Lesson, r.Name}.RootCommand())
+		}
 	}
 	fmt.Fprintf(w, "\nScore: %d of %d exercises passing, %d/%d points.\n", rep.Passed, rep.Total, rep.Points, rep.MaxPoints)
+	if unchecked > 0 {
+		fmt.Fprintf(w, "(%d of them passed without their root-only tests, which grading runs: see Skipped tests.)\n", unchecked)
+	}
 	if rep.Next == nil {
 		_, err := fmt.Fprintln(w, "All done: every exercise passes.")
 		return err

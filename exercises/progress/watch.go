@@ -145,6 +145,9 @@ func (w *Watcher) show(r Result) {
 	now := time.Now().Format("15:04:05")
 	if r.Status == Passing {
 		fmt.Fprintf(w.Out, "[%s] %s passes: %s. Well done!\n", now, r.Path, r.TestSummary())
+		if r.RootTestsNotRun {
+			fmt.Fprintf(w.Out, "  Grading also runs the root-only tests, as root: run them the same way with %s\n", Exercise{r.Lesson, r.Name}.RootCommand())
+		}
 		return
 	}
 	fmt.Fprintf(w.Out, "[%s] %s %s: %s\n", now, r.Path, r.Status, r.TestSummary())
