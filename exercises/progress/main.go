@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -152,6 +153,9 @@ func table(args []string, stdout, stderr io.Writer) error {
 	if err := parse(flags, "", args, stderr, 0, 0); err != nil {
 		return err
 	}
+	if err := needLinux(goos); err != nil {
+		return err
+	}
 	root, list, err := load()
 	if err != nil {
 		return err
@@ -170,6 +174,20 @@ func table(args []string, stdout, stderr io.Writer) error {
 		return report.WriteJSON(stdout)
 	}
 	return report.WriteText(stdout)
+}
+
+// goos is the system this program runs on (a variable, so that tests can pretend).
+var goos = runtime.GOOS
+
+// needLinux refuses to run the exercises' tests on a system other than Linux (goos
+// is runtime.GOOS): they are built for Linux only, so go test would report every
+// exercise as failing with "build constraints exclude all Go files".
+func needLinux(goos string) error {
+	if goos == "linux" {
+		return nil
+	}
+	return fmt.Errorf("the exercises need Linux, and this is %s: their tests use System V shared memory as Linux has it, and build on Linux only. "+
+		"Open the repository in its dev container (.devcontainer/: VS Code's Dev Containers, or GitHub Codespaces), or use WSL2 on Windows; the README's Prerequisites say more", goos)
 }
 
 // generate writes what is generated from the exercise directories: the GitHub

@@ -124,6 +124,30 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// On macOS or Windows the tests cannot build: progress says so, and where to go,
+// instead of reporting every exercise as failing.
+func TestNeedLinux(t *testing.T) {
+	assert.NoError(t, needLinux("linux"))
+	for _, goos := range []string{"darwin", "windows", "freebsd"} {
+		err := needLinux(goos)
+		require.Error(t, err, goos)
+		assert.Contains(t, err.Error(), "the exercises need Linux, and this is "+goos)
+		assert.Contains(t, err.Error(), "dev container")
+		assert.NotContains(t, err.Error(), "\n", "one line")
+	}
+
+	defer func(old string) { goos = old }(goos)
+	goos = "darwin"
+	for _, args := range [][]string{nil, {"-json"}, {"watch"}} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 1, run(args, strings.NewReader(""), &stdout, &stderr), "progress %v on macOS", args)
+		assert.Empty(t, stdout.String())
+		assert.Regexp(t, `^progress: the exercises need Linux, and this is darwin: [^\n]*\n$`, stderr.String())
+	}
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 0, run([]string{"hint", "-h"}, strings.NewReader(""), &stdout, &stderr), "hint, reset and export work anywhere")
+}
+
 func TestFind(t *testing.T) {
 	list := []Exercise{{"01-ftok", "keyparts"}, {"01-ftok", "collide"}, {"02-x", "collide"}}
 	tests := []struct {

@@ -27,6 +27,9 @@ func watch(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error
 	if err := parse(flags, "watch", args, stderr, 0, 1); err != nil {
 		return 0, err
 	}
+	if err := needLinux(goos); err != nil {
+		return 0, err
+	}
 	root, list, err := load()
 	if err != nil {
 		return 0, err
