@@ -29,13 +29,14 @@ func (e Exercise) Path() string { return e.Lesson + "/" + e.Name }
 // ImportPath is the exercise package's import path.
 func (e Exercise) ImportPath() string { return ModulePath + "/" + e.Path() }
 
-// TestCommand is how GitHub Classroom grades one exercise, from the repository root.
+// TestCommand is how GitHub Classroom grades one exercise, from the repository root:
+// after checking that its tests are the ones handed out (UnchangedPath), it runs them.
 // GitHub's hosted runners give the job passwordless sudo: `go test -exec sudo` builds
 // the tests as the runner's user and runs the test binary as root, so that the cases
 // that need root (another user's process, a private mount namespace) run instead of
 // being skipped.
 func (e Exercise) TestCommand() string {
-	return "cd exercises && " + e.RootCommand()
+	return "sh " + UnchangedPath + " " + e.Path() + " && cd exercises && " + e.RootCommand()
 }
 
 // RootCommand is how a learner runs e's tests as grading does, as root, from the

@@ -164,6 +164,7 @@ func Export(root string, list []Exercise, dir string) (Exported, error) {
 	for f, content := range grading {
 		out[f] = content
 	}
+	out[GradedSums] = Sums(out)
 	if err := noSolutionIn(repo, shipped, out); err != nil {
 		return Exported{}, err
 	}

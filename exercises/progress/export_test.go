@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -62,7 +63,9 @@ func TestExportSmallCourse(t *testing.T) {
 	require.NoError(t, err)
 
 	want := []string{
+		".github/classroom/SHA256SUMS",
 		".github/classroom/autograding.json",
+		".github/classroom/unchanged",
 		".github/workflows/classroom.yml",
 		"01-a/main.go",
 		"README.md",
@@ -95,7 +98,13 @@ func TestExportSmallCourse(t *testing.T) {
 	assert.Equal(t, "# Course\n\n", string(readme), "the course-only parts are left out")
 	yml, err := os.ReadFile(filepath.Join(out, ".github", "workflows", "classroom.yml"))
 	require.NoError(t, err)
-	assert.Contains(t, string(yml), "command: cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+	assert.Contains(t, string(yml), "command: sh .github/classroom/unchanged 01-x/second && cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+	sums, err := os.ReadFile(filepath.Join(out, ".github", "classroom", "SHA256SUMS"))
+	require.NoError(t, err)
+	assert.Equal(t, Checksum([]byte(testOf("first")))+"  exercises/01-x/first/first_test.go\n"+
+		Checksum([]byte(testOf("second")))+"  exercises/01-x/second/second_test.go\n"+
+		Checksum([]byte("package x\n"))+"  internal/x/x.go\n", string(sums), "the checksums of the tests and of internal/, not of the stubs")
+	checkUnchanged(t, out, "01-x/first")
 
 	_, err = Export(root, list, out)
 	assert.ErrorContains(t, err, "is not empty", "export never writes into an existing repository")
@@ -104,6 +113,44 @@ func TestExportSmallCourse(t *testing.T) {
 	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
 	assert.ErrorContains(t, err, "exercises/01-x/second/second_test.go is not the shipped test",
 		"a changed test would grade students differently from the course's check")
+}
+
+// checkUnchanged runs the grading's check of exercise ex in the student repository
+// dir: it passes as exported, and fails for an edited test or an edited internal/
+// file, but not for an edited stub.
+func checkUnchanged(t *testing.T, dir, ex string) {
+	t.Helper()
+	unchanged := func() (string, error) {
+		cmd := exec.Command("sh", ".github/classroom/unchanged", ex)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	edit := func(f string) (restore func()) {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		old, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, append(old, "// edited\n"...), 0o644))
+		return func() { require.NoError(t, os.WriteFile(p, old, 0o644)) }
+	}
+	out, err := unchanged()
+	require.NoError(t, err, "the tests as exported pass the check:\n%s", out)
+	assert.Empty(t, out)
+
+	name := path.Base(ex)
+	restore := edit("exercises/" + ex + "/" + name + ".go")
+	out, err = unchanged()
+	assert.NoError(t, err, "the stub is the student's to edit:\n%s", out)
+	restore()
+
+	for _, f := range []string{"exercises/" + ex + "/" + name + "_test.go", "internal/x/x.go"} {
+		restore := edit(f)
+		out, err := unchanged()
+		assert.Error(t, err, "an edited %s fails the check", f)
+		assert.Contains(t, out, f+": FAILED")
+		assert.Contains(t, out, "grading runs only the tests as they were handed out")
+		restore()
+	}
 }
 
 // git runs git in dir, failing the test if it fails.
@@ -227,6 +274,12 @@ func TestExportedCourse(t *testing.T) {
 	}
 	for _, r := range grade().Exercises {
 		assert.Equal(t, Passing, r.Status, "the reference solution of %s must pass in the exported repository: %s", r.Path, r.Detail)
+	}
+	for _, e := range list {
+		cmd := exec.Command("sh", filepath.FromSlash(UnchangedPath), e.Path())
+		cmd.Dir = out
+		b, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "the grading's check of %s, with its stub solved, must pass:\n%s", e.Path(), b)
 	}
 }
 
