@@ -20,11 +20,14 @@ type Result struct {
 	SkipReasons []string `json:"skip_reasons,omitempty"`
 	// RootTestsNotRun: some of the skipped tests need root, and grading runs them
 	// (as root): the points here may not be the grade.
-	RootTestsNotRun bool   `json:"root_tests_not_run,omitempty"`
-	Points          int    `json:"points"`
-	MaxPoints       int    `json:"max_points"`
-	README          string `json:"readme"`
-	Hints           string `json:"hints"`
+	RootTestsNotRun bool `json:"root_tests_not_run,omitempty"`
+	// TestsEdited lists the exercise's test files that differ from the ones handed
+	// out (edited or missing): grading checks them first and scores the exercise 0.
+	TestsEdited []string `json:"tests_edited,omitempty"`
+	Points      int      `json:"points"`
+	MaxPoints   int      `json:"max_points"`
+	README      string   `json:"readme"`
+	Hints       string   `json:"hints"`
 	// Detail says why an exercise is not passing: the TODO message, the failing
 	// test with its first failure message, or the build error.
 	Detail string `json:"detail,omitempty"`

@@ -170,6 +170,13 @@ func table(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	shipped, err := EmbeddedShipped()
+	if err != nil {
+		return err
+	}
+	if err := report.MarkEditedTests(root, shipped); err != nil {
+		return err
+	}
 	if *asJSON {
 		return report.WriteJSON(stdout)
 	}

@@ -41,7 +41,10 @@ func (rep Report) WriteText(w io.Writer) error {
 	unchecked := 0 // passing exercises whose root-only tests did not run
 	for _, r := range rep.Exercises {
 		note := ""
-		if r.RootTestsNotRun && r.Status == Passing {
+		switch {
+		case len(r.TestsEdited) > 0:
+			note = " (tests edited: grading scores 0)"
+		case r.RootTestsNotRun && r.Status == Passing:
 			note = " (root-only tests not run)"
 			unchecked++
 		}
@@ -64,6 +67,17 @@ func (rep Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "    grading runs them, as root: run them the same way with %s\n", Exercise{r.Lesson, r.Name}.RootCommand())
 		}
 	}
+	edited := false
+	for _, r := range rep.Exercises {
+		if len(r.TestsEdited) == 0 {
+			continue
+		}
+		if !edited {
+			fmt.Fprintln(w, "\nEdited tests (grading checks the tests first: an exercise whose tests differ from the ones handed out scores 0):")
+			edited = true
+		}
+		fmt.Fprintf(w, "  %s: %s; put them back as handed out with git (git log FILE lists their versions)\n", r.Path, strings.Join(r.TestsEdited, ", "))
+	}
 	fmt.Fprintf(w, "\nScore: %d of %d exercises passing, %d/%d points.\n", rep.Passed, rep.Total, rep.Points, rep.MaxPoints)
 	if unchecked > 0 {
 		fmt.Fprintf(w, "(%d of them passed without their root-only tests, which grading runs: see Skipped tests.)\n", unchecked)
@@ -80,6 +94,24 @@ func (rep Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "  test:  go test ./%s/\n", n.Path)
 	_, err := fmt.Fprintf(w, "  or:    go run ./progress watch   (runs them each time you save)\n")
 	return err
+}
+
+// MarkEditedTests notes in rep, for every exercise of list, the test files under root
+// that differ from the ones shipped.
+func (rep *Report) MarkEditedTests(root string, shipped *Shipped) error {
+	for i := range rep.Exercises {
+		r := &rep.Exercises[i]
+		changes, err := shipped.Changes(root, Exercise{r.Lesson, r.Name})
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if strings.HasSuffix(c.Path, "_test.go") && c.How != "added" {
+				r.TestsEdited = append(r.TestsEdited, c.Path+" ("+c.How+")")
+			}
+		}
+	}
+	return nil
 }
 
 // TestSummary says how many tests pass and what was skipped:
