@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -59,35 +60,89 @@ var exerciseDocs = map[string]bool{"README.md": true, "HINTS.md": true}
 // export writes a student repository.
 func export(args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("export", flag.ContinueOnError)
-	if err := parse(flags, "export", args, stderr, 1, 1); err != nil {
+	noLastHint := flags.Bool("no-last-hint", false, "")
+	if err := parse(flags, "export", args, stderr, 1, math.MaxInt); err != nil {
 		return err
 	}
 	root, list, err := load()
 	if err != nil {
 		return err
 	}
+	opts := ExportOptions{NoLastHint: *noLastHint}
+	if flags.NArg() > 1 {
+		if opts.Only, err = Select(list, flags.Args()[1:]); err != nil {
+			return err
+		}
+	}
 	dir := flags.Arg(0)
-	done, err := Export(root, list, dir)
+	done, err := Export(root, list, dir, opts)
 	if err != nil {
 		return err
 	}
 	for _, f := range done.LeftOut {
-		fmt.Fprintf(stderr, "progress export: left out %s: not part of an exercise (an exercise hands out only README.md, HINTS.md, its stub and its tests)\n", f)
+		fmt.Fprintf(stderr, "progress export: left out %s: not part of an exercise handed out (an exercise hands out only README.md, HINTS.md, its stub and its tests)\n", f)
 	}
-	fmt.Fprintf(stdout, "Wrote a student repository of %d files to %s, without solutions.\n", done.Files, dir)
+	fmt.Fprintf(stdout, "Wrote a student repository of %d files with %d exercises to %s, without solutions.\n", done.Files, done.Exercises, dir)
 	fmt.Fprintf(stdout, "Next: cd %s && git init -b main && git add . && git commit -m 'The exercises', push it to a new GitHub repository, mark it as a template, and create the assignment from it (exercises/TEACHERS.md).\n", dir)
 	return nil
 }
 
-// Exported is what Export did.
-type Exported struct {
-	Files   int      // how many files it wrote
-	LeftOut []string // files of exercises/ that git tracks and that are in no exercise's list of files
+// Select returns the exercises of list that names name, in the order of list: each
+// name is an exercise (as Find takes it) or a lesson ("01-ftok": all of its exercises).
+func Select(list []Exercise, names []string) ([]Exercise, error) {
+	chosen := map[Exercise]bool{}
+	for _, name := range names {
+		lesson := strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(filepath.Clean(name)), "exercises/"), "/")
+		found := false
+		for _, e := range list {
+			if e.Lesson == lesson {
+				chosen[e], found = true, true
+			}
+		}
+		if found {
+			continue
+		}
+		e, err := Find(list, name)
+		if err != nil {
+			return nil, err
+		}
+		chosen[e] = true
+	}
+	var only []Exercise
+	for _, e := range list {
+		if chosen[e] {
+			only = append(only, e)
+		}
+	}
+	return only, nil
 }
 
-// Export writes the student repository of the course whose exercises module is root
-// to dir, which must not exist or be empty.
-func Export(root string, list []Exercise, dir string) (Exported, error) {
+// ExportOptions are export's choices.
+type ExportOptions struct {
+	// Only lists the exercises to hand out (and grade); nil hands out every one.
+	Only []Exercise
+	// NoLastHint leaves each exercise's last hint, the one that is nearly the
+	// answer, out of its HINTS.md.
+	NoLastHint bool
+}
+
+// Exported is what Export did.
+type Exported struct {
+	Files     int      // how many files it wrote
+	Exercises int      // how many exercises it handed out
+	LeftOut   []string // files of exercises/ that git tracks and that are in no exercise's list of files
+}
+
+// Export writes the student repository of the course whose exercises module is root,
+// and whose exercises are all, to dir, which must not exist or be empty.
+func Export(root string, all []Exercise, dir string, opts ExportOptions) (Exported, error) {
+	list := all
+	if opts.Only != nil {
+		list = opts.Only
+	}
+	if len(list) == 0 {
+		return Exported{}, errors.New("no exercise to export")
+	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return Exported{}, fmt.Errorf("%s is not empty: export writes a new repository", dir)
 	}
@@ -125,10 +180,11 @@ func Export(root string, list []Exercise, dir string) (Exported, error) {
 			// the teacher's guide; the course's copy of the grading
 		default:
 			e, ok := exerciseOf(list, name)
+			_, another := exerciseOf(all, name)
 			switch {
 			case !ok:
-				if underExercise(name) {
-					done.LeftOut = append(done.LeftOut, f) // an exercise not exported, or a stray
+				if underExercise(name) && !another {
+					done.LeftOut = append(done.LeftOut, f) // in no exercise of the course
 				}
 			case exerciseDocs[path.Base(name)] && path.Dir(name) == e.Path():
 				if err := copyFrom(repo, f, out); err != nil {
@@ -156,6 +212,16 @@ func Export(root string, list []Exercise, dir string) (Exported, error) {
 		if strings.HasSuffix(f, ".md") {
 			out[f] = ForStudents(content)
 		}
+		if opts.NoLastHint && path.Base(f) == "HINTS.md" {
+			out[f] = WithoutLastHint(out[f])
+		}
+	}
+	if opts.Only != nil {
+		onlyShipped(out, list)
+		out["exercises/README.md"] = OnlyRows(out["exercises/README.md"], list)
+		if err := noLinkToOthers(out, all, list); err != nil {
+			return Exported{}, err
+		}
 	}
 	grading, err := Classroom(list)
 	if err != nil {
@@ -165,7 +231,7 @@ func Export(root string, list []Exercise, dir string) (Exported, error) {
 		out[f] = content
 	}
 	out[GradedSums] = Sums(out)
-	if err := noSolutionIn(repo, shipped, out); err != nil {
+	if err := noSolutionIn(repo, shipped, out, !opts.NoLastHint); err != nil {
 		return Exported{}, err
 	}
 
@@ -183,7 +249,7 @@ func Export(root string, list []Exercise, dir string) (Exported, error) {
 			return Exported{}, err
 		}
 	}
-	done.Files = len(names)
+	done.Files, done.Exercises = len(names), len(list)
 	sort.Strings(done.LeftOut)
 	return done, nil
 }
@@ -317,4 +383,99 @@ func ForStudents(md []byte) []byte {
 	md = courseOnly.ReplaceAll(md, nil)
 	md = studentOnly.ReplaceAll(md, []byte("$1"))
 	return bytes.ReplaceAll(md, []byte("\n\n\n"), []byte("\n\n"))
+}
+
+// WithoutLastHint drops the last "## Hint" section of a HINTS.md, the one that is
+// nearly the answer, when there is more than one.
+func WithoutLastHint(md []byte) []byte {
+	starts := hintHeading.FindAllIndex(md, -1)
+	if len(starts) < 2 {
+		return md
+	}
+	return append(bytes.TrimRight(md[:starts[len(starts)-1][0]], "\n"), '\n')
+}
+
+var (
+	hintHeading = regexp.MustCompile(`(?m)^## Hint`)
+	// A row of exercises/README.md's table: "| 3 | [`02-shmget/openorcreate`](...) | ...".
+	tableRow = regexp.MustCompile(`^\| *[0-9]+ *\|`)
+	// A relative link in Markdown: ](target) or ](target#part).
+	mdLink = regexp.MustCompile(`\]\(([^)#\s]+)[^)]*\)`)
+)
+
+// OnlyRows keeps the rows of exercises/README.md's table that are about an exercise
+// of list, numbered again from 1.
+func OnlyRows(md []byte, list []Exercise) []byte {
+	keep := map[string]bool{}
+	for _, e := range list {
+		keep[e.Path()] = true
+	}
+	var b bytes.Buffer
+	n := 0
+	for _, line := range strings.SplitAfter(string(md), "\n") {
+		if tableRow.MatchString(line) {
+			m := mention.FindStringSubmatch(line)
+			if m != nil && !keep[m[1]+"/"+m[2]] {
+				continue
+			}
+			n++
+			line = tableRow.ReplaceAllString(line, fmt.Sprintf("| %d |", n))
+		}
+		b.WriteString(line)
+	}
+	return b.Bytes()
+}
+
+// onlyShipped keeps in out the part of the shipped manifest (progress/shipped/) that
+// is about the exercises of list: progress, in the student repository, knows only
+// those.
+func onlyShipped(out map[string][]byte, list []Exercise) {
+	keep := map[string]bool{}
+	for _, e := range list {
+		keep[e.Path()] = true
+	}
+	prefix := "exercises/" + ShippedDir + "/"
+	for f := range out {
+		if name, ok := strings.CutPrefix(f, prefix); ok && name != sumsFile && !keep[path.Dir(name)] {
+			delete(out, f)
+		}
+	}
+	var sums bytes.Buffer
+	for _, line := range strings.SplitAfter(string(out[prefix+sumsFile]), "\n") {
+		if _, name, ok := strings.Cut(line, "  "); ok && keep[path.Dir(strings.TrimSpace(name))] {
+			sums.WriteString(line)
+		}
+	}
+	out[prefix+sumsFile] = sums.Bytes()
+}
+
+// noLinkToOthers refuses an export of some of the exercises (list, of all) where a
+// Markdown file links to an exercise left out: an exercise that says "do
+// 04-shmdt/orphans first" needs it.
+func noLinkToOthers(out map[string][]byte, all, list []Exercise) error {
+	exported := map[Exercise]bool{}
+	for _, e := range list {
+		exported[e] = true
+	}
+	var names []string
+	for f := range out {
+		if strings.HasSuffix(f, ".md") {
+			names = append(names, f)
+		}
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		for _, m := range mdLink.FindAllStringSubmatch(string(out[f]), -1) {
+			if strings.Contains(m[1], "://") {
+				continue
+			}
+			target := path.Join(path.Dir(f), m[1]) + "/"
+			for _, e := range all {
+				if !exported[e] && strings.HasPrefix(target, "exercises/"+e.Path()+"/") {
+					return fmt.Errorf("%s links to %s, which is not exported: export it too (for example go run ./progress export DIR ... %s)", f, e.Path(), e.Path())
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -59,7 +58,7 @@ func TestExportSmallCourse(t *testing.T) {
 		"exercises/01-x/first/first.go":              solutionOf("first"), // the teacher solved it in their copy
 	})
 	out := filepath.Join(t.TempDir(), "student")
-	done, err := Export(root, list, out)
+	done, err := Export(root, list, out, ExportOptions{})
 	require.NoError(t, err)
 
 	want := []string{
@@ -106,11 +105,11 @@ func TestExportSmallCourse(t *testing.T) {
 		Checksum([]byte("package x\n"))+"  internal/x/x.go\n", string(sums), "the checksums of the tests and of internal/, not of the stubs")
 	checkUnchanged(t, out, "01-x/first")
 
-	_, err = Export(root, list, out)
+	_, err = Export(root, list, out, ExportOptions{})
 	assert.ErrorContains(t, err, "is not empty", "export never writes into an existing repository")
 
 	writeTree(t, root, map[string]string{"01-x/second/second_test.go": "package second\n"})
-	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"), ExportOptions{})
 	assert.ErrorContains(t, err, "exercises/01-x/second/second_test.go is not the shipped test",
 		"a changed test would grade students differently from the course's check")
 }
@@ -191,7 +190,7 @@ func TestExportOnlyTracked(t *testing.T) {
 	})
 
 	out := filepath.Join(t.TempDir(), "student")
-	done, err := Export(root, list, out)
+	done, err := Export(root, list, out, ExportOptions{})
 	require.NoError(t, err)
 	got := files(t, out)
 	for _, f := range []string{"scratch.txt", "01-a/junk.go", "exercises/01-x/first/first.go.orig", "exercises/01-x/second/answer.txt", "internal/x/x.go", "exercises/01-x/first/notes.txt"} {
@@ -205,14 +204,82 @@ func TestExportOnlyTracked(t *testing.T) {
 	// A solution copied into a lesson and committed: the export is refused.
 	writeTree(t, repo, map[string]string{"01-a/answer.go": strings.Replace(solutionOf("first"), "\t", "    ", -1)})
 	git(t, repo, "add", "01-a/answer.go")
-	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"), ExportOptions{})
 	assert.ErrorContains(t, err, "01-a/answer.go holds the code of a reference solution (solutions/01-x/first/first.go: func Answer)",
 		"a solution's code, spaced otherwise, is found wherever it is")
 
 	// A new exercise directory that git does not track yet cannot go out half.
 	git(t, repo, "rm", "-q", "--cached", "01-a/answer.go", "exercises/01-x/second/HINTS.md")
-	_, err = Export(root, list, filepath.Join(t.TempDir(), "half"))
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "half"), ExportOptions{})
 	assert.ErrorContains(t, err, "exercises/01-x/second/HINTS.md is not in git")
+}
+
+// export DIR NAME...: only some exercises (and all the lessons), with the table of
+// exercises/README.md, the shipped manifest and the grading cut to them; an exercise
+// that links to one left out (it builds on it) refuses. -no-last-hint drops each
+// exercise's last hint, and then the hints left must not hold a solution either.
+func TestExportSome(t *testing.T) {
+	repo := t.TempDir()
+	root := filepath.Join(repo, "exercises")
+	list := smallCourse(t, root)
+	writeTree(t, repo, map[string]string{
+		"go.mod":                        "module github.com/learn-sysv/shm-course\n\ngo 1.22\n",
+		"solutions/01-x/first/first.go": solutionOf("first"),
+		"exercises/README.md": "# Exercises\n\n| # | exercise |\n|---|---|\n" +
+			"| 1 | [`01-x/first`](01-x/first/) |\n| 2 | [`01-x/second`](01-x/second/) |\n\nThe end.\n",
+		"exercises/01-x/second/README.md": "# second\n\nDo [`01-x/first`](../first/) first.\n",
+	})
+	second, err := Select(list, []string{"second"})
+	require.NoError(t, err)
+	require.Equal(t, []Exercise{{"01-x", "second"}}, second)
+
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "refused"), ExportOptions{Only: second})
+	assert.ErrorContains(t, err, "exercises/01-x/second/README.md links to 01-x/first, which is not exported: export it too")
+
+	writeTree(t, repo, map[string]string{"exercises/01-x/second/README.md": "# second\n\nWrite Answer.\n"})
+	out := filepath.Join(t.TempDir(), "student")
+	done, err := Export(root, list, out, ExportOptions{Only: second, NoLastHint: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, done.Exercises)
+	assert.Empty(t, done.LeftOut, "an exercise not chosen is left out on purpose, not named")
+	got := files(t, out)
+	assert.NotContains(t, got, "exercises/01-x/first/first_test.go")
+	assert.NotContains(t, got, "exercises/progress/shipped/01-x/first/first.go.txt")
+	assert.Contains(t, got, "exercises/01-x/second/second_test.go")
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f)))
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "# Exercises\n\n| # | exercise |\n|---|---|\n| 1 | [`01-x/second`](01-x/second/) |\n\nThe end.\n", read("exercises/README.md"),
+		"the table lists the exercises handed out, numbered again")
+	assert.NotContains(t, read("exercises/progress/shipped/SHA256SUMS"), "01-x/first/")
+	assert.Contains(t, read("exercises/progress/shipped/SHA256SUMS"), "01-x/second/second.go\n")
+	assert.NotContains(t, read(".github/workflows/classroom.yml"), "01-x/first")
+	assert.Equal(t, "# Hints\n\nRead one at a time.\n\n## Hint 1\n\nThink of a number.\n", read("exercises/01-x/second/HINTS.md"),
+		"-no-last-hint: the last hint, nearly the answer, is left out")
+
+	writeTree(t, repo, map[string]string{"exercises/01-x/second/HINTS.md": "## Hint 1\n\n" + solutionOf("first") + "\n## Hint 2\n\nEnough.\n"})
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "hinted"), ExportOptions{Only: second, NoLastHint: true})
+	assert.ErrorContains(t, err, "exercises/01-x/second/HINTS.md holds the code of a reference solution", "with -no-last-hint, the hints left must not give the answer")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "hinted"), ExportOptions{Only: second})
+	assert.NoError(t, err, "without it, the hints are the course's to write")
+}
+
+func TestSelect(t *testing.T) {
+	list := []Exercise{{"01-ftok", "keyparts"}, {"01-ftok", "collide"}, {"02-shmget", "perms"}, {"05-shmctl", "cleaner"}}
+	got, err := Select(list, []string{"cleaner", "01-ftok/", "02-shmget/perms", "collide"})
+	require.NoError(t, err)
+	assert.Equal(t, []Exercise{{"01-ftok", "keyparts"}, {"01-ftok", "collide"}, {"02-shmget", "perms"}, {"05-shmctl", "cleaner"}}, got,
+		"a lesson names its exercises; the order is the course's; twice is once")
+	_, err = Select(list, []string{"03-shmat"})
+	assert.ErrorContains(t, err, `no exercise is called "03-shmat"`)
+}
+
+func TestWithoutLastHint(t *testing.T) {
+	assert.Equal(t, "# Hints\n\n## Hint 1\n\nA.\n", string(WithoutLastHint([]byte("# Hints\n\n## Hint 1\n\nA.\n\n## Hint 2 (nearly the answer)\n\nB.\n"))))
+	one := "## Hint 1\n\nThe only one.\n"
+	assert.Equal(t, one, string(WithoutLastHint([]byte(one))), "a single hint stays")
 }
 
 // envExportTest turns on TestExportedCourse, which builds and tests a whole exported
@@ -232,7 +299,7 @@ func TestExportedCourse(t *testing.T) {
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "student")
-	_, err = Export(root, list, out)
+	_, err = Export(root, list, out, ExportOptions{})
 	require.NoError(t, err)
 
 	assert.NoDirExists(t, filepath.Join(out, "solutions"))
@@ -282,8 +349,6 @@ func TestExportedCourse(t *testing.T) {
 		assert.NoError(t, err, "the grading's check of %s, with its stub solved, must pass:\n%s", e.Path(), b)
 	}
 }
-
-var mdLink = regexp.MustCompile(`\]\(([^)#\s]+)[^)]*\)`)
 
 // checkLinks fails for every relative link in a Markdown file under dir that points
 // to nothing.

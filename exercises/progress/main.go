@@ -7,7 +7,7 @@
 //	go run ./progress watch         # re-runs the current exercise's tests whenever you save
 //	go run ./progress hint NAME     # the next hint of exercise NAME, one at a time
 //	go run ./progress reset NAME    # puts the shipped stub of NAME back, after asking
-//	go run ./progress export DIR    # (teachers) writes a student repository, without solutions
+//	go run ./progress export DIR    # (teachers) writes a student repository, without solutions (-h: options)
 //	go run ./progress generate      # (course authors) writes classroom/ (the Classroom grading) and shipped/
 //
 // The table runs `go test -json` over every exercise package once and reads the
@@ -43,7 +43,8 @@ const usage = `usage: go run ./progress [-json]            your progress: a tabl
        go run ./progress watch [NAME]       re-run the current exercise's tests each time you save a file
        go run ./progress hint NAME          show the next hint of exercise NAME, one at a time
        go run ./progress reset [-y] NAME    put the shipped stub of exercise NAME back (asks first)
-       go run ./progress export DIR         for teachers: write a student repository to DIR, without solutions
+       go run ./progress export [-no-last-hint] DIR [NAME...]
+                                            for teachers: write a student repository to DIR, without solutions
        go run ./progress generate           for course authors: write progress/classroom/ (the Classroom grading) and progress/shipped/
 Run it from the exercises directory. NAME is 01-ftok/keyparts, or just keyparts. Every command takes -h.
 `
@@ -53,7 +54,7 @@ var commandUsage = map[string]string{
 	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; Enter runs them again, h shows a hint, q or Ctrl-C leaves",
 	"hint":     "usage: go run ./progress hint NAME: show the next hint of exercise NAME, one per call (the ones you have seen are remembered in exercises/.progress.json)",
 	"reset":    "usage: go run ./progress reset [-y] NAME: put back the stub of exercise NAME as it was shipped, losing your changes to it, after asking (-y: do not ask)",
-	"export":   "usage: go run ./progress export DIR: write a student repository to the new directory DIR: the lessons, the exercises as shipped, progress and the Classroom grading, without solutions",
+	"export":   "usage: go run ./progress export [-no-last-hint] DIR [NAME...]: write a student repository to the new directory DIR: the lessons, the exercises as shipped (every one, or the exercises and lessons NAME names: keyparts, 05-shmctl), progress and the Classroom grading, without solutions (-no-last-hint: nor each exercise's last hint, the one that is nearly the answer)",
 	"generate": "usage: go run ./progress generate: write progress/classroom/ (the Classroom grading of every exercise, which export puts in a student repository's .github/) and progress/shipped/ (the stubs as shipped) from the exercise directories",
 }
 

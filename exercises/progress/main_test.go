@@ -100,13 +100,14 @@ func TestUsage(t *testing.T) {
 		{[]string{"watch", "-h"}, 0, "usage: go run ./progress watch [NAME]: "},
 		{[]string{"hint", "-h"}, 0, "usage: go run ./progress hint NAME: "},
 		{[]string{"reset", "-h"}, 0, "usage: go run ./progress reset [-y] NAME: "},
-		{[]string{"export", "-h"}, 0, "usage: go run ./progress export DIR: "},
+		{[]string{"export", "-h"}, 0, "usage: go run ./progress export [-no-last-hint] DIR [NAME...]: "},
 		{[]string{"generate", "-h"}, 0, "usage: go run ./progress generate: "},
 		{[]string{"-nope"}, 2, "progress: flag provided but not defined: -nope (see -h)"},
 		{[]string{"extra"}, 2, `progress: unknown command "extra"`},
 		{[]string{"hint"}, 2, "progress hint: the exercise's NAME is missing (see -h)"},
 		{[]string{"reset", "a", "b"}, 2, `progress reset: unexpected argument "b" (flags come first; see -h)`},
 		{[]string{"export"}, 2, "progress export: the directory DIR is missing (see -h)"},
+		{[]string{"export", filepath.Join(os.TempDir(), "progress-never-written"), "nosuch"}, 2, `progress: no exercise is called "nosuch"`},
 		{[]string{"watch", "-y"}, 2, "progress watch: flag provided but not defined: -y (see -h)"},
 	}
 	for _, tt := range tests {

@@ -23,8 +23,8 @@ import (
 // The unit is a function body: each function of a solution under solutions/ whose
 // body is long enough to be an answer (minSolutionBody bytes, spaces left out) and
 // that no shipped stub has too (a helper given to the learner). A file that contains
-// such a body, whatever the spacing, holds that solution. The hints are not searched:
-// the last hint is nearly the answer on purpose (export -no-last-hint leaves it out).
+// such a body, whatever the spacing, holds that solution. The hints are searched only
+// with export -no-last-hint: the last hint is nearly the answer on purpose.
 
 // minSolutionBody is the shortest function body, without its spaces, that counts as
 // an answer: "{return42,nil}" is not one.
@@ -38,15 +38,16 @@ type solutionBody struct {
 
 // noSolutionIn returns an error naming the first file of out (a path in the student
 // repository -> its content) that holds the body of a function of a reference
-// solution under repo/solutions/. A course without solutions/ has nothing to find.
-func noSolutionIn(repo string, shipped *Shipped, out map[string][]byte) error {
+// solution under repo/solutions/; the hints too unless skipHints. A course without
+// solutions/ has nothing to find.
+func noSolutionIn(repo string, shipped *Shipped, out map[string][]byte, skipHints bool) error {
 	bodies, err := solutionBodies(filepath.Join(repo, "solutions"), shipped)
 	if err != nil || len(bodies) == 0 {
 		return err
 	}
 	names := make([]string, 0, len(out))
 	for f := range out {
-		if path.Base(f) != "HINTS.md" {
+		if !skipHints || path.Base(f) != "HINTS.md" {
 			names = append(names, f)
 		}
 	}
