@@ -51,7 +51,7 @@ Run it from the exercises directory. NAME is 01-ftok/keyparts, or just keyparts.
 
 // The one-line usage of each command, for its -h and its usage errors.
 var commandUsage = map[string]string{
-	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; Enter runs them again, h shows a hint, q or Ctrl-C leaves",
+	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; h then Enter shows a hint, q then Enter (or Ctrl-C) leaves, Enter alone runs them again",
 	"hint":     "usage: go run ./progress hint NAME: show the next hint of exercise NAME, one per call (the ones you have seen are remembered in exercises/.progress.json)",
 	"reset":    "usage: go run ./progress reset [-y] NAME: put back the stub of exercise NAME as it was shipped, losing your changes to it, after asking (-y: do not ask)",
 	"export":   "usage: go run ./progress export [-no-last-hint] DIR [NAME...]: write a student repository to the new directory DIR: the lessons, the exercises as shipped (every one, or the exercises and lessons NAME names: keyparts, 05-shmctl), progress and the Classroom grading, without solutions (-no-last-hint: nor each exercise's last hint, the one that is nearly the answer)",

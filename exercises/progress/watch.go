@@ -136,7 +136,7 @@ func (w *Watcher) until(e Exercise) error {
 		if r.Status == Passing {
 			return nil
 		}
-		fmt.Fprintf(w.Out, "Waiting for you to save a file in %s/ (Enter: run again, h: a hint, q: quit)\n", e.Path())
+		fmt.Fprintf(w.Out, "Waiting for you to save a file in %s/ (type h and Enter: a hint; q and Enter: quit; Enter alone: run again)\n", e.Path())
 		if err := w.wait(e, dir, before); err != nil {
 			return err
 		}
@@ -179,11 +179,11 @@ func (w *Watcher) wait(e Exercise, dir string, before map[string]string) error {
 				fmt.Fprintln(w.Out, "Bye. Your progress: go run ./progress")
 				return errStop{0}
 			case line == "h":
-				if err := ShowHint(w.Root, e, w.Out, "h again"); err != nil {
+				if err := ShowHint(w.Root, e, w.Out, "h and Enter again"); err != nil {
 					fmt.Fprintln(w.Err, "progress:", err)
 				}
 			default:
-				fmt.Fprintln(w.Out, "Enter runs the tests again, h shows a hint, q quits.")
+				fmt.Fprintln(w.Out, "Type h and Enter for a hint, q and Enter to quit; Enter alone runs the tests again.")
 			}
 		case <-tick.C:
 			now := snapshot(dir)
