@@ -182,6 +182,10 @@ func TestEveryExerciseHasItsFilesAndSolution(t *testing.T) {
 					assert.NotEmpty(t, bytes.TrimSpace(b), "%s/%s is empty", ex, doc)
 				}
 			}
+			readme, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+			assert.True(t, strings.HasPrefix(string(readme), "# "+ex+": "), "README.md starts with its title, \"# %s: what it is about\"", ex)
+			assert.Regexp(t, `(?m)^\*\*Level:\*\* (easy|easy to medium|medium|hard)\b`, string(readme),
+				"README.md gives the exercise's level in a paragraph of its own: **Level:** easy, easy to medium, medium or hard (exercises/TEACHERS.md lists them too)")
 			hints, _ := os.ReadFile(filepath.Join(dir, "HINTS.md"))
 			assert.Contains(t, string(hints), "## Hint 1", "HINTS.md gives graded hints, \"## Hint 1\" first (progress hint shows them one at a time)")
 
