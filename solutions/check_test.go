@@ -297,10 +297,10 @@ func TestREADMEListsEveryExercise(t *testing.T) {
 }
 
 // testCommand is how GitHub Classroom grades one exercise: as root (sudo), so that
-// no test is skipped for want of it.
-func testCommand(ex string) string { return "cd exercises && go test -exec sudo ./" + ex + "/" }
+// no test is skipped for want of it, within a time limit.
+func testCommand(ex string) string { return "cd exercises && go test -timeout=2m -exec sudo ./" + ex + "/" }
 
-var commandPattern = regexp.MustCompile(`cd exercises && go test (-exec sudo )?\./[^ "\n]*`)
+var commandPattern = regexp.MustCompile(`cd exercises && go test (-timeout=\S+ )?(-exec sudo )?\./[^ "\n]*`)
 
 func TestClassroomGradesEveryExercise(t *testing.T) {
 	var want []string

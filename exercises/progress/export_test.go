@@ -97,7 +97,7 @@ func TestExportSmallCourse(t *testing.T) {
 	assert.Equal(t, "# Course\n\n", string(readme), "the course-only parts are left out")
 	yml, err := os.ReadFile(filepath.Join(out, ".github", "workflows", "classroom.yml"))
 	require.NoError(t, err)
-	assert.Contains(t, string(yml), "command: sh .github/classroom/unchanged 01-x/second && cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+	assert.Contains(t, string(yml), "command: sh .github/classroom/unchanged 01-x/second && cd exercises && go test -timeout=2m -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
 	sums, err := os.ReadFile(filepath.Join(out, ".github", "classroom", "SHA256SUMS"))
 	require.NoError(t, err)
 	assert.Equal(t, Checksum([]byte(testOf("first")))+"  exercises/01-x/first/first_test.go\n"+

@@ -251,14 +251,14 @@ func TestClassroom(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b, &cfg))
 	require.Len(t, cfg.Tests, 2)
-	assert.Equal(t, "sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -exec sudo ./06-sync/ring/", cfg.Tests[1].Run)
+	assert.Equal(t, "sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -timeout=2m -exec sudo ./06-sync/ring/", cfg.Tests[1].Run)
 	assert.Equal(t, PointsPerExercise, cfg.Tests[1].Points)
 	assert.Contains(t, string(b), "&&", "the command stays readable (no \\u0026)")
 
 	yml := string(Workflow(list))
 	for _, want := range []string{
 		"id: ex-01-ftok-keyparts\n", // step ids must start with a letter
-		"command: sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -exec sudo ./06-sync/ring/\n",
+		"command: sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -timeout=2m -exec sudo ./06-sync/ring/\n",
 		"  - workflow_dispatch\n", // regrading from the Actions tab
 		"if: github.actor != 'github-classroom[bot]' && !github.event.repository.is_template\n",
 		`EX-06-SYNC-RING_RESULTS: "${{steps.ex-06-sync-ring.outputs.result}}"`,
