@@ -298,7 +298,9 @@ func TestREADMEListsEveryExercise(t *testing.T) {
 
 // testCommand is how GitHub Classroom grades one exercise: as root (sudo), so that
 // no test is skipped for want of it, within a time limit.
-func testCommand(ex string) string { return "cd exercises && go test -timeout=2m -exec sudo ./" + ex + "/" }
+func testCommand(ex string) string {
+	return "cd exercises && go test -timeout=2m -exec sudo ./" + ex + "/"
+}
 
 var commandPattern = regexp.MustCompile(`cd exercises && go test (-timeout=\S+ )?(-exec sudo )?\./[^ "\n]*`)
 
