@@ -46,7 +46,8 @@ func (e Exercise) TestCommand() string {
 const gradingTimeout = "2m"
 
 // RootCommand is how a learner runs e's tests as grading does, as root, from the
-// exercises directory. (sudo go test would not find go: sudo sets its own PATH.)
+// exercises directory. (sudo go test usually does not find go: sudo sets its own
+// PATH, without /usr/local/go/bin.)
 func (e Exercise) RootCommand() string {
 	return "go test -exec sudo ./" + e.Path() + "/"
 }
