@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/caps"
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
@@ -348,7 +349,7 @@ func checkHuge(t *testing.T, s string) {
 	require.NoError(t, err)
 	call := fmt.Sprintf("   shmget(IPC_PRIVATE, %d, IPC_CREAT|SHM_HUGETLB|0600)\n-> ", huge)
 	switch {
-	case !hasCap(unix.CAP_IPC_LOCK) && !inGroup(int(group)):
+	case !caps.Has(unix.CAP_IPC_LOCK) && !inGroup(int(group)):
 		assert.Contains(t, s, "CAP_IPC_LOCK no")
 		assert.Contains(t, s, call+"EPERM (operation not permitted)\n")
 	case free == 0:

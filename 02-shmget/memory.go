@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/caps"
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
@@ -283,7 +284,7 @@ func hugePages(l *lesson.Lesson) error {
 	free, _ := meminfo("HugePages_Free")
 	group, _ := readNumber("/proc/sys/vm/hugetlb_shm_group")
 	l.Result("huge page size %s; /proc/sys/vm/nr_hugepages = %d reserved, %d free (HugePages_Free)", bytesString(huge), reserved, free)
-	capLock, member := hasCap(unix.CAP_IPC_LOCK), inGroup(int(group))
+	capLock, member := caps.Has(unix.CAP_IPC_LOCK), inGroup(int(group))
 	l.Result("this process: CAP_IPC_LOCK %s; group %d (/proc/sys/vm/hugetlb_shm_group) %s", yesNo(capLock, "yes", "no"), group, yesNo(member, "is one of its groups", "is not one of its groups"))
 	l.Look("grep -i huge /proc/meminfo; cat /proc/sys/vm/hugetlb_shm_group")
 	l.Say("SHM_HUGETLB needs CAP_IPC_LOCK or membership of that group, and free huge pages:")

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/caps"
 )
 
 // readNumber reads a file that holds one unsigned number, such as
@@ -77,20 +79,9 @@ func umask() (int, error) {
 	return int(m), err
 }
 
-// hasCap reports whether this process has the capability bit (unix.CAP_...) in its
-// effective set, CapEff in /proc/self/status (capabilities(7)). Root has them all,
-// unless a container dropped some.
-func hasCap(bit int) bool {
-	v, err := statusField("CapEff")
-	if err != nil {
-		return false
-	}
-	caps, err := strconv.ParseUint(v, 16, 64)
-	return err == nil && caps&(1<<bit) != 0
-}
-
-// hasCapIPCOwner: CAP_IPC_OWNER skips System V permission checks.
-func hasCapIPCOwner() bool { return hasCap(unix.CAP_IPC_OWNER) }
+// hasCapIPCOwner: CAP_IPC_OWNER skips System V permission checks. Root has it unless
+// a container dropped it.
+func hasCapIPCOwner() bool { return caps.Has(unix.CAP_IPC_OWNER) }
 
 // inGroup reports whether gid is this process's effective group or one of its
 // supplementary groups, as the kernel's in_group_p checks.

@@ -13,7 +13,8 @@
 //     gets);
 //   - the stub as shipped compiles (`go vet`) and fails its tests with at least one
 //     failing test, a "TODO: " message and no build error;
-//   - exercises/README.md and the GitHub Classroom grading list it, in the same order.
+//   - exercises/README.md and the GitHub Classroom grading (exercises/progress/classroom/)
+//     list it, in the same order.
 //
 // It checks the exercises as shipped, not the learner's copies: a learner who edits,
 // solves or deletes a stub (or a test) in exercises/ keeps this check green, and
@@ -55,8 +56,10 @@ const exercisesModule = "github.com/learn-sysv/shm-course/exercises"
 const (
 	exercisesDir = "../exercises"
 	solutionsDir = "."
-	repoRoot     = ".."
 	shippedDir   = "../exercises/progress/shipped"
+	// The Classroom grading of every exercise: `progress export` puts it in a
+	// student repository's .github/.
+	classroomDir = "../exercises/progress/classroom"
 )
 
 const regenerate = "regenerate it: cd exercises && go generate ./progress"
@@ -179,6 +182,10 @@ func TestEveryExerciseHasItsFilesAndSolution(t *testing.T) {
 					assert.NotEmpty(t, bytes.TrimSpace(b), "%s/%s is empty", ex, doc)
 				}
 			}
+			readme, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+			assert.True(t, strings.HasPrefix(string(readme), "# "+ex+": "), "README.md starts with its title, \"# %s: what it is about\"", ex)
+			assert.Regexp(t, `(?m)^\*\*Level:\*\* (easy|easy to medium|medium|hard)\b`, string(readme),
+				"README.md gives the exercise's level in a paragraph of its own: **Level:** easy, easy to medium, medium or hard (exercises/TEACHERS.md lists them too)")
 			hints, _ := os.ReadFile(filepath.Join(dir, "HINTS.md"))
 			assert.Contains(t, string(hints), "## Hint 1", "HINTS.md gives graded hints, \"## Hint 1\" first (progress hint shows them one at a time)")
 
@@ -290,10 +297,12 @@ func TestREADMEListsEveryExercise(t *testing.T) {
 }
 
 // testCommand is how GitHub Classroom grades one exercise: as root (sudo), so that
-// no test is skipped for want of it.
-func testCommand(ex string) string { return "cd exercises && go test -exec sudo ./" + ex + "/" }
+// no test is skipped for want of it, within a time limit.
+func testCommand(ex string) string {
+	return "cd exercises && go test -timeout=2m -exec sudo ./" + ex + "/"
+}
 
-var commandPattern = regexp.MustCompile(`cd exercises && go test (-exec sudo )?\./[^ "\n]*`)
+var commandPattern = regexp.MustCompile(`cd exercises && go test (-timeout=\S+ )?(-exec sudo )?\./[^ "\n]*`)
 
 func TestClassroomGradesEveryExercise(t *testing.T) {
 	var want []string
@@ -301,7 +310,7 @@ func TestClassroomGradesEveryExercise(t *testing.T) {
 		want = append(want, testCommand(ex))
 	}
 
-	b, err := os.ReadFile(filepath.Join(repoRoot, ".github", "classroom", "autograding.json"))
+	b, err := os.ReadFile(filepath.Join(classroomDir, "autograding.json"))
 	require.NoError(t, err, regenerate)
 	var cfg struct {
 		Tests []struct {
@@ -318,7 +327,7 @@ func TestClassroomGradesEveryExercise(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "autograding.json must grade exactly the exercises there are, in the order of exercises/README.md; %s", regenerate)
 
-	yml, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "classroom.yml"))
+	yml, err := os.ReadFile(filepath.Join(classroomDir, "classroom.yml"))
 	require.NoError(t, err, regenerate)
 	assert.Equal(t, want, commandPattern.FindAllString(string(yml), -1),
 		"classroom.yml must grade exactly the exercises there are, in the order of exercises/README.md; %s", regenerate)
@@ -379,6 +388,9 @@ type testEvent struct {
 func TestStubsCompileAndFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: it runs go vet and go test over every exercise stub (several seconds)")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on the PATH (go test -exec sudo runs the tests with sudo's PATH): this test runs go vet and go test; run it as yourself, go test ./solutions/, or as root with sudo env \"PATH=$PATH\" go test ./solutions/")
 	}
 	m := readManifest(t)
 	list := exercises(t)

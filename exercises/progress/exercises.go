@@ -29,13 +29,27 @@ func (e Exercise) Path() string { return e.Lesson + "/" + e.Name }
 // ImportPath is the exercise package's import path.
 func (e Exercise) ImportPath() string { return ModulePath + "/" + e.Path() }
 
-// TestCommand is how GitHub Classroom grades one exercise, from the repository root.
+// TestCommand is how GitHub Classroom grades one exercise, from the repository root:
+// after checking that its tests are the ones handed out (UnchangedPath), it runs them.
 // GitHub's hosted runners give the job passwordless sudo: `go test -exec sudo` builds
 // the tests as the runner's user and runs the test binary as root, so that the cases
 // that need root (another user's process, a private mount namespace) run instead of
 // being skipped.
 func (e Exercise) TestCommand() string {
-	return "cd exercises && go test -exec sudo ./" + e.Path() + "/"
+	return "sh " + UnchangedPath + " " + e.Path() + " && cd exercises && go test -timeout=" + gradingTimeout + " -exec sudo ./" + e.Path() + "/"
+}
+
+// gradingTimeout bounds the tests of one exercise in grading: code that deadlocks
+// fails after it with go test's dump of every goroutine (where it hangs), instead of
+// running until the step's time-out (classroomTimeout) uses up the classroom's
+// Actions minutes. The course's tests take seconds.
+const gradingTimeout = "2m"
+
+// RootCommand is how a learner runs e's tests as grading does, as root, from the
+// exercises directory. (sudo go test usually does not find go: sudo sets its own
+// PATH, without /usr/local/go/bin.)
+func (e Exercise) RootCommand() string {
+	return "go test -exec sudo ./" + e.Path() + "/"
 }
 
 var (

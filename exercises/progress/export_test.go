@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -54,14 +54,17 @@ func TestExportSmallCourse(t *testing.T) {
 		"exercises/TEACHERS.md":           "# For teachers\n",
 		"exercises/.gitignore":            ".progress.json\n",
 		"exercises/.progress.json":        "{}\n",
-		"exercises/01-x/first/first.go":   solutionOf("first"), // the teacher solved it in their copy
+		"exercises/progress/classroom/classroom.yml": "the course's copy, for every exercise\n",
+		"exercises/01-x/first/first.go":              solutionOf("first"), // the teacher solved it in their copy
 	})
 	out := filepath.Join(t.TempDir(), "student")
-	n, err := Export(root, list, out)
+	done, err := Export(root, list, out, ExportOptions{})
 	require.NoError(t, err)
 
 	want := []string{
+		".github/classroom/SHA256SUMS",
 		".github/classroom/autograding.json",
+		".github/classroom/unchanged",
 		".github/workflows/classroom.yml",
 		"01-a/main.go",
 		"README.md",
@@ -83,7 +86,8 @@ func TestExportSmallCourse(t *testing.T) {
 		"internal/x/x.go",
 	}
 	assert.Equal(t, want, files(t, out), "the lessons, internal/, the exercises, progress and the Classroom grading; no solutions, no course CI, no teacher's guide, no state")
-	assert.Equal(t, len(want), n)
+	assert.Equal(t, len(want), done.Files)
+	assert.Empty(t, done.LeftOut)
 
 	stub, err := os.ReadFile(filepath.Join(out, "exercises", "01-x", "first", "first.go"))
 	require.NoError(t, err)
@@ -93,15 +97,189 @@ func TestExportSmallCourse(t *testing.T) {
 	assert.Equal(t, "# Course\n\n", string(readme), "the course-only parts are left out")
 	yml, err := os.ReadFile(filepath.Join(out, ".github", "workflows", "classroom.yml"))
 	require.NoError(t, err)
-	assert.Contains(t, string(yml), "command: cd exercises && go test -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+	assert.Contains(t, string(yml), "command: sh .github/classroom/unchanged 01-x/second && cd exercises && go test -timeout=2m -exec sudo ./01-x/second/", "the grading is generated for the exported exercises")
+	sums, err := os.ReadFile(filepath.Join(out, ".github", "classroom", "SHA256SUMS"))
+	require.NoError(t, err)
+	assert.Equal(t, Checksum([]byte(testOf("first")))+"  exercises/01-x/first/first_test.go\n"+
+		Checksum([]byte(testOf("second")))+"  exercises/01-x/second/second_test.go\n"+
+		Checksum([]byte("package x\n"))+"  internal/x/x.go\n", string(sums), "the checksums of the tests and of internal/, not of the stubs")
+	checkUnchanged(t, out, "01-x/first")
 
-	_, err = Export(root, list, out)
+	_, err = Export(root, list, out, ExportOptions{})
 	assert.ErrorContains(t, err, "is not empty", "export never writes into an existing repository")
 
 	writeTree(t, root, map[string]string{"01-x/second/second_test.go": "package second\n"})
-	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"))
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"), ExportOptions{})
 	assert.ErrorContains(t, err, "exercises/01-x/second/second_test.go is not the shipped test",
 		"a changed test would grade students differently from the course's check")
+}
+
+// checkUnchanged runs the grading's check of exercise ex in the student repository
+// dir: it passes as exported, and fails for an edited test or an edited internal/
+// file, but not for an edited stub.
+func checkUnchanged(t *testing.T, dir, ex string) {
+	t.Helper()
+	unchanged := func() (string, error) {
+		cmd := exec.Command("sh", ".github/classroom/unchanged", ex)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	edit := func(f string) (restore func()) {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		old, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, append(old, "// edited\n"...), 0o644))
+		return func() { require.NoError(t, os.WriteFile(p, old, 0o644)) }
+	}
+	out, err := unchanged()
+	require.NoError(t, err, "the tests as exported pass the check:\n%s", out)
+	assert.Empty(t, out)
+
+	name := path.Base(ex)
+	restore := edit("exercises/" + ex + "/" + name + ".go")
+	out, err = unchanged()
+	assert.NoError(t, err, "the stub is the student's to edit:\n%s", out)
+	restore()
+
+	for _, f := range []string{"exercises/" + ex + "/" + name + "_test.go", "internal/x/x.go"} {
+		restore := edit(f)
+		out, err := unchanged()
+		assert.Error(t, err, "an edited %s fails the check", f)
+		assert.Contains(t, out, f+": FAILED")
+		assert.Contains(t, out, "grading runs only the tests as they were handed out")
+		restore()
+	}
+}
+
+// git runs git in dir, failing the test if it fails.
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Teacher", "-c", "user.email=teacher@example.com", "-c", "init.defaultBranch=main"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %s:\n%s", strings.Join(args, " "), out)
+}
+
+// In a git checkout, export hands out only what git tracks, and in an exercise
+// directory only the exercise's own files: a teacher's scratch files, backups and a
+// solution copied next to its stub stay out, whatever git says of them. A solution's
+// code anywhere else is refused.
+func TestExportOnlyTracked(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	repo := t.TempDir()
+	root := filepath.Join(repo, "exercises")
+	list := smallCourse(t, root)
+	writeTree(t, repo, map[string]string{
+		"go.mod":                         "module github.com/learn-sysv/shm-course\n\ngo 1.22\n",
+		"01-a/main.go":                   "package main\n\nfunc main() {}\n",
+		"solutions/01-x/first/first.go":  solutionOf("first"),
+		"exercises/01-x/first/notes.txt": "the teacher's notes, tracked by mistake\n",
+	})
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "the course")
+	writeTree(t, repo, map[string]string{ // untracked
+		"scratch.txt":                        "not part of the course\n",
+		"01-a/junk.go":                       "package main\n",
+		"exercises/01-x/first/first.go.orig": solutionOf("first"),
+		"exercises/01-x/second/answer.txt":   solutionOf("second"),
+		"internal/x/x.go":                    "package x\n",
+	})
+
+	out := filepath.Join(t.TempDir(), "student")
+	done, err := Export(root, list, out, ExportOptions{})
+	require.NoError(t, err)
+	got := files(t, out)
+	for _, f := range []string{"scratch.txt", "01-a/junk.go", "exercises/01-x/first/first.go.orig", "exercises/01-x/second/answer.txt", "internal/x/x.go", "exercises/01-x/first/notes.txt"} {
+		assert.NotContains(t, got, f, "only the files git tracks go out, and in an exercise directory only the exercise's own")
+	}
+	assert.Contains(t, got, "01-a/main.go")
+	assert.Contains(t, got, "exercises/01-x/first/first_test.go")
+	assert.Equal(t, []string{"exercises/01-x/first/notes.txt"}, done.LeftOut, "export names a tracked file it leaves out of an exercise")
+	assert.Equal(t, done.Files, len(got))
+
+	// A solution copied into a lesson and committed: the export is refused.
+	writeTree(t, repo, map[string]string{"01-a/answer.go": strings.Replace(solutionOf("first"), "\t", "    ", -1)})
+	git(t, repo, "add", "01-a/answer.go")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "again"), ExportOptions{})
+	assert.ErrorContains(t, err, "01-a/answer.go holds the code of a reference solution (solutions/01-x/first/first.go: func Answer)",
+		"a solution's code, spaced otherwise, is found wherever it is")
+
+	// A new exercise directory that git does not track yet cannot go out half.
+	git(t, repo, "rm", "-q", "--cached", "01-a/answer.go", "exercises/01-x/second/HINTS.md")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "half"), ExportOptions{})
+	assert.ErrorContains(t, err, "exercises/01-x/second/HINTS.md is not in git")
+}
+
+// export DIR NAME...: only some exercises (and all the lessons), with the table of
+// exercises/README.md, the shipped manifest and the grading cut to them; an exercise
+// that links to one left out (it builds on it) refuses. -no-last-hint drops each
+// exercise's last hint, and then the hints left must not hold a solution either.
+func TestExportSome(t *testing.T) {
+	repo := t.TempDir()
+	root := filepath.Join(repo, "exercises")
+	list := smallCourse(t, root)
+	writeTree(t, repo, map[string]string{
+		"go.mod":                        "module github.com/learn-sysv/shm-course\n\ngo 1.22\n",
+		"solutions/01-x/first/first.go": solutionOf("first"),
+		"exercises/README.md": "# Exercises\n\n| # | exercise |\n|---|---|\n" +
+			"| 1 | [`01-x/first`](01-x/first/) |\n| 2 | [`01-x/second`](01-x/second/) |\n\nThe end.\n",
+		"exercises/01-x/second/README.md": "# second\n\nDo [`01-x/first`](../first/) first.\n",
+	})
+	second, err := Select(list, []string{"second"})
+	require.NoError(t, err)
+	require.Equal(t, []Exercise{{"01-x", "second"}}, second)
+
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "refused"), ExportOptions{Only: second})
+	assert.ErrorContains(t, err, "exercises/01-x/second/README.md links to 01-x/first, which is not exported: export it too")
+
+	writeTree(t, repo, map[string]string{"exercises/01-x/second/README.md": "# second\n\nWrite Answer.\n"})
+	out := filepath.Join(t.TempDir(), "student")
+	done, err := Export(root, list, out, ExportOptions{Only: second, NoLastHint: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, done.Exercises)
+	assert.Empty(t, done.LeftOut, "an exercise not chosen is left out on purpose, not named")
+	got := files(t, out)
+	assert.NotContains(t, got, "exercises/01-x/first/first_test.go")
+	assert.NotContains(t, got, "exercises/progress/shipped/01-x/first/first.go.txt")
+	assert.Contains(t, got, "exercises/01-x/second/second_test.go")
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f)))
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "# Exercises\n\n| # | exercise |\n|---|---|\n| 1 | [`01-x/second`](01-x/second/) |\n\nThe end.\n", read("exercises/README.md"),
+		"the table lists the exercises handed out, numbered again")
+	assert.NotContains(t, read("exercises/progress/shipped/SHA256SUMS"), "01-x/first/")
+	assert.Contains(t, read("exercises/progress/shipped/SHA256SUMS"), "01-x/second/second.go\n")
+	assert.NotContains(t, read(".github/workflows/classroom.yml"), "01-x/first")
+	assert.Equal(t, "# Hints\n\nRead one at a time.\n\n## Hint 1\n\nThink of a number.\n", read("exercises/01-x/second/HINTS.md"),
+		"-no-last-hint: the last hint, nearly the answer, is left out")
+
+	writeTree(t, repo, map[string]string{"exercises/01-x/second/HINTS.md": "## Hint 1\n\n" + solutionOf("first") + "\n## Hint 2\n\nEnough.\n"})
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "hinted"), ExportOptions{Only: second, NoLastHint: true})
+	assert.ErrorContains(t, err, "exercises/01-x/second/HINTS.md holds the code of a reference solution", "with -no-last-hint, the hints left must not give the answer")
+	_, err = Export(root, list, filepath.Join(t.TempDir(), "hinted"), ExportOptions{Only: second})
+	assert.NoError(t, err, "without it, the hints are the course's to write")
+}
+
+func TestSelect(t *testing.T) {
+	list := []Exercise{{"01-ftok", "keyparts"}, {"01-ftok", "collide"}, {"02-shmget", "perms"}, {"05-shmctl", "cleaner"}}
+	got, err := Select(list, []string{"cleaner", "01-ftok/", "02-shmget/perms", "collide"})
+	require.NoError(t, err)
+	assert.Equal(t, []Exercise{{"01-ftok", "keyparts"}, {"01-ftok", "collide"}, {"02-shmget", "perms"}, {"05-shmctl", "cleaner"}}, got,
+		"a lesson names its exercises; the order is the course's; twice is once")
+	_, err = Select(list, []string{"03-shmat"})
+	assert.ErrorContains(t, err, `no exercise is called "03-shmat"`)
+}
+
+func TestWithoutLastHint(t *testing.T) {
+	assert.Equal(t, "# Hints\n\n## Hint 1\n\nA.\n", string(WithoutLastHint([]byte("# Hints\n\n## Hint 1\n\nA.\n\n## Hint 2 (nearly the answer)\n\nB.\n"))))
+	one := "## Hint 1\n\nThe only one.\n"
+	assert.Equal(t, one, string(WithoutLastHint([]byte(one))), "a single hint stays")
 }
 
 // envExportTest turns on TestExportedCourse, which builds and tests a whole exported
@@ -115,12 +293,13 @@ func TestExportedCourse(t *testing.T) {
 	if os.Getenv(envExportTest) != "1" {
 		t.Skipf("builds and tests a whole exported course (a minute of CPU): %s=1 runs it (CI does)", envExportTest)
 	}
+	needGo(t)
 	list, err := Discover("..")
 	require.NoError(t, err)
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "student")
-	_, err = Export(root, list, out)
+	_, err = Export(root, list, out, ExportOptions{})
 	require.NoError(t, err)
 
 	assert.NoDirExists(t, filepath.Join(out, "solutions"))
@@ -163,9 +342,13 @@ func TestExportedCourse(t *testing.T) {
 	for _, r := range grade().Exercises {
 		assert.Equal(t, Passing, r.Status, "the reference solution of %s must pass in the exported repository: %s", r.Path, r.Detail)
 	}
+	for _, e := range list {
+		cmd := exec.Command("sh", filepath.FromSlash(UnchangedPath), e.Path())
+		cmd.Dir = out
+		b, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "the grading's check of %s, with its stub solved, must pass:\n%s", e.Path(), b)
+	}
 }
-
-var mdLink = regexp.MustCompile(`\]\(([^)#\s]+)[^)]*\)`)
 
 // checkLinks fails for every relative link in a Markdown file under dir that points
 // to nothing.

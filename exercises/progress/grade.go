@@ -18,6 +18,12 @@ type Result struct {
 	// SkipReasons says why, once per distinct reason: most need root.
 	Skipped     int      `json:"skipped"`
 	SkipReasons []string `json:"skip_reasons,omitempty"`
+	// RootTestsNotRun: some of the skipped tests need root, and grading runs them
+	// (as root): the points here may not be the grade.
+	RootTestsNotRun bool `json:"root_tests_not_run,omitempty"`
+	// TestsEdited lists the exercise's test files that differ from the ones handed
+	// out (edited or missing): grading checks them first and scores the exercise 0.
+	TestsEdited []string `json:"tests_edited,omitempty"`
 	Points      int      `json:"points"`
 	MaxPoints   int      `json:"max_points"`
 	README      string   `json:"readme"`
@@ -119,6 +125,7 @@ func Grade(list []Exercise, events []Event) (Report, error) {
 				seen[why] = true
 				res.SkipReasons = append(res.SkipReasons, why)
 			}
+			res.RootTestsNotRun = res.RootTestsNotRun || needsRoot.MatchString(why)
 		}
 		if res.Status == Passing {
 			res.Points = PointsPerExercise
@@ -245,6 +252,10 @@ func add(field, text string, errLines, msgLines *[]string) {
 		*msgLines = append(*msgLines, text)
 	}
 }
+
+// needsRoot matches the reason of a test that skipped itself for want of root ("...
+// needs root; run the tests as root ..."). Grading runs every test as root.
+var needsRoot = regexp.MustCompile(`\broot\b`)
 
 // skipReason is the message a test gave t.Skip, one line.
 func skipReason(out string) string {

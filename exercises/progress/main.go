@@ -7,8 +7,8 @@
 //	go run ./progress watch         # re-runs the current exercise's tests whenever you save
 //	go run ./progress hint NAME     # the next hint of exercise NAME, one at a time
 //	go run ./progress reset NAME    # puts the shipped stub of NAME back, after asking
-//	go run ./progress export DIR    # (teachers) writes a student repository, without solutions
-//	go run ./progress generate      # (course authors) writes the Classroom grading and shipped/
+//	go run ./progress export DIR    # (teachers) writes a student repository, without solutions (-h: options)
+//	go run ./progress generate      # (course authors) writes classroom/ (the Classroom grading) and shipped/
 //
 // The table runs `go test -json` over every exercise package once and reads the
 // results: an exercise is "passing" when its package passes, "not started" when its
@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -42,18 +43,19 @@ const usage = `usage: go run ./progress [-json]            your progress: a tabl
        go run ./progress watch [NAME]       re-run the current exercise's tests each time you save a file
        go run ./progress hint NAME          show the next hint of exercise NAME, one at a time
        go run ./progress reset [-y] NAME    put the shipped stub of exercise NAME back (asks first)
-       go run ./progress export DIR         for teachers: write a student repository to DIR, without solutions
-       go run ./progress generate           for course authors: write the Classroom grading and progress/shipped/
+       go run ./progress export [-no-last-hint] DIR [NAME...]
+                                            for teachers: write a student repository to DIR, without solutions
+       go run ./progress generate           for course authors: write progress/classroom/ (the Classroom grading) and progress/shipped/
 Run it from the exercises directory. NAME is 01-ftok/keyparts, or just keyparts. Every command takes -h.
 `
 
 // The one-line usage of each command, for its -h and its usage errors.
 var commandUsage = map[string]string{
-	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; Enter runs them again, h shows a hint, q or Ctrl-C leaves",
+	"watch":    "usage: go run ./progress watch [NAME]: run the tests of NAME (default: the first exercise not passing) each time a file in it changes, and go on to the next one when it passes; h then Enter shows a hint, q then Enter (or Ctrl-C) leaves, Enter alone runs them again",
 	"hint":     "usage: go run ./progress hint NAME: show the next hint of exercise NAME, one per call (the ones you have seen are remembered in exercises/.progress.json)",
 	"reset":    "usage: go run ./progress reset [-y] NAME: put back the stub of exercise NAME as it was shipped, losing your changes to it, after asking (-y: do not ask)",
-	"export":   "usage: go run ./progress export DIR: write a student repository to the new directory DIR: the lessons, the exercises as shipped, progress and the Classroom grading, without solutions",
-	"generate": "usage: go run ./progress generate: write .github/ (the Classroom grading of every exercise) and progress/shipped/ (the stubs as shipped) from the exercise directories",
+	"export":   "usage: go run ./progress export [-no-last-hint] DIR [NAME...]: write a student repository to the new directory DIR: the lessons, the exercises as shipped (every one, or the exercises and lessons NAME names: keyparts, 05-shmctl), progress and the Classroom grading, without solutions (-no-last-hint: nor each exercise's last hint, the one that is nearly the answer)",
+	"generate": "usage: go run ./progress generate: write progress/classroom/ (the Classroom grading of every exercise, which export puts in a student repository's .github/) and progress/shipped/ (the stubs as shipped) from the exercise directories",
 }
 
 // argName names the argument of the commands that need one.
@@ -152,6 +154,9 @@ func table(args []string, stdout, stderr io.Writer) error {
 	if err := parse(flags, "", args, stderr, 0, 0); err != nil {
 		return err
 	}
+	if err := needLinux(goos); err != nil {
+		return err
+	}
 	root, list, err := load()
 	if err != nil {
 		return err
@@ -166,14 +171,36 @@ func table(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	shipped, err := EmbeddedShipped()
+	if err != nil {
+		return err
+	}
+	if err := report.MarkEditedTests(root, shipped); err != nil {
+		return err
+	}
 	if *asJSON {
 		return report.WriteJSON(stdout)
 	}
 	return report.WriteText(stdout)
 }
 
+// goos is the system this program runs on (a variable, so that tests can pretend).
+var goos = runtime.GOOS
+
+// needLinux refuses to run the exercises' tests on a system other than Linux (goos
+// is runtime.GOOS): they are built for Linux only, so go test would report every
+// exercise as failing with "build constraints exclude all Go files".
+func needLinux(goos string) error {
+	if goos == "linux" {
+		return nil
+	}
+	return fmt.Errorf("the exercises need Linux, and this is %s: their tests use System V shared memory as Linux has it, and build on Linux only. "+
+		"Open the repository in its dev container (.devcontainer/: VS Code's Dev Containers, or GitHub Codespaces), or use WSL2 on Windows; the README's Prerequisites say more", goos)
+}
+
 // generate writes what is generated from the exercise directories: the GitHub
-// Classroom grading (.github/ beside exercises/) and the shipped manifest.
+// Classroom grading (ClassroomDir; export puts it in a student repository's .github/)
+// and the shipped manifest.
 func generate(args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("generate", flag.ContinueOnError)
 	if err := parse(flags, "generate", args, stderr, 0, 0); err != nil {
@@ -183,15 +210,15 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	github := filepath.Join(filepath.Dir(root), ".github")
-	if err := WriteClassroom(github, list); err != nil {
+	classroom := filepath.Join(root, filepath.FromSlash(ClassroomDir))
+	if err := WriteClassroom(classroom, list); err != nil {
 		return err
 	}
 	if err := WriteShipped(root, list); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote the grading of %d exercises to %s and their stubs to %s\n",
-		len(list), github, filepath.Join(root, filepath.FromSlash(ShippedDir)))
+		len(list), classroom, filepath.Join(root, filepath.FromSlash(ShippedDir)))
 	return nil
 }
 

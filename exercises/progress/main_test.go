@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,15 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// needGo skips a test that runs the go command when it is not on the PATH: under
+// go test -exec sudo, which runs the test binary as root with the PATH sudo sets.
+func needGo(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on the PATH (go test -exec sudo runs the tests with sudo's PATH): this test runs go test; run it as yourself, go test ./progress/")
+	}
 }
 
 // writeTree creates files (slash-separated path -> content) under root.
@@ -50,7 +60,7 @@ func stubOf(pkg string) string {
 }
 
 func solutionOf(pkg string) string {
-	return "package " + pkg + "\n\n// Answer is the answer.\nfunc Answer() (int, error) { return 42, nil }\n"
+	return "package " + pkg + "\n\n// Answer is the answer.\nfunc Answer() (int, error) {\n\tsix, seven := 6, 7\n\tif six*seven != 42 {\n\t\tpanic(\"arithmetic is broken\")\n\t}\n\treturn six * seven, nil\n}\n"
 }
 
 func testOf(pkg string) string {
@@ -90,13 +100,14 @@ func TestUsage(t *testing.T) {
 		{[]string{"watch", "-h"}, 0, "usage: go run ./progress watch [NAME]: "},
 		{[]string{"hint", "-h"}, 0, "usage: go run ./progress hint NAME: "},
 		{[]string{"reset", "-h"}, 0, "usage: go run ./progress reset [-y] NAME: "},
-		{[]string{"export", "-h"}, 0, "usage: go run ./progress export DIR: "},
+		{[]string{"export", "-h"}, 0, "usage: go run ./progress export [-no-last-hint] DIR [NAME...]: "},
 		{[]string{"generate", "-h"}, 0, "usage: go run ./progress generate: "},
 		{[]string{"-nope"}, 2, "progress: flag provided but not defined: -nope (see -h)"},
 		{[]string{"extra"}, 2, `progress: unknown command "extra"`},
 		{[]string{"hint"}, 2, "progress hint: the exercise's NAME is missing (see -h)"},
 		{[]string{"reset", "a", "b"}, 2, `progress reset: unexpected argument "b" (flags come first; see -h)`},
 		{[]string{"export"}, 2, "progress export: the directory DIR is missing (see -h)"},
+		{[]string{"export", filepath.Join(os.TempDir(), "progress-never-written"), "nosuch"}, 2, `progress: no exercise is called "nosuch"`},
 		{[]string{"watch", "-y"}, 2, "progress watch: flag provided but not defined: -y (see -h)"},
 	}
 	for _, tt := range tests {
@@ -112,6 +123,30 @@ func TestUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On macOS or Windows the tests cannot build: progress says so, and where to go,
+// instead of reporting every exercise as failing.
+func TestNeedLinux(t *testing.T) {
+	assert.NoError(t, needLinux("linux"))
+	for _, goos := range []string{"darwin", "windows", "freebsd"} {
+		err := needLinux(goos)
+		require.Error(t, err, goos)
+		assert.Contains(t, err.Error(), "the exercises need Linux, and this is "+goos)
+		assert.Contains(t, err.Error(), "dev container")
+		assert.NotContains(t, err.Error(), "\n", "one line")
+	}
+
+	defer func(old string) { goos = old }(goos)
+	goos = "darwin"
+	for _, args := range [][]string{nil, {"-json"}, {"watch"}} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 1, run(args, strings.NewReader(""), &stdout, &stderr), "progress %v on macOS", args)
+		assert.Empty(t, stdout.String())
+		assert.Regexp(t, `^progress: the exercises need Linux, and this is darwin: [^\n]*\n$`, stderr.String())
+	}
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 0, run([]string{"hint", "-h"}, strings.NewReader(""), &stdout, &stderr), "hint, reset and export work anywhere")
 }
 
 func TestFind(t *testing.T) {

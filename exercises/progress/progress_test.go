@@ -103,12 +103,14 @@ func TestWriteText(t *testing.T) {
 01-x     good      passing      2/2    10/10
 01-ftok  keyparts  not started  0/5    0/10
 01-x     wrong     failing      1/2    0/10
-01-x     skippy    passing      2/3    10/10
+01-x     skippy    passing      2/3    10/10 (root-only tests not run)
 
-Skipped tests (an exercise passes without them; the reason says how to run them):
+Skipped tests (an exercise passes here without them; the reason says how to run them):
   01-x/skippy: 2/3 passing, 2 skipped: running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this; shmctl(SHM_LOCK): operation not permitted
+    grading runs them, as root: run them the same way with go test -exec sudo ./01-x/skippy/
 
 Score: 2 of 4 exercises passing, 20/40 points.
+(1 of them passed without their root-only tests, which grading runs: see Skipped tests.)
 Next: 01-ftok/keyparts (not started)
   why:   TODO: implement Decode (read README.md, then HINTS.md)
   read:  01-ftok/keyparts/README.md
@@ -131,6 +133,8 @@ func TestGradeSkipsAndFailureMessages(t *testing.T) {
 		"running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this",
 		"shmctl(SHM_LOCK): operation not permitted",
 	}, skippy.SkipReasons, "each skip's own message, without the file:line prefix")
+	assert.True(t, skippy.RootTestsNotRun, "a test that skipped for want of root did not run, and grading runs it")
+	assert.False(t, testified.RootTestsNotRun)
 
 	assert.Equal(t, Failing, testified.Status)
 	assert.Equal(t, "TestRow/owned_by_nobody: the owner column is the user name of shm_perm.uid (not the creator, shm_perm.cuid)\n"+
@@ -247,14 +251,16 @@ func TestClassroom(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b, &cfg))
 	require.Len(t, cfg.Tests, 2)
-	assert.Equal(t, "cd exercises && go test -exec sudo ./06-sync/ring/", cfg.Tests[1].Run)
+	assert.Equal(t, "sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -timeout=2m -exec sudo ./06-sync/ring/", cfg.Tests[1].Run)
 	assert.Equal(t, PointsPerExercise, cfg.Tests[1].Points)
 	assert.Contains(t, string(b), "&&", "the command stays readable (no \\u0026)")
 
 	yml := string(Workflow(list))
 	for _, want := range []string{
 		"id: ex-01-ftok-keyparts\n", // step ids must start with a letter
-		"command: cd exercises && go test -exec sudo ./06-sync/ring/\n",
+		"command: sh .github/classroom/unchanged 06-sync/ring && cd exercises && go test -timeout=2m -exec sudo ./06-sync/ring/\n",
+		"  - workflow_dispatch\n", // regrading from the Actions tab
+		"if: github.actor != 'github-classroom[bot]' && !github.event.repository.is_template\n",
 		`EX-06-SYNC-RING_RESULTS: "${{steps.ex-06-sync-ring.outputs.result}}"`,
 		"runners: ex-01-ftok-keyparts,ex-06-sync-ring\n",
 	} {
@@ -264,6 +270,9 @@ func TestClassroom(t *testing.T) {
 
 	dir := t.TempDir()
 	require.NoError(t, WriteClassroom(dir, list))
-	assert.FileExists(t, filepath.Join(dir, "classroom", "autograding.json"))
-	assert.FileExists(t, filepath.Join(dir, "workflows", "classroom.yml"))
+	for name, content := range map[string]string{"autograding.json": string(b), "classroom.yml": yml, "unchanged": unchangedScript} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, content, string(got), name)
+	}
 }

@@ -38,8 +38,17 @@ func (rep *Report) add(r Result) {
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LESSON\tEXERCISE\tSTATUS\tTESTS\tPOINTS")
+	unchecked := 0 // passing exercises whose root-only tests did not run
 	for _, r := range rep.Exercises {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\n", r.Lesson, r.Name, r.Status, r.TestsPassed, r.TestsTotal, r.Points, r.MaxPoints)
+		note := ""
+		switch {
+		case len(r.TestsEdited) > 0:
+			note = " (tests edited: grading scores 0)"
+		case r.RootTestsNotRun && r.Status == Passing:
+			note = " (root-only tests not run)"
+			unchecked++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d%s\n", r.Lesson, r.Name, r.Status, r.TestsPassed, r.TestsTotal, r.Points, r.MaxPoints, note)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -50,12 +59,29 @@ func (rep Report) WriteText(w io.Writer) error {
 			continue
 		}
 		if !skips {
-			fmt.Fprintln(w, "\nSkipped tests (an exercise passes without them; the reason says how to run them):")
+			fmt.Fprintln(w, "\nSkipped tests (an exercise passes here without them; the reason says how to run them):")
 			skips = true
 		}
 		fmt.Fprintf(w, "  %s: %s\n", r.Path, r.TestSummary())
+		if r.RootTestsNotRun {
+			fmt.Fprintf(w, "    grading runs them, as root: run them the same way with %s\n", Exercise{r.Lesson, r.Name}.RootCommand())
+		}
+	}
+	edited := false
+	for _, r := range rep.Exercises {
+		if len(r.TestsEdited) == 0 {
+			continue
+		}
+		if !edited {
+			fmt.Fprintln(w, "\nEdited tests (grading checks the tests first: an exercise whose tests differ from the ones handed out scores 0):")
+			edited = true
+		}
+		fmt.Fprintf(w, "  %s: %s; put them back as handed out with git (git log FILE lists their versions)\n", r.Path, strings.Join(r.TestsEdited, ", "))
 	}
 	fmt.Fprintf(w, "\nScore: %d of %d exercises passing, %d/%d points.\n", rep.Passed, rep.Total, rep.Points, rep.MaxPoints)
+	if unchecked > 0 {
+		fmt.Fprintf(w, "(%d of them passed without their root-only tests, which grading runs: see Skipped tests.)\n", unchecked)
+	}
 	if rep.Next == nil {
 		_, err := fmt.Fprintln(w, "All done: every exercise passes.")
 		return err
@@ -68,6 +94,24 @@ func (rep Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "  test:  go test ./%s/\n", n.Path)
 	_, err := fmt.Fprintf(w, "  or:    go run ./progress watch   (runs them each time you save)\n")
 	return err
+}
+
+// MarkEditedTests notes in rep, for every exercise of list, the test files under root
+// that differ from the ones shipped.
+func (rep *Report) MarkEditedTests(root string, shipped *Shipped) error {
+	for i := range rep.Exercises {
+		r := &rep.Exercises[i]
+		changes, err := shipped.Changes(root, Exercise{r.Lesson, r.Name})
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if strings.HasSuffix(c.Path, "_test.go") && c.How != "added" {
+				r.TestsEdited = append(r.TestsEdited, c.Path+" ("+c.How+")")
+			}
+		}
+	}
+	return nil
 }
 
 // TestSummary says how many tests pass and what was skipped:

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +87,31 @@ func TestEmbeddedShippedCoversEveryExercise(t *testing.T) {
 	for name, stub := range shipped.Stubs {
 		assert.Contains(t, string(stub), TodoMarker, "the shipped %s must be a stub", name)
 	}
+}
+
+// A test file that differs from the shipped one is noted, with what grading does
+// about it; a stub the learner edits or a file they add is theirs.
+func TestMarkEditedTests(t *testing.T) {
+	root := t.TempDir()
+	list := smallCourse(t, root)
+	shipped, err := ReadShipped(os.DirFS(filepath.Join(root, ShippedDir)))
+	require.NoError(t, err)
+	writeTree(t, root, map[string]string{
+		"01-x/first/first.go":        solutionOf("first"),
+		"01-x/first/extra_test.go":   "package first\n",
+		"01-x/second/second_test.go": strings.Replace(testOf("second"), "42", "0", -1),
+	})
+	var rep Report
+	for _, e := range list {
+		rep.add(Result{Lesson: e.Lesson, Name: e.Name, Path: e.Path(), Status: Passing, Points: 10, MaxPoints: 10})
+	}
+	require.NoError(t, rep.MarkEditedTests(root, shipped))
+	assert.Empty(t, rep.Exercises[0].TestsEdited, "a solved stub and an added test are the learner's")
+	assert.Equal(t, []string{"01-x/second/second_test.go (edited)"}, rep.Exercises[1].TestsEdited)
+
+	var out strings.Builder
+	require.NoError(t, rep.WriteText(&out))
+	assert.Contains(t, out.String(), "01-x    second    passing  0/0    10/10 (tests edited: grading scores 0)\n")
+	assert.Contains(t, out.String(), "\nEdited tests (grading checks the tests first: an exercise whose tests differ from the ones handed out scores 0):\n"+
+		"  01-x/second: 01-x/second/second_test.go (edited); put them back as handed out with git (git log FILE lists their versions)\n")
 }

@@ -27,6 +27,9 @@ func watch(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error
 	if err := parse(flags, "watch", args, stderr, 0, 1); err != nil {
 		return 0, err
 	}
+	if err := needLinux(goos); err != nil {
+		return 0, err
+	}
 	root, list, err := load()
 	if err != nil {
 		return 0, err
@@ -133,7 +136,7 @@ func (w *Watcher) until(e Exercise) error {
 		if r.Status == Passing {
 			return nil
 		}
-		fmt.Fprintf(w.Out, "Waiting for you to save a file in %s/ (Enter: run again, h: a hint, q: quit)\n", e.Path())
+		fmt.Fprintf(w.Out, "Waiting for you to save a file in %s/ (type h and Enter: a hint; q and Enter: quit; Enter alone: run again)\n", e.Path())
 		if err := w.wait(e, dir, before); err != nil {
 			return err
 		}
@@ -145,6 +148,9 @@ func (w *Watcher) show(r Result) {
 	now := time.Now().Format("15:04:05")
 	if r.Status == Passing {
 		fmt.Fprintf(w.Out, "[%s] %s passes: %s. Well done!\n", now, r.Path, r.TestSummary())
+		if r.RootTestsNotRun {
+			fmt.Fprintf(w.Out, "  Grading also runs the root-only tests, as root: run them the same way with %s\n", Exercise{r.Lesson, r.Name}.RootCommand())
+		}
 		return
 	}
 	fmt.Fprintf(w.Out, "[%s] %s %s: %s\n", now, r.Path, r.Status, r.TestSummary())
@@ -173,11 +179,11 @@ func (w *Watcher) wait(e Exercise, dir string, before map[string]string) error {
 				fmt.Fprintln(w.Out, "Bye. Your progress: go run ./progress")
 				return errStop{0}
 			case line == "h":
-				if err := ShowHint(w.Root, e, w.Out, "h again"); err != nil {
+				if err := ShowHint(w.Root, e, w.Out, "h and Enter again"); err != nil {
 					fmt.Fprintln(w.Err, "progress:", err)
 				}
 			default:
-				fmt.Fprintln(w.Out, "Enter runs the tests again, h shows a hint, q quits.")
+				fmt.Fprintln(w.Out, "Type h and Enter for a hint, q and Enter to quit; Enter alone runs the tests again.")
 			}
 		case <-tick.C:
 			now := snapshot(dir)

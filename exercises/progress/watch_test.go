@@ -37,6 +37,7 @@ type progressProc struct {
 // binary, running main).
 func startProgress(t *testing.T, dir string, env []string, args ...string) *progressProc {
 	t.Helper()
+	needGo(t)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), envRunMain+"=1"), env...)

@@ -4,6 +4,7 @@ package orphans
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,12 +18,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/caps"
 	"github.com/learn-sysv/shm-course/internal/ipctest"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 func TestMain(m *testing.M) {
 	ipctest.Helper("create", helperCreate)
 	ipctest.Helper("attach", helperAttach)
+	ipctest.Helper("find", helperFind)
 	ipctest.Main(m, nil)
 }
 
@@ -81,6 +85,21 @@ func helperAttach(args []string) int {
 	fmt.Println("attached")
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = unix.SysvShmDetach(b)
+	return 0
+}
+
+// helperFind runs Find on segment args[0] and prints its error, and whether the
+// error wraps EACCES; or "found" and the ids found. Running it in a separate process
+// lets the test run it as a user who may not read the segment.
+func helperFind(args []string) int {
+	id, _ := strconv.Atoi(args[0])
+	found, err := Find([]int{id})
+	if err != nil {
+		fmt.Println("error:", err)
+		fmt.Println("wraps EACCES:", errors.Is(err, unix.EACCES))
+		return 0
+	}
+	fmt.Println("found", found)
 	return 0
 }
 
@@ -218,6 +237,33 @@ func TestFindKeepsOrderAndSkipsMissing(t *testing.T) {
 	got, err := Find(ids)
 	require.NoError(t, err, "Find(%v): an id whose segment was removed (%d) must be skipped, not an error: shmctl answers EINVAL for it", ids, gone)
 	assert.Equal(t, want, got, "Find(%v) must return the orphans in the order of its argument", ids)
+}
+
+// A segment Find may not read: IPC_STAT answers EACCES, so Find cannot tell whether
+// it is an orphan. That is an error, not a skip: whoever asked about that id must
+// learn that it was not checked.
+func TestFindUnreadable(t *testing.T) {
+	ipctest.NoLeaks(t)
+	if !caps.Has(unix.CAP_IPC_OWNER) {
+		// Mode 0000: not even its owner may read it.
+		id := ipctest.NewSegment(t, 64, 0o000)
+		_, err := Find([]int{id})
+		require.Error(t, err, "Find([%d]) on a segment it may not read must return an error, not skip it", id)
+		assert.NotContains(t, err.Error(), "TODO", "Find still returns the stub's error")
+		assert.ErrorIs(t, err, unix.EACCES, "IPC_STAT says EACCES (no read permission): wrap it with %%w")
+		assert.Regexp(t, `\b`+strconv.Itoa(id)+`\b`, err.Error(), "the error says which id could not be read")
+		return
+	}
+	// This process has CAP_IPC_OWNER (root), which reads every segment: Find runs as
+	// nobody, on a segment of this process with mode 0600.
+	id := ipctest.NewSegment(t, 64, 0o600)
+	uid, gid := reexec.Nobody()
+	r := ipctest.StartHelperAs(t, uid, gid, "find", strconv.Itoa(id)).Wait(t)
+	require.Equal(t, 0, r.ExitCode, "helper find as nobody: %s%s", r.Stdout, r.Stderr)
+	require.Contains(t, r.Stdout, "error: ", "Find([%d]) run by nobody on another user's segment of mode 0600 must return an error, not skip it", id)
+	assert.NotContains(t, r.Stdout, "TODO", "Find still returns the stub's error")
+	assert.Contains(t, r.Stdout, "wraps EACCES: true", "IPC_STAT says EACCES (no read permission): wrap it with %%w:\n%s", r.Stdout)
+	assert.Regexp(t, `error: .*\b`+strconv.Itoa(id)+`\b`, r.Stdout, "the error says which id could not be read")
 }
 
 func TestFindEmpty(t *testing.T) {

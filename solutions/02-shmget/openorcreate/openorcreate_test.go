@@ -136,6 +136,8 @@ func TestOpenRefusesTooSmall(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTooSmall, "the error must wrap ErrTooSmall, so callers can tell this case apart")
 	assert.ErrorIs(t, err, unix.EINVAL, "shmget itself says EINVAL when size is larger than the existing segment: wrap it")
 	assert.NotContains(t, err.Error(), "TODO", "Open still returns the stub's error")
+	assert.Contains(t, err.Error(), fmt.Sprintf("shmget(%v, 4096, 0)", key),
+		"the error says which call failed, with its arguments as C spells them: shmget(key, size, flags), the key as ipcs prints it (%%v)")
 
 	list := withKey(t, key)
 	require.Len(t, list, 1, "refusing must not create another segment")
@@ -150,6 +152,8 @@ func TestOpenExisting(t *testing.T) {
 		require.Error(t, err, "OpenExisting(%v) returned %+v, but no segment has that key", key, seg)
 		assert.ErrorIs(t, err, unix.ENOENT, "shmget without IPC_CREAT says ENOENT when no segment has the key: wrap it")
 		assert.ErrorIs(t, err, fs.ErrNotExist, "unix.ENOENT matches fs.ErrNotExist when it is wrapped with %%w")
+		assert.Contains(t, err.Error(), fmt.Sprintf("shmget(%v, ", key),
+			"the error says which call failed, with its arguments as C spells them: shmget(key, size, flags), the key as ipcs prints it (%%v)")
 		assert.Empty(t, withKey(t, key), "OpenExisting must never create a segment")
 	})
 	t.Run("present", func(t *testing.T) {

@@ -54,7 +54,8 @@ func Stat(id int) (Segment, error) {
 // Format returns s as one row of `ipcs -m`, with owner as the owner column: key
 // (0x%08x), shmid, owner (cut to 10 characters, as ipcs prints it with %-10.10s),
 // perms (octal, without a leading 0), bytes, nattch, and the status words "dest"
-// and/or "locked" if they apply, separated by spaces (how many does not matter).
+// and "locked" if they apply, in that order, separated by spaces (how many does not
+// matter).
 func Format(s Segment, owner string) string {
 	// The same widths as ipcs; %-10.10s pads to 10 characters and cuts at 10.
 	row := fmt.Sprintf("0x%08x %-10d %-10.10s %-10o %-10d %-10d %s",
