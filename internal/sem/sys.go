@@ -22,8 +22,8 @@ import (
 // real pointer into it, but not the number: the kernel then writes into the old,
 // freed stack, and the variable keeps its zero value. Stat once passed
 // uintptr(unsafe.Pointer(&ds)) through an ordinary function, and returned NSems 0
-// and Otime 0 at 7 of the 1500 stack depths TestStatAtManyStackDepths tries: the
-// depths at which the call had to grow the stack.
+// and Otime 0 at 7 to 14 of the 1500 stack depths TestStatAtManyStackDepths tries
+// (it depends on the build): the depths at which the call had to grow the stack.
 //
 // The rule (the unsafe package's documentation, case 4): the conversion
 // uintptr(unsafe.Pointer(p)) may appear only in the argument list of the call to
