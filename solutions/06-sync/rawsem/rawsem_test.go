@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -201,26 +202,35 @@ func helperWaitThroughSignals(args []string) int {
 	id, _ := strconv.Atoi(args[0])
 	sigs := make(chan os.Signal, 10)
 	signal.Notify(sigs, syscall.SIGUSR1) // a Go handler runs; semop is interrupted
+	var seen atomic.Int32
+	go func() {
+		for range sigs { // says when each signal has been handled, so the test sends the next
+			fmt.Println("signal", seen.Add(1))
+		}
+	}()
 	runtime.LockOSThread()
 	fmt.Println("tid", unix.Gettid())
 	if err := Wait(id, 0); err != nil {
 		fmt.Println("error:", err)
 		return 1
 	}
-	// The runtime hands each signal to the channel from a goroutine of its own, a
-	// moment after the kernel delivered it: count them once they stop arriving.
-	n := 0
-	for {
-		select {
-		case <-sigs:
-			n++
-			continue
-		case <-time.After(200 * time.Millisecond):
-		}
-		break
-	}
-	fmt.Printf("acquired after %d signals\n", n)
+	fmt.Printf("acquired after %d signals\n", seen.Load())
 	return 0
+}
+
+// waitForLine waits until p has printed line, or has ended.
+func waitForLine(t *testing.T, p *ipctest.Proc, line string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for !strings.Contains(p.Stdout(), line) {
+		select {
+		case <-p.Done():
+			return
+		case <-deadline:
+			t.Fatalf("the waiting process did not print %q within 5s:\n%s", line, p.Stdout())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func TestWaitRetriesAfterSignals(t *testing.T) {
@@ -239,7 +249,10 @@ func TestWaitRetriesAfterSignals(t *testing.T) {
 				i, r.ExitCode, r.Stdout, r.Stderr)
 		}
 		require.NoError(t, unix.Tgkill(p.Pid(), tid, unix.SIGUSR1))
-		time.Sleep(20 * time.Millisecond)
+		// Two signals sent before the first is handled would count as one (a
+		// signal does not queue): wait until the process has handled it, or ended
+		// (which the next round reports).
+		waitForLine(t, p, fmt.Sprintf("signal %d\n", i+1))
 	}
 	require.True(t, waitUntilSleeping(t, s, 0, 1, p.Done()), "after %d signals the waiting process ended:\n%s", signals, p.Stdout())
 	require.NoError(t, s.Post(0, false))
