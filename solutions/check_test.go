@@ -491,3 +491,54 @@ func TestStubsCompileAndFail(t *testing.T) {
 		})
 	}
 }
+
+// TestLearnersEditsKeepTheCheckGreen is the promise above, run for real: in a copy of
+// the course, a learner edits one stub, solves another (the reference solution copied
+// in), deletes a third and adds a file of their own; this package's check must still
+// pass there, and name what it left alone. It takes a copy and a nested go test of
+// every stub (about ten seconds), so it runs where SHMCOURSE_LEARNER_EDITS_TEST=1 is
+// set, as CI (.ci/run) does.
+func TestLearnersEditsKeepTheCheckGreen(t *testing.T) {
+	if os.Getenv("SHMCOURSE_LEARNER_EDITS_TEST") != "1" {
+		t.Skip("set SHMCOURSE_LEARNER_EDITS_TEST=1 to run it (CI does): it copies the course and runs this check again there")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not on the PATH: it lists the files to copy")
+	}
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	require.NoError(t, err, "git ls-files")
+	copyDir := t.TempDir()
+	for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in this working copy
+		}
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Join(copyDir, filepath.Dir(f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(copyDir, f), b, 0o644))
+	}
+	ex := filepath.Join(copyDir, "exercises")
+	// Edited: a learner's half-done work.
+	edited := filepath.Join(ex, "01-ftok", "keyparts", "keyparts.go")
+	b, err := os.ReadFile(edited)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(edited, append(b, []byte("\n// my notes: the proj id is the top byte\n")...), 0o644))
+	// Solved: the reference solution in place of the stub.
+	sol, err := os.ReadFile(filepath.Join(copyDir, "solutions", "01-ftok", "collide", "collide.go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(ex, "01-ftok", "collide", "collide.go"), sol, 0o644))
+	// Deleted, and a file of the learner's own added.
+	require.NoError(t, os.Remove(filepath.Join(ex, "04-shmdt", "orphans", "orphans.go")))
+	require.NoError(t, os.WriteFile(filepath.Join(ex, "02-shmget", "perms", "scratch.go"), []byte("package perms\n\nfunc scratch() {}\n"), 0o644))
+
+	cmd := exec.Command("go", "test", "-count=1", "-v", "-run", "TestStubsCompileAndFail|TestEveryExerciseHasItsFilesAndSolution", "./solutions/")
+	cmd.Dir = copyDir
+	cmd.Env = append(os.Environ(), "SHMCOURSE_LEARNER_EDITS_TEST=0")
+	got, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the check must stay green while a learner works:\n%s", got)
+	for _, f := range []string{"01-ftok/keyparts/keyparts.go", "01-ftok/collide/collide.go", "04-shmdt/orphans/orphans.go", "02-shmget/perms/scratch.go"} {
+		assert.Contains(t, string(got), f, "go test -v ./solutions/ names the file it left alone")
+	}
+}
