@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -103,11 +104,21 @@ type child struct {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
+// envLauncher tells a consumer or producer that the launcher started it, and its
+// peer with it: it must not tell the learner to start the peer. Only a process whose
+// parent started it with reexec believes it (launched), so a copy of the variable
+// in a shell's environment changes nothing.
+const envLauncher = "SHMCOURSE_SYNC_LAUNCHER"
+
+// launched reports whether the launcher started this process and its peer.
+func launched() bool { return reexec.FromParent() && os.Getenv(envLauncher) != "" }
+
 func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
 	}
+	cmd.Env = append(cmd.Env, envLauncher+"=1")
 	c := &child{role: role, cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -23,6 +23,9 @@ type endpoint struct {
 	set     *sem.Set
 	hdr     header.Header
 	created bool // this process created (and formatted) the objects
+	// peerCommand is the command line that starts the peer, for the narration and
+	// the error when it does not come; "" when the launcher has started it.
+	peerCommand string
 }
 
 // meet creates the segment and the semaphore set for key, or opens them if the peer
@@ -353,15 +356,22 @@ func (ep *endpoint) awaitPeer(l narrator, role header.Role, maxMessage int, wait
 		l.Result("the %v (pid %d) is already here", peer, pid)
 		return nil
 	}
-	l.Say("waiting up to %v for the %v: start it in another terminal with", wait, peer)
-	l.Look("go run ./06-sync %v%s", peer, keyHint(ep.key))
+	if ep.peerCommand != "" {
+		l.Say("waiting up to %v for the %v: start it in another terminal with", wait, peer)
+		l.Look("%s", ep.peerCommand)
+	} else {
+		l.Say("waiting up to %v for the %v, which the launcher has started too", wait, peer)
+	}
 	deadline := time.Now().Add(wait)
 	for ep.hdr.Pid(peer) == 0 {
 		if err := ep.creatorGone(peer); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no %v came within %v (key %v); start one with 'go run ./06-sync %v', or give more time with -wait", peer, wait, ep.key, peer)
+			if ep.peerCommand == "" {
+				return fmt.Errorf("no %v came within %v (key %v), although the launcher started one; give more time with -wait", peer, wait, ep.key)
+			}
+			return fmt.Errorf("no %v came within %v (key %v); start one with '%s', or give more time with -wait", peer, wait, ep.key, ep.peerCommand)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

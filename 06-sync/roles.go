@@ -27,6 +27,9 @@ func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transp
 	if !ep.created {
 		l.Say("the creator formatted it: %s", t.Describe(ep.seg))
 	}
+	if !launched() {
+		ep.peerCommand = peerCommand(l, f, role.Peer().String())
+	}
 	maxMessage := 0
 	if role == header.Producer {
 		maxMessage = max(f.size, trailerSize) // the trailer is a message too
