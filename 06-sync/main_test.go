@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +416,80 @@ func TestPeerCommand(t *testing.T) {
 			assert.Equal(t, tt.want, peerCommand(l, &f, "producer"))
 		})
 	}
+}
+
+// stepPrompt is the line the launcher prints, with the child's role before it,
+// when a child started with -step waits before a step.
+const stepPrompt = "|    (press Enter to run this step)"
+
+// TestLauncherStepsThroughTheChildren: with -step, the launcher pauses before each
+// of its own steps and each of its children's, one Enter at a time. Both children
+// pause before their first step, so nothing exists under the key until the learner
+// lets one go; every step heading of a child is followed by its pause.
+func TestLauncherStepsThroughTheChildren(t *testing.T) {
+	t.Parallel()
+	_, key := testKey(t)
+	p := ipctest.StartProgram(t, "-step", "-key", key, "-messages", "10")
+	enter := func() {
+		_, err := p.Stdin.Write([]byte("\n"))
+		require.NoError(t, err)
+	}
+	p.Expect(t, "== 1. Start a consumer and a producer", 10*time.Second)
+	enter()
+	p.ExpectAll(t, 10*time.Second, "consumer| == 1. Meet", "producer| == 1. Meet", stepPrompt)
+	time.Sleep(300 * time.Millisecond)
+	assert.False(t, keyInUse(key), "both children wait before their first step: nothing under the key yet")
+	// The consumer pauses before 4 steps, the producer before 3: one was asked above.
+	for range 6 {
+		enter()
+		p.Expect(t, stepPrompt, 10*time.Second)
+	}
+	enter()
+	p.Expect(t, "== 2. Done", 10*time.Second)
+	r := p.Wait(t) // end of input: the last pause goes on
+	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assertVerified(t, r.Stdout, 10)
+	assert.Equal(t, 7, strings.Count(r.Stdout, stepPrompt+"\n"), r.Stdout)
+	for _, role := range []string{"consumer", "producer"} {
+		var lines []string
+		for _, line := range strings.Split(r.Stdout, "\n") {
+			if strings.HasPrefix(line, role+"|") {
+				lines = append(lines, line)
+			}
+		}
+		for i, line := range lines {
+			if strings.HasPrefix(line, role+"| == ") {
+				require.Less(t, i+1, len(lines), "the %s's last line is a heading", role)
+				assert.Equal(t, fmt.Sprintf("%-8s", role)+stepPrompt, lines[i+1], "the %s pauses after %q", role, line)
+			}
+		}
+	}
+}
+
+// Ctrl-C while the launcher's children pause: every process ends for the signal,
+// in one line each, and nothing is left under the key (testKey).
+func TestCtrlCWhileAChildPauses(t *testing.T) {
+	t.Parallel()
+	_, key := testKey(t)
+	p := ipctest.StartProgramInGroup(t, "-step", "-key", key, "-messages", "10")
+	p.Expect(t, "== 1. Start a consumer and a producer", 10*time.Second)
+	_, err := p.Stdin.Write([]byte("\n"))
+	require.NoError(t, err)
+	// Two steps let go, a third asked for: one child has run its first step, and
+	// the objects exist.
+	for range 2 {
+		p.Expect(t, stepPrompt, 10*time.Second)
+		_, err := p.Stdin.Write([]byte("\n"))
+		require.NoError(t, err)
+	}
+	p.Expect(t, stepPrompt, 10*time.Second)
+	require.True(t, keyInUse(key), "the objects exist at the pause")
+	p.SignalGroup(t, syscall.SIGINT)
+	<-p.Done()
+	r := p.Wait(t)
+	assert.Equal(t, exitFor(syscall.SIGINT), r.ExitCode)
+	assertStderr(t, r.Stderr, cleaningUp(syscall.SIGINT),
+		relayed("consumer", `06-sync: (interrupt|terminated): cleaning up and exiting`),
+		relayed("producer", `06-sync: (interrupt|terminated): cleaning up and exiting`))
 }
