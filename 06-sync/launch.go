@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -52,10 +53,17 @@ func launch(l *lesson.Lesson, args []string) error {
 		l.Say("they meet under key %v", key)
 	}
 	l.Say("the first creates the segment and semaphores, the second opens them")
+	var steps *stepRelay
+	if l.Stepping() {
+		steps = newStepRelay(l)
+		args = withoutStep(args)
+		l.Say("with -step, each of them pauses before each of its own steps too: press Enter")
+		l.Say("for the one that asks (when both wait, they ask in turn)")
+	}
 	var kids family
 	l.Cleanup("stop the children", kids.stop)
 	for _, role := range []string{"consumer", "producer"} {
-		c, err := startChild(l, role, args)
+		c, err := startChild(l, role, args, steps)
 		if err != nil {
 			return err
 		}
@@ -95,6 +103,7 @@ func freshKey() (ftok.Key, error) {
 type child struct {
 	role    string
 	cmd     *exec.Cmd
+	stdin   io.WriteCloser // with -step: the launcher lets it run a step by a line
 	done    chan struct{}
 	err     error // how it ended, once done is closed
 	out     sync.WaitGroup
@@ -103,12 +112,33 @@ type child struct {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
+// envLauncher tells a consumer or producer that the launcher started it, and its
+// peer with it ("1"): it must not tell the learner to start the peer; or that, and
+// that it is to pause before each step through the launcher ("step", see stepper).
+// Only a process whose parent started it with reexec believes it, so a copy of the
+// variable in a shell's environment changes nothing.
+const envLauncher = "SHMCOURSE_SYNC_LAUNCHER"
+
+// launched reports whether the launcher started this process and its peer.
+func launched() bool { return reexec.FromParent() && os.Getenv(envLauncher) != "" }
+
+// launchedStepping reports whether the launcher also pauses this process's steps.
+func launchedStepping() bool { return reexec.FromParent() && os.Getenv(envLauncher) == "step" }
+
+func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	c := &child{role: role, cmd: cmd, done: make(chan struct{})}
+	if steps != nil {
+		cmd.Env = append(cmd.Env, envLauncher+"=step")
+		if c.stdin, err = cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+	} else {
+		cmd.Env = append(cmd.Env, envLauncher+"=1")
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -122,8 +152,8 @@ func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
 	}
 	l.Result("started the %s, pid %d", role, cmd.Process.Pid)
 	c.out.Add(2)
-	go c.copyLines(l.Out, stdout)
-	go c.copyLines(l.Err, stderr)
+	go c.copyLines(l.Out, stdout, steps)
+	go c.copyLines(l.Err, stderr, nil)
 	go func() {
 		c.out.Wait() // all output copied before Wait closes the pipes
 		c.err = cmd.Wait()
@@ -133,13 +163,65 @@ func startChild(l *lesson.Lesson, role string, args []string) (*child, error) {
 }
 
 // copyLines copies the child's output line by line, each prefixed with its role.
-func (c *child) copyLines(w io.Writer, r io.Reader) {
+// With -step, the child's request to pause goes to the relay instead.
+func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	defer c.out.Done()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
+		if steps != nil && sc.Text() == stepRequest {
+			steps.queue <- c
+			continue
+		}
 		fmt.Fprintf(w, "%-8s| %s\n", c.role, sc.Text())
 	}
+}
+
+// stepRequest is the line a child started with -step prints before each step
+// (stepper.Step, lesson's Tell("STEP")); it waits for a line on its standard input.
+const stepRequest = "@@ STEP"
+
+// stepRelay asks the learner for Enter before each step of each child, one child
+// at a time, in the order they ask, and lets the child go on.
+type stepRelay struct {
+	out   io.Writer
+	in    *bufio.Reader
+	queue chan *child // children waiting to run their next step
+}
+
+func newStepRelay(l *lesson.Lesson) *stepRelay {
+	r := &stepRelay{out: l.Out, in: bufio.NewReader(l.In), queue: make(chan *child, 2)}
+	go r.run()
+	return r
+}
+
+// run serves the queue for as long as the launcher runs. A child asks again only
+// once it has been let go, so the queue never holds more than the two children.
+func (r *stepRelay) run() {
+	stepping := true
+	for c := range r.queue {
+		if stepping {
+			fmt.Fprintf(r.out, "%-8s|    (press Enter to run this step)\n", c.role)
+			if _, err := r.in.ReadString('\n'); err != nil {
+				stepping = false // end of input: let both run on, as lesson.Step does
+			}
+		}
+		_, _ = io.WriteString(c.stdin, "\n") // fails only if the child has ended
+	}
+}
+
+// withoutStep is args without -step: a child started with -step pauses through the
+// launcher, not by reading a terminal it does not have.
+func withoutStep(args []string) []string {
+	var out []string
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "step" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // ended reports whether the child has ended.

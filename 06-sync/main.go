@@ -30,7 +30,9 @@ const usage = `usage: go run ./06-sync [race|producer|consumer|monitor] [flags]
                           store once every N additions (default 100)
   (nothing)  start a consumer process and a producer process (this program again)
              that move -messages messages through a ring of -slots slots; they
-             meet under a fresh key of their own unless you give one
+             meet under a fresh key of their own unless you give one. With -step
+             it pauses before each of its own steps and each of theirs, one
+             Enter at a time
   consumer   be the consumer: create or open the segment under the key, wait for
              the producer, receive, check order and checksum, print a summary
   producer   be the producer: the same meeting, then send

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +101,10 @@ func TestDefaultRun(t *testing.T) {
 			assert.Contains(t, r.Stdout, "both processes finished successfully")
 			assert.Regexp(t, `started the consumer, pid \d+`, r.Stdout)
 			assert.Regexp(t, `started the producer, pid \d+`, r.Stdout)
+			// The side that claims its role first waits for the other, which the
+			// launcher has started: it does not ask the learner to start it.
+			assert.Equal(t, 1, strings.Count(r.Stdout, ", which the launcher has started too\n"), r.Stdout)
+			assert.NotContains(t, r.Stdout, "another terminal")
 			if tt.n == 0 {
 				assert.Contains(t, r.Stdout, "consumer| -> order: no data messages, only the trailer\n")
 				assert.NotContains(t, r.Stdout, "throughput")
@@ -131,6 +136,8 @@ func TestTwoTerminalsEitherOrder(t *testing.T) {
 				consumer := map[string]ipctest.Result{first: r1, second: r2}["consumer"]
 				assertVerified(t, consumer.Stdout, 5000)
 				assert.Contains(t, r2.Stdout, "is already here")
+				// The command for the other side carries the meeting flags given.
+				assert.Contains(t, r1.Stdout, "waiting up to 20s for the "+second+": start it in another terminal with\n   $ go run ./06-sync "+second+" -transport "+tr+" -key "+key+"\n")
 			})
 		}
 	}
@@ -143,11 +150,12 @@ func TestNobodyComes(t *testing.T) {
 			t.Parallel()
 			_, key := testKey(t)
 			start := time.Now()
-			r := ipctest.RunProgram(t, role, "-key", key, "-wait", "500ms")
+			r := ipctest.RunProgram(t, role, "-transport", "fast", "-key", key, "-wait", "500ms")
 			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Contains(t, r.Stdout, "waiting up to 500ms")
+			peer := map[string]string{"consumer": "producer", "producer": "consumer"}[role]
 			ipctest.AssertOneLineError(t, r, 1, "came within 500ms")
-			assert.Regexp(t, `no (producer|consumer) came within 500ms`, r.Stderr)
+			assert.Equal(t, fmt.Sprintf("06-sync: no %s came within 500ms (key %s); start one with 'go run ./06-sync %s -transport fast -key %s', or give more time with -wait\n", peer, key, peer, key), r.Stderr)
 		})
 	}
 }
@@ -381,4 +389,107 @@ func helperLeaveSet(args []string) int {
 	}
 	fmt.Println(s.ID())
 	return 0
+}
+
+// TestPeerCommand: the command printed for the other side carries the flags that
+// decide whether the two meet, as they were given (the key in any of its forms, the
+// transport), and leaves out those that do not.
+func TestPeerCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "go run ./06-sync producer"},
+		{[]string{"-key", "0x0600abcd", "-wait", "1s"}, "go run ./06-sync producer -key 0x0600abcd"},
+		{[]string{"-transport", "fast", "-key", "0x0600abcf"}, "go run ./06-sync producer -transport fast -key 0x0600abcf"},
+		{[]string{"-transport", "semring", "-key", "100663297"}, "go run ./06-sync producer -transport semring -key 100663297"},
+		{[]string{"-proj", "9", "-keyfile", "/etc"}, "go run ./06-sync producer -keyfile /etc -proj 9"},
+		{[]string{"-keyfile", "/tmp/my dir/it's"}, `go run ./06-sync producer -keyfile '/tmp/my dir/it'\''s'`},
+		{[]string{"-slots", "3", "-slotsize", "64", "-size", "700", "-mixed", "-messages", "5", "-delay", "1ms"}, "go run ./06-sync producer"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var f streamFlags
+			l := &lesson.Lesson{Flags: flag.NewFlagSet("consumer", flag.ContinueOnError)}
+			f.define(l)
+			require.NoError(t, l.Flags.Parse(tt.args))
+			assert.Equal(t, tt.want, peerCommand(l, &f, "producer"))
+		})
+	}
+}
+
+// stepPrompt is the line the launcher prints, with the child's role before it,
+// when a child started with -step waits before a step.
+const stepPrompt = "|    (press Enter to run this step)"
+
+// TestLauncherStepsThroughTheChildren: with -step, the launcher pauses before each
+// of its own steps and each of its children's, one Enter at a time. Both children
+// pause before their first step, so nothing exists under the key until the learner
+// lets one go; every step heading of a child is followed by its pause.
+func TestLauncherStepsThroughTheChildren(t *testing.T) {
+	t.Parallel()
+	_, key := testKey(t)
+	p := ipctest.StartProgram(t, "-step", "-key", key, "-messages", "10")
+	enter := func() {
+		_, err := p.Stdin.Write([]byte("\n"))
+		require.NoError(t, err)
+	}
+	p.Expect(t, "== 1. Start a consumer and a producer", 10*time.Second)
+	enter()
+	p.ExpectAll(t, 10*time.Second, "consumer| == 1. Meet", "producer| == 1. Meet", stepPrompt)
+	time.Sleep(300 * time.Millisecond)
+	assert.False(t, keyInUse(key), "both children wait before their first step: nothing under the key yet")
+	// The consumer pauses before 4 steps, the producer before 3: one was asked above.
+	for range 6 {
+		enter()
+		p.Expect(t, stepPrompt, 10*time.Second)
+	}
+	enter()
+	p.Expect(t, "== 2. Done", 10*time.Second)
+	r := p.Wait(t) // end of input: the last pause goes on
+	require.Equal(t, 0, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assertVerified(t, r.Stdout, 10)
+	assert.Equal(t, 7, strings.Count(r.Stdout, stepPrompt+"\n"), r.Stdout)
+	for _, role := range []string{"consumer", "producer"} {
+		var lines []string
+		for _, line := range strings.Split(r.Stdout, "\n") {
+			if strings.HasPrefix(line, role+"|") {
+				lines = append(lines, line)
+			}
+		}
+		for i, line := range lines {
+			if strings.HasPrefix(line, role+"| == ") {
+				require.Less(t, i+1, len(lines), "the %s's last line is a heading", role)
+				assert.Equal(t, fmt.Sprintf("%-8s", role)+stepPrompt, lines[i+1], "the %s pauses after %q", role, line)
+			}
+		}
+	}
+}
+
+// Ctrl-C while the launcher's children pause: every process ends for the signal,
+// in one line each, and nothing is left under the key (testKey).
+func TestCtrlCWhileAChildPauses(t *testing.T) {
+	t.Parallel()
+	_, key := testKey(t)
+	p := ipctest.StartProgramInGroup(t, "-step", "-key", key, "-messages", "10")
+	p.Expect(t, "== 1. Start a consumer and a producer", 10*time.Second)
+	_, err := p.Stdin.Write([]byte("\n"))
+	require.NoError(t, err)
+	// Two steps let go, a third asked for: one child has run its first step, and
+	// the objects exist.
+	for range 2 {
+		p.Expect(t, stepPrompt, 10*time.Second)
+		_, err := p.Stdin.Write([]byte("\n"))
+		require.NoError(t, err)
+	}
+	p.Expect(t, stepPrompt, 10*time.Second)
+	require.True(t, keyInUse(key), "the objects exist at the pause")
+	p.SignalGroup(t, syscall.SIGINT)
+	<-p.Done()
+	r := p.Wait(t)
+	assert.Equal(t, exitFor(syscall.SIGINT), r.ExitCode)
+	assertStderr(t, r.Stderr, cleaningUp(syscall.SIGINT),
+		relayed("consumer", `06-sync: (interrupt|terminated): cleaning up and exiting`),
+		relayed("producer", `06-sync: (interrupt|terminated): cleaning up and exiting`))
 }

@@ -39,7 +39,7 @@ func monitor(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	l.Step("Find the producer's and consumer's objects under key %v", key)
-	w, err := findRun(l, key, f.wait)
+	w, err := findRun(l, key, f.wait, func(role string) string { return peerCommand(l, f, role) })
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,10 @@ type watched struct {
 // that attachment in /proc/PID/maps after the key the segment was created with,
 // which IPC_RMID does not change: /SYSV0600c4a3, with the segment's id as its inode
 // number. Linux lets a process attach a segment marked for removal by its id.
-func findRun(l *lesson.Lesson, key ftok.Key, wait time.Duration) (*watched, error) {
+//
+// start is how to start the producer and consumer (peerCommand), for when nothing is
+// under the key.
+func findRun(l *lesson.Lesson, key ftok.Key, wait time.Duration, start func(role string) string) (*watched, error) {
 	deadline := time.Now().Add(wait)
 	said := ""
 	for {
@@ -50,6 +53,10 @@ func findRun(l *lesson.Lesson, key ftok.Key, wait time.Duration) (*watched, erro
 		if err != nil {
 			story.replay(l)
 			return nil, err
+		}
+		if w == nil && waitingFor == "" {
+			waitingFor = fmt.Sprintf("a producer or a consumer: nothing is under key %v (start them with '%s' and '%s')",
+				key, start("consumer"), start("producer"))
 		}
 		if w != nil {
 			story.replay(l)
@@ -84,11 +91,7 @@ func lookUnder(n *recorder, key ftok.Key) (w *watched, waitingFor string, err er
 
 	set, waitingFor, err := openSet(n, key)
 	if set == nil {
-		if waitingFor == "" && err == nil {
-			waitingFor = fmt.Sprintf("a producer or a consumer: nothing is under key %v (start them with 'go run ./06-sync consumer%s' and 'go run ./06-sync producer%s')",
-				key, keyHint(key), keyHint(key))
-		}
-		return nil, waitingFor, err
+		return nil, waitingFor, err // "" and nil: nothing is under the key
 	}
 	n.Call("semctl(%d, 0 and 1, GETPID)", set.ID())
 	var live []int

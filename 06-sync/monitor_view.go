@@ -314,19 +314,19 @@ func ringBar(width, size int, from, used, p, c uint64) (bar, marks string) {
 	}
 	cells := min(max(width, 8), 64, size)
 	cw := max(1, min(6, width/cells)) // columns per cell
-	cellOf := func(pos uint64) int { return int(pos % uint64(size) * uint64(cells) / uint64(size)) }
+	n, k := uint64(size), uint64(cells)
+	// cellOf is the cell of pos counted on from the cell of position 0 of this lap,
+	// so that one past the last cell is cells, not 0.
+	cellOf := func(pos uint64) uint64 { return pos/n*k + pos%n*k/n }
 	filled := make([]bool, cells)
-	if used >= uint64(size) {
-		for i := range filled {
-			filled[i] = true
-		}
-	} else if used > 0 {
-		first, last := cellOf(from), cellOf(from+used-1)
-		for i := first; ; i = (i + 1) % cells {
-			filled[i] = true
-			if i == last {
-				break
-			}
+	if used > 0 {
+		// The used range may wrap past the end of the ring, and then begin and end
+		// in one cell with every other cell full: count the cells it runs through
+		// from its first to its last position, not the last's cell mod cells.
+		start := from % n
+		first, last := cellOf(start), cellOf(start+min(used, n)-1)
+		for c := first; c <= last && c < first+k; c++ {
+			filled[c%k] = true
 		}
 	}
 	gap := 0
@@ -347,7 +347,7 @@ func ringBar(width, size int, from, used, p, c uint64) (bar, marks string) {
 	}
 	b.WriteString("]")
 	m := []rune(strings.Repeat(" ", cells*cw+2))
-	pc, cc := 1+cellOf(p)*cw, 1+cellOf(c)*cw
+	pc, cc := 1+int(cellOf(p%n))*cw, 1+int(cellOf(c%n))*cw
 	m[cc] = 'C'
 	m[pc] = 'P'
 	if pc == cc {

@@ -23,6 +23,9 @@ type endpoint struct {
 	set     *sem.Set
 	hdr     header.Header
 	created bool // this process created (and formatted) the objects
+	// peerCommand is the command line that starts the peer, for the narration and
+	// the error when it does not come; "" when the launcher has started it.
+	peerCommand string
 }
 
 // meet creates the segment and the semaphore set for key, or opens them if the peer
@@ -50,7 +53,7 @@ func meet(l narrator, key ftok.Key, t transport, cfg ringConfig, wait time.Durat
 	deadline := time.Now().Add(wait)
 	for attempt := 0; attempt < 5; attempt++ {
 		ep, err := createObjects(l, key, t, cfg)
-		if errors.Is(err, unix.EEXIST) {
+		if errors.Is(err, errPeerFirst) {
 			ep, err = openObjects(l, key, t, deadline)
 		}
 		if errors.Is(err, errStale) {
@@ -64,15 +67,20 @@ func meet(l narrator, key ftok.Key, t transport, cfg ringConfig, wait time.Durat
 // errStale means meet found and removed objects left by a crashed run.
 var errStale = errors.New("stale objects removed")
 
+// errPeerFirst means a segment exists under the key already: open it. Only the
+// segment's EEXIST means that; an EEXIST from the semaphore set is another story
+// (see createSet).
+var errPeerFirst = errors.New("a segment exists under the key")
+
 // createObjects tries to be the creator: IPC_CREAT|IPC_EXCL wins for exactly one
-// process. It returns an error wrapping EEXIST if the segment exists already.
+// process. It returns errPeerFirst if the segment exists already.
 func createObjects(l narrator, key ftok.Key, t transport, cfg ringConfig) (*endpoint, error) {
 	size, values := t.Layout(cfg)
 	l.Call("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size)
 	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	if errors.Is(err, unix.EEXIST) {
 		l.Result("EEXIST: the peer was first; open its segment instead")
-		return nil, err
+		return nil, errPeerFirst
 	}
 	if err != nil {
 		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size), err,
@@ -145,8 +153,11 @@ func removeStaleSet(l narrator, key ftok.Key, nsems int) error {
 	}
 	set := sem.FromID(int(id))
 	info, err := set.Stat()
+	if errors.Is(err, unix.EACCES) {
+		return keyTakenBySet(key, fmt.Sprintf("semctl(%d, 0, IPC_STAT)", id))
+	}
 	if err != nil {
-		return nil
+		return nil // gone meanwhile: just try again
 	}
 	if info.NSems != nsems {
 		return fmt.Errorf("key %v holds semaphore set %d with %d semaphores, not this lesson's %d: it belongs to another program; remove it with 'ipcrm -s %d' or use another -key", key, id, info.NSems, nsems, id)
@@ -174,6 +185,9 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 	l.Result("id %d", id)
 	ep := &endpoint{key: key, shmid: id}
 	if err := ep.attach(l); err != nil {
+		if errors.Is(err, unix.EACCES) {
+			return nil, keyTakenBySegment(key, id, fmt.Sprintf("shmat(%d, NULL, 0)", id))
+		}
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
 			l.Say("shmat(%d): %v: the segment was removed since our shmget (its creator gave up); starting again", id, lesson.ErrnoText(err))
 			return nil, errStale
@@ -261,8 +275,12 @@ func (ep *endpoint) awaitSet(l narrator, deadline time.Time) (*sem.Set, error) {
 			l.Result("semaphore set id %d, initialised (sem_otime %v)", set.ID(), otimeOf(set))
 			return set, nil
 		}
+		var semErr *sem.Error
+		if errors.Is(err, unix.EACCES) && errors.As(err, &semErr) {
+			return nil, keyTakenBySet(ep.key, semErr.Call)
+		}
 		if !errors.Is(err, sem.ErrTimeout) {
-			return nil, err // EACCES and the like: it names the call and the cause
+			return nil, err // it names the call and the cause of its errno
 		}
 		var d unix.SysvShmDesc
 		if _, err := unix.SysvShmCtl(ep.shmid, unix.IPC_STAT, &d); err != nil || d.Perm.Mode&shmDest != 0 {
@@ -338,15 +356,22 @@ func (ep *endpoint) awaitPeer(l narrator, role header.Role, maxMessage int, wait
 		l.Result("the %v (pid %d) is already here", peer, pid)
 		return nil
 	}
-	l.Say("waiting up to %v for the %v: start it in another terminal with", wait, peer)
-	l.Look("go run ./06-sync %v%s", peer, keyHint(ep.key))
+	if ep.peerCommand != "" {
+		l.Say("waiting up to %v for the %v: start it in another terminal with", wait, peer)
+		l.Look("%s", ep.peerCommand)
+	} else {
+		l.Say("waiting up to %v for the %v, which the launcher has started too", wait, peer)
+	}
 	deadline := time.Now().Add(wait)
 	for ep.hdr.Pid(peer) == 0 {
 		if err := ep.creatorGone(peer); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no %v came within %v (key %v); start one with 'go run ./06-sync %v', or give more time with -wait", peer, wait, ep.key, peer)
+			if ep.peerCommand == "" {
+				return fmt.Errorf("no %v came within %v (key %v), although the launcher started one; give more time with -wait", peer, wait, ep.key)
+			}
+			return fmt.Errorf("no %v came within %v (key %v); start one with '%s', or give more time with -wait", peer, wait, ep.key, ep.peerCommand)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +15,12 @@ import (
 
 // join is what both roles do first: meet under the key, claim the role, wait
 // for the peer, and remove the segment early.
-func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transport, error) {
+func join(l *lesson.Lesson, st *stepper, f *streamFlags, role header.Role) (*endpoint, transport, error) {
 	key, t, err := f.check(l)
 	if err != nil {
 		return nil, nil, err
 	}
-	l.Step("Meet the %v under key %v (transport %s)", role.Peer(), key, f.transport)
+	st.Step("Meet the %v under key %v (transport %s)", role.Peer(), key, f.transport)
 	ep, err := meet(l, key, t, f.config(), f.wait)
 	if err != nil {
 		return nil, nil, err
@@ -27,11 +28,14 @@ func join(l *lesson.Lesson, f *streamFlags, role header.Role) (*endpoint, transp
 	if !ep.created {
 		l.Say("the creator formatted it: %s", t.Describe(ep.seg))
 	}
+	if !launched() {
+		ep.peerCommand = peerCommand(l, f, role.Peer().String())
+	}
 	maxMessage := 0
 	if role == header.Producer {
 		maxMessage = max(f.size, trailerSize) // the trailer is a message too
 	}
-	l.Step("Claim the %v role and wait for the %v", role, role.Peer())
+	st.Step("Claim the %v role and wait for the %v", role, role.Peer())
 	if err := ep.awaitPeer(l, role, maxMessage, f.wait); err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +57,8 @@ func produce(l *lesson.Lesson, args []string) error {
 	if err := noArguments(l); err != nil {
 		return err
 	}
-	ep, t, err := join(l, &f, header.Producer)
+	st := newStepper(l)
+	ep, t, err := join(l, st, &f, header.Producer)
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,7 @@ func produce(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Step("Send %d messages of %s", f.messages, sizeWords(&f))
+	st.Step("Send %d messages of %s", f.messages, sizeWords(&f))
 	var sent tally
 	buf := make([]byte, f.size)
 	start := time.Now()
@@ -94,7 +99,8 @@ func consume(l *lesson.Lesson, args []string) error {
 	if err := noArguments(l); err != nil {
 		return err
 	}
-	ep, t, err := join(l, &f, header.Consumer)
+	st := newStepper(l)
+	ep, t, err := join(l, st, &f, header.Consumer)
 	if err != nil {
 		return err
 	}
@@ -102,7 +108,7 @@ func consume(l *lesson.Lesson, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Step("Receive until the end-of-stream marker, checking order, contents and checksum")
+	st.Step("Receive until the end-of-stream marker, checking order, contents and checksum")
 	buf := make([]byte, max(ep.hdr.MaxMessage(), trailerSize))
 	var got, want tally
 	var start time.Time
@@ -145,7 +151,7 @@ func consume(l *lesson.Lesson, args []string) error {
 	if !trailer {
 		return fmt.Errorf("the stream ended without the producer's trailer after %d messages", got.messages)
 	}
-	l.Step("Summary")
+	st.Step("Summary")
 	l.Result("messages: %d", got.messages)
 	l.Result("bytes: %d", got.bytes)
 	l.Result("seconds: %.3f", seconds)
@@ -179,4 +185,35 @@ func sizeWords(f *streamFlags) string {
 		return fmt.Sprintf("8 to %d bytes", f.size)
 	}
 	return fmt.Sprintf("%d bytes", f.size)
+}
+
+// stepper pauses a side before each of its steps. Started by a person, the side
+// pauses with its own -step (lesson.Step waits for Enter on its terminal). Started
+// by the launcher with -step, it has no terminal of its own: before each step it
+// tells the launcher (a protocol line, "@@ STEP") and waits for the line the
+// launcher sends when the learner presses Enter. The launcher asks for the Enters
+// of its two children in turn, so that one keyboard drives both.
+type stepper struct {
+	l  *lesson.Lesson
+	in *bufio.Reader // from the launcher; nil when the launcher does not step this side
+}
+
+func newStepper(l *lesson.Lesson) *stepper {
+	st := &stepper{l: l}
+	if launchedStepping() {
+		st.in = bufio.NewReader(l.In)
+	}
+	return st
+}
+
+// Step starts a numbered step, like lesson.Step, and pauses as above.
+func (st *stepper) Step(format string, args ...any) {
+	st.l.Step(format, args...)
+	if st.in == nil {
+		return
+	}
+	st.l.Tell("STEP")
+	if _, err := st.in.ReadString('\n'); err != nil {
+		st.in = nil // the launcher has gone, or stopped stepping: run on
+	}
 }

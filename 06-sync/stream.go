@@ -218,12 +218,31 @@ func parseTrailer(b []byte) (tally, bool) {
 	return tally{binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint32(b[24:])}, true
 }
 
-// keyHint is what to add to a command line for the peer to find key.
-func keyHint(key ftok.Key) string {
-	if def, err := ftok.Ftok("/tmp", 6); err == nil && def == key {
-		return ""
+// peerCommand is the command line that starts role to meet this side: the
+// meeting flags as this side was given them (-key, or -keyfile and -proj; none for
+// the default key) and the transport unless it is the default. The flags that only
+// the creator (-slots, -slotsize) or only the producer (-size, -messages) reads do
+// not decide whether the two meet, and are left to the learner.
+func peerCommand(l *lesson.Lesson, f *streamFlags, role string) string {
+	cmd := "go run ./06-sync " + role
+	if f.transport != transports[0].name || given(l, "transport") {
+		cmd += " -transport " + shellWord(f.transport)
 	}
-	return " -key " + key.String()
+	l.Flags.Visit(func(fl *flag.Flag) { // in lexical order: -key, -keyfile, -proj
+		switch fl.Name {
+		case "key", "keyfile", "proj":
+			cmd += " -" + fl.Name + " " + shellWord(fl.Value.String())
+		}
+	})
+	return cmd
+}
+
+// shellWord quotes s for a POSIX shell where it needs it, in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=./:,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func leUint64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
