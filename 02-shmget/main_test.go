@@ -58,6 +58,7 @@ const (
 	stepUntouched
 	stepTouch
 	stepOvercommit
+	stepNoReserve
 	stepHuge
 	stepPrivate
 	stepPerms
@@ -184,7 +185,7 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("ENOMEM and SHM_NORESERVE", func(t *testing.T) {
-		checkOvercommit(t, section(t, out, stepOvercommit))
+		checkOvercommit(t, section(t, out, stepOvercommit), section(t, out, stepNoReserve))
 	})
 
 	t.Run("SHM_HUGETLB", func(t *testing.T) {
@@ -294,9 +295,10 @@ func checkTouch(t *testing.T, s string) {
 }
 
 // checkOvercommit: a size above what this machine's overcommit mode allows gives
-// ENOMEM (mode 0 and 2), and with SHM_NORESERVE it is created (mode 0 and 1) and
-// removed at once.
-func checkOvercommit(t *testing.T, s string) {
+// ENOMEM (mode 0 and 2), and with SHM_NORESERVE it is created (mode 0 and 1), its
+// ipcs command printed, and removed by the next step (next), so that -step pauses
+// while it exists; a plain segment created (mode 1) is removed at once.
+func checkOvercommit(t *testing.T, s, next string) {
 	t.Helper()
 	var m memory
 	var err error
@@ -327,9 +329,15 @@ func checkOvercommit(t *testing.T, s string) {
 	}
 	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(s, -1) {
 		id := mustAtoi(t, m[1])
-		assert.Contains(t, s, fmt.Sprintf("   shmctl(%d, IPC_RMID, NULL)\n-> removed\n", id), "removed at once")
+		removed := fmt.Sprintf("   shmctl(%d, IPC_RMID, NULL)\n-> removed\n", id)
+		if look := fmt.Sprintf("   $ ipcs -m -i %d    # bytes %d (-step pauses here; the next step removes it)\n", id, size); strings.Contains(s, look) {
+			assert.NotContains(t, s, removed, "the SHM_NORESERVE segment is kept for the pause")
+			assert.Contains(t, next, " ==\n"+removed, "the next step starts by removing it")
+		} else {
+			assert.Contains(t, s, removed, "removed at once")
+		}
 	}
-	assert.Contains(t, s, "OOM killer")
+	assert.Contains(t, next, "OOM killer")
 }
 
 // checkHuge: SHM_HUGETLB is refused with EPERM without CAP_IPC_LOCK or the
@@ -834,6 +842,38 @@ func TestCtrlC(t *testing.T) {
 	assert.False(t, exists, "SIGINT must remove segment %d", id)
 }
 
+// TestNoReserveSegmentAtThePause: the overcommit step prints an ipcs command for
+// its SHM_NORESERVE segment, and -step pauses while that segment exists; Ctrl-C
+// there removes it.
+func TestNoReserveSegmentAtThePause(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "-step")
+	p.StepTo(t, stepNoReserve) // paused after the overcommit step
+	s := section(t, p.Stdout(), stepOvercommit)
+	m := regexp.MustCompile(`shmget\(IPC_PRIVATE, (\d+), IPC_CREAT\|SHM_NORESERVE\|0600\)\n-> id (\d+)`).FindStringSubmatch(s)
+	if m == nil {
+		p.Interrupt(t)
+		t.Skipf("no SHM_NORESERVE segment on this machine:\n%s", s)
+	}
+	size, id := m[1], mustAtoi(t, m[2])
+	assert.Contains(t, s, "\n   $ ipcs -m -i "+m[2]+"    # bytes "+size+" ", "the step prints an ipcs command for it")
+	seg, exists, err := procsysv.FindShm(id)
+	require.NoError(t, err)
+	require.True(t, exists, "segment %d, whose ipcs command the step printed, exists at the pause", id)
+	assert.Equal(t, size, strconv.FormatUint(seg.Size, 10))
+	if ipcs, err := exec.LookPath("ipcs"); err == nil {
+		out, err := exec.Command(ipcs, "-m", "-i", m[2]).CombinedOutput()
+		assert.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "bytes="+size, "the command printed works at the pause")
+	}
+
+	r := p.Interrupt(t)
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	_, exists, err = procsysv.FindShm(id)
+	require.NoError(t, err)
+	assert.False(t, exists, "SIGINT must remove segment %d", id)
+}
+
 // TestCtrlCAtTheEnd interrupts a -step run before its last step, when six
 // segments exist (three attached, one of them 64 MiB with 2 MiB in memory) and, as
 // root, a copy of the program was made for nobody: SIGINT removes them all.
@@ -860,7 +900,7 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 		assert.Equal(t, p.Pid(), seg.CPID)
 	}
 	// The segments of the memory steps that were removed at once are gone already.
-	for _, s := range []int{stepOvercommit, stepHuge} {
+	for _, s := range []int{stepOvercommit, stepNoReserve, stepHuge} {
 		for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(section(t, out, s), -1) {
 			_, exists, err := procsysv.FindShm(mustAtoi(t, m[1]))
 			require.NoError(t, err)
