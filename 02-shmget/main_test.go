@@ -923,27 +923,35 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 	assert.ElementsMatch(t, copiesBefore, copiesAfter, "SIGINT must remove the copy made for nobody")
 }
 
-// TestCtrlCReachesTheChildToo: Ctrl-C in a terminal sends SIGINT to the lesson and
-// to the process it runs as nobody alike. The lesson cleans up and says so in one
-// line; the child leaves it to the lesson and ends when the lesson does. (Before
-// the child ignored SIGINT, it printed a second "interrupt" line.)
-func TestCtrlCReachesTheChildToo(t *testing.T) {
+// TestCtrlCWhileTheChildWaits: Ctrl-C in a terminal sends SIGINT to the
+// foreground process group, while the process run as nobody waits between two
+// steps. The child is in a process group of its own (lesson.StartChild), so the
+// lesson alone gets it: it says so in one line, ends the child and cleans up.
+func TestCtrlCWhileTheChildWaits(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the process that waits between two steps runs as nobody, which needs root")
 	}
 	ipctest.NoLeaks(t)
-	p := ipctest.StartProgram(t, "-step")
+	p := ipctest.StartProgramInGroup(t, "-step")
 	p.StepTo(t, stepExec) // the process running as nobody waits for its next turn
 	child := mustAtoi(t, find(t, regexp.MustCompile(`\[pid (\d+)\] -> uid`), p.Stdout())[1])
-	require.NoError(t, syscall.Kill(child, syscall.SIGINT), "the terminal's Ctrl-C reaches the child")
-	r := p.Interrupt(t) // and the lesson
+	require.False(t, ipctest.Gone(child), "the child waits")
+	p.SignalGroup(t, syscall.SIGINT)
+	<-p.Done() // its input stays open, as a terminal's does: the pause does not go on
+	r := p.Wait(t)
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
 	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
-	deadline := time.Now().Add(ipctest.Timeout)
-	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	assert.ErrorIs(t, syscall.Kill(child, 0), syscall.ESRCH, "the child ends with the lesson")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
+}
+
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while the IPC_PRIVATE step's
+// second process runs: exit 130, one line, the child ended with the lesson.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "] shmat(")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
 }
 
 // copyPattern matches the copies reexec.CommandAs makes of this test binary.

@@ -264,6 +264,16 @@ func TestMarkedSegmentAtThePause(t *testing.T) {
 	assert.False(t, exists(t, id), "segment %d destroyed when the exit detached it", id)
 }
 
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while step 6's child is attached
+// and waits: one line, exit status 130, the child gone with the lesson.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "waiting; then exiting without shmdt")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
+}
+
 func Example_when() {
 	fmt.Println(when(0))
 	// Output: 0 (never)

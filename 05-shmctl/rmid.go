@@ -80,8 +80,8 @@ func (t *tourState) attachAfterRmid() error {
 	if err != nil {
 		return err
 	}
-	// Its end of input is its word to detach and exit (see peer): on Ctrl-C or an
-	// error, the cleanup startChild registers closes it and waits.
+	// Its end of input is its word to detach and exit (see peer); on Ctrl-C or an
+	// error, the cleanup lesson.StartChild registers ends it (SIGTERM) and waits.
 	c, err := startChild(l, cmd)
 	if err != nil {
 		return err
