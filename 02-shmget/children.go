@@ -12,11 +12,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -46,9 +45,9 @@ const (
 )
 
 // childAttach is the second process of the IPC_PRIVATE step: it attaches the
-// segment whose id it was given, reads it and answers.
+// segment whose id it was given, reads it and answers, and stays attached until the
+// parent has read the answer (the end of its input).
 func childAttach(l *lesson.Lesson, args []string) error {
-	leaveCtrlCToParent()
 	if len(args) != 1 {
 		return lesson.Usagef("usage: %s ID", roleAttach)
 	}
@@ -70,6 +69,7 @@ func childAttach(l *lesson.Lesson, args []string) error {
 	write(b, reply)
 	l.Result("wrote %q", reply)
 	l.Tell(tellWrote)
+	_, _ = io.Copy(io.Discard, l.In) // attached until the parent, done reading, closes our input
 	return nil
 }
 
@@ -78,7 +78,6 @@ func childAttach(l *lesson.Lesson, args []string) error {
 // read-write and read-only, reporting what the kernel says. Then, when its parent
 // says so, it tries the execute bit on segments of its own (tryExecute).
 func childTry(l *lesson.Lesson, args []string) error {
-	leaveCtrlCToParent()
 	if len(args) < 1 {
 		return lesson.Usagef("usage: %s KEY ID...", roleTry)
 	}
@@ -133,14 +132,6 @@ func childTry(l *lesson.Lesson, args []string) error {
 	l.Tell(tellDone)
 	return nil
 }
-
-// leaveCtrlCToParent makes this process ignore SIGINT. Ctrl-C reaches every process
-// in the terminal's foreground group, the lesson and its child alike; the lesson
-// handles it, removes what it made and exits, and its end closes this process's
-// standard input, which ends this process too (childTry stops waiting; the
-// segments it made itself are removed on that way out). So the learner reads one
-// "interrupt" line, not two. SIGTERM still ends a child at once, with its cleanups.
-func leaveCtrlCToParent() { signal.Ignore(syscall.SIGINT) }
 
 // tryAttach attaches segment id read-write, then read-only, and says how each went.
 func tryAttach(l *lesson.Lesson, who string, id int) error {

@@ -93,7 +93,11 @@ func tour(l *lesson.Lesson, size, mode int) error {
 	if err := touch(l, big); err != nil { // memory.go
 		return err
 	}
-	if err := overcommit(l); err != nil { // memory.go
+	noReserve, err := overcommit(l) // memory.go
+	if err != nil {
+		return err
+	}
+	if err := noReserveRisk(l, noReserve); err != nil { // memory.go
 		return err
 	}
 	if err := hugePages(l); err != nil { // memory.go

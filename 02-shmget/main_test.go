@@ -59,6 +59,7 @@ const (
 	stepUntouched
 	stepTouch
 	stepOvercommit
+	stepNoReserve
 	stepHuge
 	stepPrivate
 	stepPerms
@@ -185,7 +186,7 @@ func TestDefaultRun(t *testing.T) {
 	})
 
 	t.Run("ENOMEM and SHM_NORESERVE", func(t *testing.T) {
-		checkOvercommit(t, section(t, out, stepOvercommit))
+		checkOvercommit(t, section(t, out, stepOvercommit), section(t, out, stepNoReserve))
 	})
 
 	t.Run("SHM_HUGETLB", func(t *testing.T) {
@@ -295,9 +296,10 @@ func checkTouch(t *testing.T, s string) {
 }
 
 // checkOvercommit: a size above what this machine's overcommit mode allows gives
-// ENOMEM (mode 0 and 2), and with SHM_NORESERVE it is created (mode 0 and 1) and
-// removed at once.
-func checkOvercommit(t *testing.T, s string) {
+// ENOMEM (mode 0 and 2), and with SHM_NORESERVE it is created (mode 0 and 1), its
+// ipcs command printed, and removed by the next step (next), so that -step pauses
+// while it exists; a plain segment created (mode 1) is removed at once.
+func checkOvercommit(t *testing.T, s, next string) {
 	t.Helper()
 	var m memory
 	var err error
@@ -328,9 +330,15 @@ func checkOvercommit(t *testing.T, s string) {
 	}
 	for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(s, -1) {
 		id := mustAtoi(t, m[1])
-		assert.Contains(t, s, fmt.Sprintf("   shmctl(%d, IPC_RMID, NULL)\n-> removed\n", id), "removed at once")
+		removed := fmt.Sprintf("   shmctl(%d, IPC_RMID, NULL)\n-> removed\n", id)
+		if look := fmt.Sprintf("   $ ipcs -m -i %d    # bytes %d (-step pauses here; the next step removes it)\n", id, size); strings.Contains(s, look) {
+			assert.NotContains(t, s, removed, "the SHM_NORESERVE segment is kept for the pause")
+			assert.Contains(t, next, " ==\n"+removed, "the next step starts by removing it")
+		} else {
+			assert.Contains(t, s, removed, "removed at once")
+		}
 	}
-	assert.Contains(t, s, "OOM killer")
+	assert.Contains(t, next, "OOM killer")
 }
 
 // checkHuge: SHM_HUGETLB is refused with EPERM without CAP_IPC_LOCK or the
@@ -835,6 +843,38 @@ func TestCtrlC(t *testing.T) {
 	assert.False(t, exists, "SIGINT must remove segment %d", id)
 }
 
+// TestNoReserveSegmentAtThePause: the overcommit step prints an ipcs command for
+// its SHM_NORESERVE segment, and -step pauses while that segment exists; Ctrl-C
+// there removes it.
+func TestNoReserveSegmentAtThePause(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "-step")
+	p.StepTo(t, stepNoReserve) // paused after the overcommit step
+	s := section(t, p.Stdout(), stepOvercommit)
+	m := regexp.MustCompile(`shmget\(IPC_PRIVATE, (\d+), IPC_CREAT\|SHM_NORESERVE\|0600\)\n-> id (\d+)`).FindStringSubmatch(s)
+	if m == nil {
+		p.Interrupt(t)
+		t.Skipf("no SHM_NORESERVE segment on this machine:\n%s", s)
+	}
+	size, id := m[1], mustAtoi(t, m[2])
+	assert.Contains(t, s, "\n   $ ipcs -m -i "+m[2]+"    # bytes "+size+" ", "the step prints an ipcs command for it")
+	seg, exists, err := procsysv.FindShm(id)
+	require.NoError(t, err)
+	require.True(t, exists, "segment %d, whose ipcs command the step printed, exists at the pause", id)
+	assert.Equal(t, size, strconv.FormatUint(seg.Size, 10))
+	if ipcs, err := exec.LookPath("ipcs"); err == nil {
+		out, err := exec.Command(ipcs, "-m", "-i", m[2]).CombinedOutput()
+		assert.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "bytes="+size, "the command printed works at the pause")
+	}
+
+	r := p.Interrupt(t)
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	_, exists, err = procsysv.FindShm(id)
+	require.NoError(t, err)
+	assert.False(t, exists, "SIGINT must remove segment %d", id)
+}
+
 // TestCtrlCAtTheEnd interrupts a -step run before its last step, when six
 // segments exist (three attached, one of them 64 MiB with 2 MiB in memory) and, as
 // root, a copy of the program was made for nobody: SIGINT removes them all.
@@ -861,7 +901,7 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 		assert.Equal(t, p.Pid(), seg.CPID)
 	}
 	// The segments of the memory steps that were removed at once are gone already.
-	for _, s := range []int{stepOvercommit, stepHuge} {
+	for _, s := range []int{stepOvercommit, stepNoReserve, stepHuge} {
 		for _, m := range regexp.MustCompile(`(?m)^-> id (\d+)`).FindAllStringSubmatch(section(t, out, s), -1) {
 			_, exists, err := procsysv.FindShm(mustAtoi(t, m[1]))
 			require.NoError(t, err)
@@ -884,27 +924,35 @@ func TestCtrlCAtTheEnd(t *testing.T) {
 	assert.ElementsMatch(t, copiesBefore, copiesAfter, "SIGINT must remove the copy made for nobody")
 }
 
-// TestCtrlCReachesTheChildToo: Ctrl-C in a terminal sends SIGINT to the lesson and
-// to the process it runs as nobody alike. The lesson cleans up and says so in one
-// line; the child leaves it to the lesson and ends when the lesson does. (Before
-// the child ignored SIGINT, it printed a second "interrupt" line.)
-func TestCtrlCReachesTheChildToo(t *testing.T) {
+// TestCtrlCWhileTheChildWaits: Ctrl-C in a terminal sends SIGINT to the
+// foreground process group, while the process run as nobody waits between two
+// steps. The child is in a process group of its own (lesson.StartChild), so the
+// lesson alone gets it: it says so in one line, ends the child and cleans up.
+func TestCtrlCWhileTheChildWaits(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the process that waits between two steps runs as nobody, which needs root")
 	}
 	ipctest.NoLeaks(t)
-	p := ipctest.StartProgram(t, "-step")
+	p := ipctest.StartProgramInGroup(t, "-step")
 	p.StepTo(t, stepExec) // the process running as nobody waits for its next turn
 	child := mustAtoi(t, find(t, regexp.MustCompile(`\[pid (\d+)\] -> uid`), p.Stdout())[1])
-	require.NoError(t, syscall.Kill(child, syscall.SIGINT), "the terminal's Ctrl-C reaches the child")
-	r := p.Interrupt(t) // and the lesson
+	require.False(t, ipctest.Gone(child), "the child waits")
+	p.SignalGroup(t, syscall.SIGINT)
+	<-p.Done() // its input stays open, as a terminal's does: the pause does not go on
+	r := p.Wait(t)
 	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
 	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "one line, the lesson's")
-	deadline := time.Now().Add(ipctest.Timeout)
-	for syscall.Kill(child, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	assert.ErrorIs(t, syscall.Kill(child, 0), syscall.ESRCH, "the child ends with the lesson")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
+}
+
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while the IPC_PRIVATE step's
+// second process runs: exit 130, one line, the child ended with the lesson.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "] shmat(")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, "02-shmget: interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
 }
 
 // copyPattern matches the copies reexec.CommandAs makes of this test binary.

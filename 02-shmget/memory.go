@@ -161,20 +161,22 @@ const gib = 1 << 30
 
 // overcommit shows the accounting behind ENOMEM: shmget promises the memory of a
 // segment at once (it does not allocate it), and the overcommit policy decides
-// which promises it may make; SHM_NORESERVE makes none.
-func overcommit(l *lesson.Lesson) error {
+// which promises it may make; SHM_NORESERVE makes none. It returns the
+// SHM_NORESERVE segment, which the next step removes, so that -step pauses while it
+// exists; nil where none was made (the step says why).
+func overcommit(l *lesson.Lesson) (*segment, error) {
 	l.Step("What shmget promises: ENOMEM, and SHM_NORESERVE")
 	var m memory
 	var err error
 	if m.mode, err = readNumber("/proc/sys/vm/overcommit_memory"); err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range []struct {
 		name string
 		v    *uint64
 	}{{"MemTotal", &m.ram}, {"SwapTotal", &m.swap}, {"CommitLimit", &m.commitLimit}} {
 		if *f.v, err = meminfo(f.name); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	l.Result("/proc/sys/vm/overcommit_memory = %d; /proc/meminfo: MemTotal %s, SwapTotal %s, CommitLimit %s",
@@ -202,15 +204,15 @@ func overcommit(l *lesson.Lesson) error {
 		remove := removeSegment(l, id)
 		l.Result("id %d", id)
 		if err := removeNow(l, id, remove); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		l.Result("%s", lesson.ErrnoText(err))
 		if explainLimit(l, err, size) {
-			return nil
+			return nil, nil
 		}
 		if !errors.Is(err, unix.ENOMEM) {
-			return lesson.Failed(shmgetCall(ftok.Private, int(size), flg), err, "")
+			return nil, lesson.Failed(shmgetCall(ftok.Private, int(size), flg), err, "")
 		}
 		l.Say("ENOMEM, though shmget allocates nothing: it could not promise that much.")
 	}
@@ -223,15 +225,33 @@ func overcommit(l *lesson.Lesson) error {
 		if m.mode == overcommitNever && errors.Is(err, unix.ENOMEM) {
 			l.Say("In mode 2 the kernel ignores SHM_NORESERVE (ipc/shm.c: no uncounted segments")
 			l.Say("when overcommit is off), so this is refused too.")
-			return nil
+			return nil, nil
 		}
-		return lesson.Failed(shmgetCall(ftok.Private, int(size), flg), err, "")
+		return nil, lesson.Failed(shmgetCall(ftok.Private, int(size), flg), err, "")
 	}
 	remove := removeSegment(l, id)
 	l.Result("id %d: a segment of %s, on a machine with %s of RAM", id, bytesString(size), bytesString(m.ram))
-	l.Look("ipcs -m -i %d    # bytes %d, while it exists", id, size)
-	if err := removeNow(l, id, remove); err != nil {
-		return err
+	l.Look("ipcs -m -i %d    # bytes %d (-step pauses here; the next step removes it)", id, size)
+	return &segment{id: id, remove: remove}, nil
+}
+
+// segment is a segment a step made and a later step removes; remove is the
+// cleanup removeSegment registered.
+type segment struct {
+	id     int
+	remove func() error
+}
+
+// noReserveRisk removes the SHM_NORESERVE segment of the step before, if it made
+// one, and says what such a segment risks.
+func noReserveRisk(l *lesson.Lesson, seg *segment) error {
+	l.Step("What SHM_NORESERVE risks")
+	if seg != nil {
+		if err := removeNow(l, seg.id, seg.remove); err != nil {
+			return err
+		}
+	} else {
+		l.Say("The step before made no SHM_NORESERVE segment here, and said why. Where it can:")
 	}
 	l.Say("The risk is the one the check was there to prevent: nothing was set aside, so")
 	l.Say("when processes touch the pages later and memory (and swap) runs out, a page")

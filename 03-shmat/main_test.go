@@ -245,3 +245,14 @@ func TestCtrlCDuringStepRemovesTheSegment(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, exists, "Ctrl-C removed segment %d", id)
 }
+
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while step 12's waiter polls the
+// flag: the terminal signals its whole foreground process group, but the learner
+// reads one line, exit status 130, and the child is gone with the lesson.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "two goroutines are polling the flag")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
+}

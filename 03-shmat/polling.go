@@ -69,7 +69,8 @@ func (t *tour) pollingTrap() error {
 		l.Say("the CPU) that the value can change: every atomic.Load is a real read, ordered with")
 		l.Say("the other atomics. So the course reads shared flags with sync/atomic, always.")
 		l.Look("go build -o /dev/null -gcflags=-S ./03-shmat 2>&1 | grep -A14 '^main.waitPlain STEXT' | grep -v DATA")
-		l.Say("(the loop is the last two instructions: a no-op, and a JMP back to it)")
+		l.Say("(the loop is the last two instructions: a no-op, and a JMP back to it; the hex line")
+		l.Say("after them is the function's machine code, ending 90 eb fd: the no-op, the jump back)")
 	case len(plain) > 1 && plain[0] == "saw" && plain[1] == "first":
 		l.Result("the plain loop saw the flag at its first look: it was set before the loop began (run again)")
 		l.Say("A plain read of memory another process writes is a data race; Go promises nothing")

@@ -21,7 +21,7 @@ const (
 	roleAttachAndExit   = "attach-and-exit"  // step 6: attach, wait, exit without shmdt (exit.go)
 	roleAttachAndExec   = "attach-and-exec"  // step 7: attach, wait, exec roleAfterExec (exec.go)
 	roleAfterExec       = "after-exec"       // step 7: the program the exec starts (exec.go)
-	roleCreateAndLeave  = "create-and-leave" // step 10: create a segment and exit, leaving it (outlive.go)
+	roleCreateAndLeave  = "create-and-leave" // step 11: create a segment and exit, leaving it (outlive.go)
 )
 
 var roles lesson.Roles

@@ -17,11 +17,12 @@ import (
 // that is still attached: "destroy at the last detach". x/sys/unix does not name it.
 const shmDest = 0o1000
 
-// lastDetachDestroys is step 9: a segment marked with IPC_RMID while attached stays
-// until its last detach, and that shmdt destroys it.
-func (t *tour) lastDetachDestroys() error {
+// markWhileAttached is step 9: IPC_RMID on a segment that is attached only marks
+// it. The step ends with the segment marked and still attached, so that -step
+// pauses while the ipcs commands it prints can show it.
+func (t *tour) markWhileAttached() error {
 	l := t.l
-	l.Step("The last detach of a segment marked with IPC_RMID destroys it")
+	l.Step("IPC_RMID while attached: the segment is marked, not destroyed")
 	id, err := createSegment(l, pageSize)
 	if err != nil {
 		return err
@@ -44,11 +45,23 @@ func (t *tour) lastDetachDestroys() error {
 		return fmt.Errorf("segment %d should be marked SHM_DEST after IPC_RMID, its mode is %#o", id, marked.Perm.Mode)
 	}
 	l.Result("mode %#o: SHM_DEST (%#o) is set, the key is now 0; ipcs -m shows status dest", marked.Perm.Mode, shmDest)
+	l.Say("It stays until its last detach, which the next step makes (-step pauses here):")
 	l.Look("ipcs -m -i %d    (mode=01600: marked; nattch=1: still here)", id)
 	l.Look("ipcs -m    (key 0x00000000, status dest)")
+	t.marked, t.markedAt = id, b
+	return nil
+}
+
+// lastDetachDestroys is step 10: the last detach of the segment step 9 marked
+// destroys it.
+func (t *tour) lastDetachDestroys() error {
+	l := t.l
+	l.Step("The last detach of a segment marked with IPC_RMID destroys it")
+	id, b := t.marked, t.markedAt
 	if err := detach(l, b); err != nil {
 		return err
 	}
+	t.markedAt = nil
 	l.Result("0 (success)")
 	var ds unix.SysvShmDesc
 	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); !errors.Is(err, unix.EINVAL) {

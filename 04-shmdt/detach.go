@@ -32,7 +32,7 @@ func (t *tour) detachAndStat() error {
 	}
 	l.Say("shm_nattch dropped to 0 and shm_dtime is now; shm_lpid is the detaching process.")
 	l.Say("The segment is still there, bytes and all: shmdt unmapped it from this process and")
-	l.Say("did nothing more, because nobody had marked it with IPC_RMID (step 9 shows a detach")
+	l.Say("did nothing more, because nobody had marked it with IPC_RMID (step 10 shows a detach")
 	l.Say("that destroys). Destroying is shmctl(IPC_RMID) (lesson 05) or ipcrm -m %d.", t.id)
 	again, err := attach(l, t.id, unix.SHM_RDONLY)
 	if err != nil {

@@ -73,7 +73,9 @@ type tour struct {
 	id     int  // the segment most steps attach and detach
 
 	attached []byte // step 2's attachment, which step 3 detaches
-	left     int    // the segment a child creates and leaves behind (step 10)
+	marked   int    // the segment step 9 marks with IPC_RMID while attached
+	markedAt []byte // step 9's attachment of it, whose detach (step 10) destroys it
+	left     int    // the segment a child creates and leaves behind (step 11)
 
 	// anchor, with kernel.shm_rmid_forced 1, is an attachment the lesson keeps from
 	// step 3 on, so that its segment survives the detaches the steps are about.
@@ -93,9 +95,10 @@ func runTour(l *lesson.Lesson) error {
 		t.exitDetaches,       // exit.go      6. exit detaches
 		t.execDetaches,       // exec.go      7. exec detaches
 		t.forkExecExit,       // fork.go      8. fork inherits, exec and exit detach (C)
-		t.lastDetachDestroys, // destroy.go   9. the last detach of a marked segment destroys it
-		t.createAndLeave,     // outlive.go   10. a child creates a segment and exits
-		t.outlives,           // outlive.go   11. the segment outlives its creator
+		t.markWhileAttached,  // destroy.go   9. IPC_RMID while attached marks the segment
+		t.lastDetachDestroys, // destroy.go   10. the last detach of a marked segment destroys it
+		t.createAndLeave,     // outlive.go   11. a child creates a segment and exits
+		t.outlives,           // outlive.go   12. the segment outlives its creator
 	} {
 		if err := step(); err != nil {
 			return err

@@ -96,7 +96,8 @@ func TestProgram(t *testing.T) {
 		"the second child died: exit status 2",
 		"| unexpected fault address",
 		"after exec: pid",
-		"== 9. The last detach of a segment marked with IPC_RMID destroys it ==",
+		"== 9. IPC_RMID while attached: the segment is marked, not destroyed ==",
+		"== 10. The last detach of a segment marked with IPC_RMID destroys it ==",
 		"SHM_DEST (01000) is set",
 		"this shmdt destroyed it",
 		"exiting without shmdt or IPC_RMID",
@@ -212,7 +213,7 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 		stopAt int // the step whose prompt gets the SIGINT
 	}{
 		{"after creating the segment", 2},
-		{"after a child left a segment behind", 11},
+		{"after a child left a segment behind", 12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,7 +224,7 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 			for _, m := range regexp.MustCompile(`(?:-> id|created segment) (\d+)`).FindAllStringSubmatch(p.Stdout(), -1) {
 				id, err := strconv.Atoi(m[1])
 				require.NoError(t, err)
-				if exists(t, id) { // step 9's segment is destroyed by the step itself
+				if exists(t, id) { // step 9's segment is destroyed by step 10
 					ids = append(ids, id)
 				}
 			}
@@ -238,6 +239,39 @@ func TestCtrlCDuringStepRemovesEverything(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMarkedSegmentAtThePause: step 9 prints ipcs commands for a segment it marked
+// while attached, and -step pauses before step 10 while it exists, marked and
+// attached, as they say; Ctrl-C there (the exit detaches it) leaves nothing.
+func TestMarkedSegmentAtThePause(t *testing.T) {
+	ipctest.NoLeaks(t)
+	p := ipctest.StartProgram(t, "-step")
+	p.StepTo(t, 10)
+	m := regexp.MustCompile(`\$ ipcs -m -i (\d+)    \(mode=01600: marked; nattch=1: still here\)`).FindStringSubmatch(p.Stdout())
+	require.NotNil(t, m, "step 9 prints an ipcs command for its segment:\n%s", p.Stdout())
+	id, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.True(t, exists(t, id), "segment %d exists at the pause after step 9", id)
+	ds := ipcStat(t, id)
+	assert.EqualValues(t, 0o1600, ds.Perm.Mode, "marked: SHM_DEST|0600")
+	assert.EqualValues(t, 1, ds.Nattch, "still attached")
+	assert.EqualValues(t, 0, ds.Perm.Key, "the key is 0 once marked")
+
+	r := p.Interrupt(t)
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode)
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.False(t, exists(t, id), "segment %d destroyed when the exit detached it", id)
+}
+
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while step 6's child is attached
+// and waits: one line, exit status 130, the child gone with the lesson.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "waiting; then exiting without shmdt")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
 }
 
 func Example_when() {

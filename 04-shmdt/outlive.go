@@ -16,7 +16,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
-// createAndLeave is step 10: a child creates a segment, writes in it and exits
+// createAndLeave is step 11: a child creates a segment, writes in it and exits
 // without detaching or removing it (runCreateAndLeave).
 func (t *tour) createAndLeave() error {
 	l := t.l
@@ -54,7 +54,7 @@ func (t *tour) createAndLeave() error {
 	return nil
 }
 
-// outlives is step 11: the segment the child left is still there; the lesson reads
+// outlives is step 12: the segment the child left is still there; the lesson reads
 // it and removes it. With kernel.shm_rmid_forced 1 it is gone instead.
 func (t *tour) outlives() error {
 	l := t.l

@@ -78,7 +78,13 @@ func TestLastDetachOfAMarkedSegmentDestroysIt(t *testing.T) {
 
 func TestLastDetachStep(t *testing.T) {
 	ipctest.NoLeaks(t)
-	out := inLesson(t, func(l *lesson.Lesson) error { return (&tour{l: l}).lastDetachDestroys() })
+	out := inLesson(t, func(l *lesson.Lesson) error {
+		tr := &tour{l: l}
+		if err := tr.markWhileAttached(); err != nil {
+			return err
+		}
+		return tr.lastDetachDestroys()
+	})
 	assert.Contains(t, out, "SHM_DEST (01000) is set")
 	assert.Contains(t, out, "this shmdt destroyed it")
 }

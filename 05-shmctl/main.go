@@ -155,4 +155,7 @@ type tourState struct {
 	index int    // the slot SHM_STAT found it in (limits.go), or -1
 	mem   []byte // our attachment; nil once detached
 	peer  *child // the second process, once started
+	// forked is the pid of step 9's process if its start copied our attachment (a
+	// fork, not a vfork): it is then lpid, though it never called shmat (nextid.go).
+	forked int
 }

@@ -648,3 +648,14 @@ func TestStepInterruptCleansUp(t *testing.T) {
 		})
 	}
 }
+
+// TestCtrlCWhileAChildRuns: Ctrl-C in a terminal while step 13's second process has
+// the marked segment attached: one line, exit status 130, the child gone with the
+// lesson, the segment destroyed.
+func TestCtrlCWhileAChildRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, child := ipctest.CtrlCWhileChildRuns(t, func() *ipctest.Proc { return ipctest.StartProgramInGroup(t) }, "] attached at ")
+	assert.Equal(t, lesson.ExitInterrupted, r.ExitCode, "stderr: %s\nstdout:\n%s", r.Stderr, r.Stdout)
+	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
+	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
+}

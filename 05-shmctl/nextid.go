@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -94,6 +95,42 @@ func (t *tourState) nextIDInNamespace() error {
 		return fmt.Errorf("the process in the private IPC namespace (pid %d): %w", c.Pid, err)
 	}
 	l.Look("unshare --ipc --map-root-user sh -c 'echo %d > %s; ipcmk -M 1; ipcs -m'", wantedID, shmNextID)
+	return t.didItsForkAttach(c.Pid)
+}
+
+// didItsForkAttach looks at our segment after the second process: did starting it
+// count as an attach and a detach? A fork copies every attachment, as lesson 04
+// shows: the kernel counts the copy as an attach by the forking process (nattch up,
+// att_time), and the child's execve drops it, a detach by the child (det_time, lpid).
+// Go usually starts a process with clone(CLONE_VM|CLONE_VFORK), which copies
+// nothing; for a new user namespace it must really fork (syscall/exec_linux.go), so
+// an ordinary user's run shows the copy and root's does not.
+func (t *tourState) didItsForkAttach(child int) error {
+	l := t.l
+	ds, err := t.stat()
+	if err != nil {
+		return err
+	}
+	clock := func(sec int64) string { return time.Unix(sec, 0).Format("15:04:05") }
+	switch int(ds.Lpid) {
+	case child:
+		t.forked = child
+		l.Say("lpid is %d, the second process, though it never called shmat. To give it a user", child)
+		l.Say("namespace, Go started it with a real fork (clone without CLONE_VM), and a fork copies")
+		l.Say("every attachment (lesson 04): the kernel counted the copy as an attach by this process")
+		l.Say("(nattch 2 for a moment, att_time now %s), and the child's execve dropped it:",
+			clock(int64(ds.Atime)))
+		l.Say("a detach by the child (det_time %s, lpid its pid). nattch is back to %d.",
+			clock(int64(ds.Dtime)), ds.Nattch)
+	case os.Getpid():
+		l.Say("lpid is still %d, this process: the second process never touched our segment. Go", ds.Lpid)
+		l.Say("started it with clone(CLONE_VM|CLONE_VFORK), which shares this process's memory until")
+		l.Say("the execve instead of copying it. A real fork copies attachments (lesson 04); Go forks")
+		l.Say("that way only to give the child a user namespace, as this step does for an ordinary")
+		l.Say("user: run it as one, and lpid becomes the second process.")
+	default:
+		l.Say("lpid is %d, a process outside this lesson that attached or detached our segment.", ds.Lpid)
+	}
 	return nil
 }
 

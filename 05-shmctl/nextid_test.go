@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,4 +64,33 @@ func checkNextIDStep(t *testing.T, out string) {
 	assert.Contains(t, out, "echo 98311 > /proc/sys/kernel/shm_next_id\n")
 	assert.Contains(t, out, "-> id 98311 = 3 × 32768 + 7: the id asked for\n")
 	assert.Contains(t, out, "cat /proc/sys/kernel/shm_next_id -> -1: used once, then forgotten\n")
+	checkForkCopiedAttachment(t, out)
+}
+
+// checkForkCopiedAttachment checks what step 9 and step 11 say of lpid. Without root,
+// Go starts step 9's process with a real fork (for its user namespace), which copies
+// the lesson's attachment: the child's execve detaches the copy, so lpid becomes the
+// child's pid and det_time is set, and both steps must say why. As root, Go starts it
+// with clone(CLONE_VM|CLONE_VFORK), and lpid stays the lesson's.
+func checkForkCopiedAttachment(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`\[pid (\d+)\] in IPC namespace`).FindStringSubmatch(out)
+	require.NotNil(t, m, "step 9's process says where it is:\n%s", out)
+	child := m[1]
+	m = regexp.MustCompile(`wrote "hello from pid (\d+)"`).FindStringSubmatch(out)
+	require.NotNil(t, m, "step 2 names the lesson's pid:\n%s", out)
+	lessonPid := m[1]
+	rmid := out[strings.Index(out, "== 11. "):]
+	if os.Geteuid() != 0 {
+		assert.Contains(t, out, "lpid is "+child+", the second process, though it never called shmat.")
+		assert.Regexp(t, `dropped it:\n   a detach by the child \(det_time \d\d:\d\d:\d\d, lpid its pid\)\. nattch is back to 1\.\n`, out)
+		assert.Contains(t, rmid, "lpid="+child+"\tcpid="+lessonPid+"\t")
+		assert.NotContains(t, rmid, "det_time=Not set")
+		assert.Contains(t, rmid, "lpid is still "+child+", step 9's process: its fork copied our attachment")
+		return
+	}
+	assert.Contains(t, out, "lpid is still "+lessonPid+", this process: the second process never touched our segment.")
+	assert.Contains(t, rmid, "lpid="+lessonPid+"\tcpid="+lessonPid+"\t")
+	assert.Contains(t, rmid, "det_time=Not set")
+	assert.NotContains(t, rmid, "step 9's process")
 }

@@ -15,7 +15,7 @@ package main
 // exit undoes all of it, and a cleanup that unmapped memory a step still reads would
 // crash the program with a fault. What outlives the process unless undone is what
 // keep is for: segments (removed with IPC_RMID; an attached one goes at exit), files
-// and directories, and child processes.
+// and directories. Child processes have theirs from lesson.StartChild.
 
 import (
 	"errors"

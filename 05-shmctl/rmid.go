@@ -35,6 +35,10 @@ func (t *tourState) rmid() error {
 	showStat(l, t.id, &ds)
 	l.Say("The segment still exists: nattch is %d. The kernel set SHM_DEST (01000) in the mode", ds.Nattch)
 	l.Say("(%#o) and changed the key to 0x00000000 so that shmget can no longer find it.", ds.Perm.Mode)
+	if t.forked != 0 && int(ds.Lpid) == t.forked {
+		l.Say("lpid is still %d, step 9's process: its fork copied our attachment and its execve", ds.Lpid)
+		l.Say("detached the copy. IPC_RMID changes neither lpid nor the attach and detach times.")
+	}
 	l.Look("ipcs -m        # key 0x00000000, status %s", status(uint32(ds.Perm.Mode)))
 	showProcLine(l, t.id)
 	return nil
@@ -76,8 +80,8 @@ func (t *tourState) attachAfterRmid() error {
 	if err != nil {
 		return err
 	}
-	// Its end of input is its word to detach and exit (see peer): on Ctrl-C or an
-	// error, the cleanup startChild registers closes it and waits.
+	// Its end of input is its word to detach and exit (see peer); on Ctrl-C or an
+	// error, the cleanup lesson.StartChild registers ends it (SIGTERM) and waits.
 	c, err := startChild(l, cmd)
 	if err != nil {
 		return err

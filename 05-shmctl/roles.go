@@ -9,12 +9,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -106,83 +103,12 @@ func startRole(l *lesson.Lesson, how, role string, args ...string) (*child, erro
 	return startChild(l, cmd)
 }
 
-// startChild starts cmd as a child of the lesson (lesson.StartChild) and registers
-// its end as a cleanup (keep), so that the lesson waits for it however it ends, even
-// on a signal that arrives while the child is being started.
-func startChild(l *lesson.Lesson, cmd *exec.Cmd) (ch *child, err error) {
-	// A process group of its own: Ctrl-C at the terminal reaches the lesson alone,
-	// whose cleanup ends the child, so one line says what happened. Its standard
-	// error comes through a pipe (childStderr is no *os.File), so that it never
-	// writes to the terminal from a group in the background.
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Setpgid = true
-	if cmd.Stderr == nil {
-		cmd.Stderr = childStderr{l.Err}
-	}
-	err = keep(l, "end the second process", func() (func() error, error) {
-		c, err := lesson.StartChild(l, cmd)
-		if err != nil {
-			return nil, err
-		}
-		ch = &child{c: c, cmd: cmd, Pid: c.Pid}
-		return ch.end, nil
-	})
-	return ch, err
-}
+// child is a second process of the lesson. lesson.StartChild starts it in a process
+// group of its own, so that Ctrl-C reaches the lesson alone, and registers its end
+// (SIGTERM, then wait) as a cleanup, so that the lesson waits for it however it ends.
+type child = lesson.Child
 
-// child is a second process of the lesson: a lesson.Child, whose methods are not
-// safe to call from two goroutines, with a lock. The step talks to it; the cleanup
-// that ends it may run on a signal in the signal handler's goroutine meanwhile. They
-// take turns.
-type child struct {
-	Pid int
-
-	mu  sync.Mutex
-	c   *lesson.Child
-	cmd *exec.Cmd
-}
-
-// Await is lesson.Child's Await: it relays narration until the child tells verb.
-func (ch *child) Await(verb string) ([]string, error) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	return ch.c.Await(verb)
-}
-
-// Send writes a line to the child's standard input.
-func (ch *child) Send(line string) error {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	return ch.c.Send(line)
-}
-
-// Finish closes the child's standard input, relays the rest and waits for it.
-func (ch *child) Finish() error {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	return ch.c.Finish()
-}
-
-// end is the child's cleanup. A step may be waiting for the child, holding the lock,
-// so it first asks the child to end with SIGTERM, which the child takes as its lesson
-// does (it cleans up and exits); os.Process.Signal sends nothing to a process already
-// waited for, whose pid may belong to another by now. Then it waits for it.
-func (ch *child) end() error {
-	_ = ch.cmd.Process.Signal(syscall.SIGTERM)
-	_ = ch.Finish() // its exit status was reported where it mattered
-	return nil
-}
-
-// childStderr passes a child's standard error on to the lesson's, except once the
-// lesson is ending: a child that the lesson's cleanup ends has nothing to add to the
-// lesson's one line.
-type childStderr struct{ w io.Writer }
-
-func (e childStderr) Write(b []byte) (int, error) {
-	if objects.ending.Load() {
-		return len(b), nil
-	}
-	return e.w.Write(b)
+// startChild starts cmd as a child of the lesson (lesson.StartChild).
+func startChild(l *lesson.Lesson, cmd *exec.Cmd) (*child, error) {
+	return lesson.StartChild(l, cmd)
 }

@@ -150,3 +150,44 @@ func TestStartChildFailsForAMissingProgram(t *testing.T) {
 	}, nil, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
 	assert.Equal(t, ExitOK, status)
 }
+
+// A child runs in a process group of its own: Ctrl-C in a terminal, which signals
+// the foreground process group, reaches the lesson alone, which ends the child.
+func TestStartChildGivesTheChildItsOwnProcessGroup(t *testing.T) {
+	withChild(t, childCmd("ok"), func(c *Child) error {
+		pgid, err := syscall.Getpgid(c.Pid)
+		require.NoError(t, err)
+		assert.Equal(t, c.Pid, pgid, "the child leads a group of its own")
+		assert.NotEqual(t, syscall.Getpgrp(), pgid, "not the lesson's group")
+		return c.Finish()
+	})
+}
+
+// The lesson's cleanup ends a child that is still running when the program ends
+// (here it returns without Finish; a signal runs the same cleanup), waits for it,
+// and drops what the ended child says on standard error ("terminated: cleaning up
+// and exiting"): the lesson's own line is the only one.
+func TestTheCleanupEndsARunningChild(t *testing.T) {
+	var pid int
+	stdout, stderr := withChild(t, childCmd("ok"), func(c *Child) error {
+		pid = c.Pid
+		_, err := c.Await("READY") // the child waits for its input to end
+		return err
+	})
+	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the child (pid %d) has ended and been waited for", pid)
+	assert.Empty(t, stderr, "the ended child's own line is dropped")
+	assert.Contains(t, stdout, fmt.Sprintf("[pid %d] -> ready", pid))
+}
+
+// Once the cleanups have begun, StartChild starts nothing: the child would outlive
+// the cleanup that ends children.
+func TestStartChildRefusedOnceTheCleanupsBegan(t *testing.T) {
+	status := Run("demo", testUsage, func(l *Lesson, _ []string) error {
+		l.runCleanups(true) // what a signal does first
+		c, err := StartChild(l, childCmd("ok"))
+		assert.Nil(t, c)
+		assert.ErrorIs(t, err, errEnding)
+		return nil
+	}, nil, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	assert.Equal(t, ExitOK, status)
+}

@@ -37,6 +37,8 @@ type Lesson struct {
 
 	mu        sync.Mutex
 	cleanups  []cleanup
+	starting  sync.Mutex    // held while a child starts (StartChild), and to set ending
+	ending    bool          // the cleanups have begun: start no child (under starting)
 	exiting   sync.Mutex    // held by whichever of Run and the signal handler ends the program
 	signalled chan struct{} // closed when SIGINT or SIGTERM arrives
 }
@@ -220,6 +222,9 @@ func (l *Lesson) CleanupOnReturn(what string, fn func() error) {
 // runCleanups runs every registered cleanup, newest first, and forgets them. On a
 // signal it leaves out those registered with CleanupOnReturn.
 func (l *Lesson) runCleanups(onSignal bool) {
+	l.starting.Lock() // a child being started is registered first
+	l.ending = true
+	l.starting.Unlock()
 	for {
 		l.mu.Lock()
 		if len(l.cleanups) == 0 {
