@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,7 +105,12 @@ func Run(name, usage string, program Program, args []string, stdin io.Reader, st
 		if p != nil || failure(err) {
 			l.deferToSignal()
 		}
-		l.finish(stop)
+		if sig := l.finish(stop); sig != nil {
+			// The signal came while the program was ending: it ran the cleanups
+			// already, and the exit is still the signal's.
+			status = l.signalExit(sig)
+			return
+		}
 		if p != nil {
 			// A panic is a bug in the lesson, but the learner still gets one line
 			// and a clean machine rather than a trace and a leaked segment.
@@ -136,13 +142,48 @@ func (l *Lesson) deferToSignal() {
 }
 
 // finish runs the cleanups and stops listening for signals. If a signal is being
-// handled, that handler owns the exit: finish waits for it (the process exits
-// there), so that returning from main cannot cut its cleanups short.
-func (l *Lesson) finish(stopSignals func()) {
+// handled, that handler owns the exit: finish waits for the lock it holds (the
+// process exits there), so that returning from main cannot cut its cleanups short.
+// A signal that arrived while the cleanups ran, or that the handler had not yet
+// taken, is returned: the program was interrupted, even if it had nothing left to
+// do.
+func (l *Lesson) finish(stopSignals func() os.Signal) os.Signal {
 	l.exiting.Lock()
-	defer l.exiting.Unlock()
-	l.runCleanups(false) // a signal now waits for the lock, then sees that we are done
-	stopSignals()
+	l.runCleanups(false)
+	l.exiting.Unlock() // a signal handled from here on finds nothing left to clean up
+	return stopSignals()
+}
+
+// stopPending reports whether SIGINT or SIGTERM is pending for the process: sent,
+// but not yet taken by any of its threads (ShdPnd in /proc/self/status, the mask of
+// signals pending for the whole process; signal 1 is bit 0).
+func stopPending() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "ShdPnd:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && mask&(1<<(syscall.SIGINT-1)|1<<(syscall.SIGTERM-1)) != 0
+		}
+	}
+	return false
+}
+
+// signalExit prints the line a signal gives and returns its exit status.
+func (l *Lesson) signalExit(sig os.Signal) int {
+	// On a terminal, Ctrl-C has echoed "^C" where the cursor was: start a new line.
+	// Elsewhere the one line is the whole of standard error.
+	nl := ""
+	if isTerminal(l.Err) {
+		nl = "\n"
+	}
+	fmt.Fprintf(l.Err, "%s%s: %v: cleaning up and exiting\n", nl, l.Name, sig)
+	if sig == syscall.SIGTERM {
+		return ExitTerminated
+	}
+	return ExitInterrupted
 }
 
 // report prints err in one line and picks the exit status.
@@ -245,11 +286,13 @@ func (l *Lesson) runCleanups(onSignal bool) {
 
 // exitOnSignal makes SIGINT and SIGTERM run the cleanups and exit. The returned
 // function stops listening.
-func (l *Lesson) exitOnSignal() (stop func()) {
+func (l *Lesson) exitOnSignal() (stop func() os.Signal) {
 	signals := make(chan os.Signal, 1)
-	done := make(chan struct{})
+	done := make(chan struct{})   // closed by stop: the program has finished
+	exited := make(chan struct{}) // closed when the handler returns without exiting
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
+		defer close(exited)
 		select {
 		case sig := <-signals:
 			close(l.signalled)
@@ -257,27 +300,32 @@ func (l *Lesson) exitOnSignal() (stop func()) {
 			select {
 			case <-done: // the program finished first and has cleaned up
 				l.exiting.Unlock()
+				signals <- sig // stop reports it: the program was still interrupted
 				return
 			default:
 			}
-			// On a terminal, Ctrl-C has echoed "^C" where the cursor was: start a
-			// new line. Elsewhere the one line is the whole of standard error.
-			nl := ""
-			if isTerminal(l.Err) {
-				nl = "\n"
-			}
-			fmt.Fprintf(l.Err, "%s%s: %v: cleaning up and exiting\n", nl, l.Name, sig)
+			status := l.signalExit(sig)
 			l.runCleanups(true)
-			if sig == syscall.SIGTERM {
-				os.Exit(ExitTerminated)
-			}
-			os.Exit(ExitInterrupted)
+			os.Exit(status)
 		case <-done:
 		}
 	}()
-	return func() {
-		signal.Stop(signals)
+	return func() os.Signal {
 		close(done)
+		<-exited
+		// A signal the kernel has queued for the process but no thread has taken
+		// yet is still on its way: let it reach the channel (kill(2) to the process
+		// a moment ago, Ctrl-C just now), or exiting now would drop it.
+		for deadline := time.Now().Add(100 * time.Millisecond); stopPending() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		signal.Stop(signals) // from here on, nothing more arrives
+		select {
+		case sig := <-signals:
+			return sig
+		default:
+			return nil
+		}
 	}
 }
 

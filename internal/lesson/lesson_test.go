@@ -63,6 +63,10 @@ func demo(l *Lesson, args []string) error {
 		// process and its peer at once and the peer's cleanup makes this one fail.
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
 		return errors.New("the peer is gone")
+	case "signal-self-then-end":
+		// A signal that arrives as the program ends well: it must not be lost.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		return nil
 	}
 	return nil
 }
@@ -221,6 +225,17 @@ func TestSignalWinsOverAFailure(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		ipctest.NoLeaks(t)
 		r := ipctest.RunProgram(t, "-fail", "signal-self")
+		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
+		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
+	}
+}
+
+// A signal that arrives while the program is ending (its handler has not yet run)
+// is still the exit: 130 and the one line, never exit 0 as if nothing had come.
+func TestSignalAsTheProgramEndsIsNotLost(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		ipctest.NoLeaks(t)
+		r := ipctest.RunProgram(t, "-fail", "signal-self-then-end")
 		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
 		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
 	}
