@@ -19,19 +19,44 @@ import (
 )
 
 // quiet is a narrator that says nothing and collects cleanups.
-type quiet struct{ cleanups []func() error }
+type quiet struct{ cleanups []quietCleanup }
 
-func (q *quiet) Call(string, ...any)                          {}
-func (q *quiet) Result(string, ...any)                        {}
-func (q *quiet) Say(string, ...any)                           {}
-func (q *quiet) Look(string, ...any)                          {}
-func (q *quiet) Cleanup(_ string, fn func() error)            { q.cleanups = append(q.cleanups, fn) }
-func (q *quiet) CleanupOnReturn(what string, fn func() error) { q.Cleanup(what, fn) }
+type quietCleanup struct {
+	fn       func() error
+	onReturn bool // registered with CleanupOnReturn: not run on a signal
+}
+
+func (q *quiet) Call(string, ...any)   {}
+func (q *quiet) Result(string, ...any) {}
+func (q *quiet) Say(string, ...any)    {}
+func (q *quiet) Look(string, ...any)   {}
+func (q *quiet) Cleanup(_ string, fn func() error) {
+	q.cleanups = append(q.cleanups, quietCleanup{fn, false})
+}
+func (q *quiet) CleanupOnReturn(_ string, fn func() error) {
+	q.cleanups = append(q.cleanups, quietCleanup{fn, true})
+}
+
+// run runs the cleanups, newest first, as a program's return does.
 func (q *quiet) run() {
 	for i := len(q.cleanups) - 1; i >= 0; i-- {
-		_ = q.cleanups[i]()
+		_ = q.cleanups[i].fn()
 	}
 	q.cleanups = nil
+}
+
+// signal runs the cleanups a signal runs (lesson.Lesson leaves out those of
+// CleanupOnReturn), newest first, and keeps the others for run.
+func (q *quiet) signal() {
+	var kept []quietCleanup
+	for i := len(q.cleanups) - 1; i >= 0; i-- {
+		if c := q.cleanups[i]; c.onReturn {
+			kept = append([]quietCleanup{c}, kept...)
+		} else {
+			_ = c.fn()
+		}
+	}
+	q.cleanups = kept
 }
 
 var benchSizes = []struct {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,19 +27,76 @@ import (
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
-// buildC compiles c/NAME.c with gcc (and the extra flags, such as -DNAME=VALUE), or
-// skips the test where there is no gcc.
+// useC makes the C programs that buildC builds last until t ends. Each top-level
+// test that builds one calls it before t.Parallel: the top-level tests run one
+// after another up to that call, so every C test holds the programs before any of
+// them goes on, and each program is built once for all of them.
+func useC(t *testing.T) {
+	cBuilds.Lock()
+	defer cBuilds.Unlock()
+	cBuilds.users++
+	t.Cleanup(func() {
+		cBuilds.Lock()
+		defer cBuilds.Unlock()
+		if cBuilds.users--; cBuilds.users == 0 && cBuilds.dir != "" {
+			_ = os.RemoveAll(cBuilds.dir)
+			cBuilds.dir, cBuilds.built = "", nil
+		}
+	})
+}
+
+// buildC returns c/NAME.c compiled with gcc (and the extra flags, such as
+// -DNAME=VALUE), or skips the test where there is no gcc. The test, or the
+// top-level test it runs under, has called useC.
 func buildC(t *testing.T, name string, flags ...string) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("gcc not found: skipping the C peer test (install gcc to run it: apt-get install gcc)")
 	}
-	out := filepath.Join(t.TempDir(), name)
-	args := append([]string{"-O2", "-Wall", "-Werror"}, flags...)
-	msg, err := exec.Command(gcc, append(args, "-o", out, filepath.Join("c", name+".c"))...).CombinedOutput()
-	require.NoError(t, err, "gcc %s.c:\n%s", name, msg)
-	return out
+	b := cBuild(t, strings.Join(append([]string{name}, flags...), " "))
+	b.once.Do(func() {
+		args := append([]string{"-O2", "-Wall", "-Werror"}, flags...)
+		msg, err := exec.Command(gcc, append(args, "-o", b.path, filepath.Join("c", name+".c"))...).CombinedOutput()
+		if err != nil {
+			b.err = fmt.Errorf("gcc %s.c: %w\n%s", name, err, msg)
+		}
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+// cBuild returns the build of "NAME FLAGS...", which may not have been made yet.
+func cBuild(t *testing.T, what string) *build {
+	cBuilds.Lock()
+	defer cBuilds.Unlock()
+	require.NotZero(t, cBuilds.users, "call useC first")
+	if cBuilds.dir == "" {
+		dir, err := os.MkdirTemp("", "c-peers-")
+		require.NoError(t, err)
+		cBuilds.dir, cBuilds.built = dir, map[string]*build{}
+	}
+	b, ok := cBuilds.built[what]
+	if !ok {
+		b = &build{path: filepath.Join(cBuilds.dir, fmt.Sprint(len(cBuilds.built)))}
+		cBuilds.built[what] = b
+	}
+	return b
+}
+
+// cBuilds are the C programs built for the tests that hold them (useC).
+var cBuilds struct {
+	sync.Mutex
+	dir   string
+	built map[string]*build // by "NAME FLAGS..."
+	users int
+}
+
+// build is one C program, built once.
+type build struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 // cExchange is one Go/C pairing: the Go program runs goArgs in the role goRole and
@@ -56,6 +114,8 @@ type cExchange struct {
 // fastring for fast) is enough for C. A C producer feeds the Go consumer and the Go
 // producer feeds a C consumer, through the same segment and semaphores.
 func TestCPeers(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	small := []string{"-mixed", "-slotsize", "64", "-slots", "3"}
 	tinyFast := []string{"-transport", "fast", "-mixed", "-slots", "2", "-slotsize", "64"}
 	tests := []cExchange{
@@ -68,21 +128,17 @@ func TestCPeers(t *testing.T) {
 		{"fast: Go producer to C consumer", "producer", "fast_consumer", "1000", "0", []string{"-transport", "fast"}},
 		{"fast: Go producer to C consumer, messages larger than a 128-byte ring", "producer", "fast_consumer", "300", "1", tinyFast},
 	}
-	built := map[string]string{} // built once, in this test's temporary directory
 	for _, tt := range tests {
-		if built[tt.cProgram] == "" {
-			built[tt.cProgram] = buildC(t, tt.cProgram)
-		}
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { exchangeWithC(t, tt, built[tt.cProgram]) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			exchangeWithC(t, tt, buildC(t, tt.cProgram))
+		})
 	}
 }
 
 // exchangeWithC runs one pairing of 3000 messages and checks that the receiving
 // side, Go or C, verified count and checksum.
 func exchangeWithC(t *testing.T, tt cExchange, cBinary string) {
-	ipctest.NoLeaks(t)
 	_, key := testKey(t)
 	args := append([]string{tt.goRole, "-key", key, "-messages", "3000", "-size", tt.size, "-wait", "20s"}, tt.goArgs...)
 	g := ipctest.StartProgram(t, args...)
@@ -110,6 +166,8 @@ func exchangeWithC(t *testing.T, tt cExchange, cBinary string) {
 // and a liveness check, as the README documents), and the Go consumer keeps the
 // role: a C producer then streams to it.
 func TestCPeerRefusedWhileAGoPeerHoldsTheRole(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	tests := []struct {
 		transport, consumer, producer string
 	}{
@@ -118,7 +176,7 @@ func TestCPeerRefusedWhileAGoPeerHoldsTheRole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			consumer, producer := buildC(t, tt.consumer), buildC(t, tt.producer)
 			_, key := testKey(t)
 			g := ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-messages", "300", "-size", "100", "-wait", "20s")
@@ -179,7 +237,8 @@ func cRing(t *testing.T, transport string, key ftok.Key, initialised bool) (seg 
 // exits instead of using it. Built with -DOTIME_WAIT_S=1, it gives up after 1 s
 // instead of the 10 s of the real build.
 func TestCPeerGivesUpOnAnUninitialisedSet(t *testing.T) {
-	ipctest.NoLeaks(t)
+	useC(t)
+	t.Parallel()
 	consumer := buildC(t, "consumer", "-DOTIME_WAIT_S=1")
 	k, key := testKey(t)
 	_, semid := cRing(t, "semring", k, false)
@@ -199,9 +258,12 @@ func TestCPeerGivesUpOnAnUninitialisedSet(t *testing.T) {
 // the consumer has taken everything and exited, even if the wake-up never came
 // (the consumer died between taking the end and posting): at a timeout it checks
 // the peer's liveness first, then the condition (semring: done; fast: head ==
-// tail). Here the test plays the consumer, whose pid in the header is a process
-// that has exited.
+// tail). Here the test plays the consumer, whose pid in the header is a stand-in
+// process: alive while the test takes the slots, killed once it has (with no post),
+// so that the producer finds the consumer gone and what it waited for there.
 func TestCProducerEndOfStream(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	tests := []struct {
 		transport, producer string
 		consume             func(t *testing.T, seg []byte, set *sem.Set)
@@ -223,16 +285,21 @@ func TestCProducerEndOfStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			producer := buildC(t, tt.producer)
 			k, key := testKey(t)
 			seg, semid := cRing(t, tt.transport, k, true)
-			atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[header.OffConsumerPid])), uint32(exitedPid(t)))
+			standIn := exec.Command("sleep", "60")
+			require.NoError(t, standIn.Start())
+			t.Cleanup(func() { _ = standIn.Process.Kill(); _ = standIn.Wait() }) // if the test stops early
+			atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[header.OffConsumerPid])), uint32(standIn.Process.Pid))
 			cmd := exec.Command(producer, key, "0", "100", "0") // no messages: the trailer, then the end
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			require.NoError(t, cmd.Start())
 			tt.consume(t, seg, sem.FromID(semid))
+			require.NoError(t, standIn.Process.Kill())
+			_ = standIn.Wait() // reaped: kill(pid, 0) says ESRCH
 			err := cmd.Wait()
 			assert.NoError(t, err, "stderr: %s", stderr.String())
 			assert.Equal(t, "C producer: sent 0 messages, 0 bytes, crc32 0x00000000\n", stdout.String())
@@ -254,6 +321,8 @@ func exitedPid(t *testing.T) int {
 // waits writes nothing into the header, not even its max message, so a C consumer
 // then sizes its buffer for the Go producer's 5000-byte messages.
 func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	tests := []struct {
 		transport, consumer, producer string
 	}{
@@ -262,7 +331,7 @@ func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			consumer, producer := buildC(t, tt.consumer), buildC(t, tt.producer)
 			_, key := testKey(t)
 			g := ipctest.StartProgram(t, "producer", "-transport", tt.transport, "-key", key, "-messages", "10", "-size", "5000", "-wait", "20s")
@@ -292,6 +361,8 @@ func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
 // only after the consumer (Go or C) has found its pid; then it sends three
 // 5000-byte messages and the trailer.
 func TestConsumerWaitsForMaxMessage(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	tests := []struct {
 		transport, cConsumer string
 	}{
@@ -301,7 +372,7 @@ func TestConsumerWaitsForMaxMessage(t *testing.T) {
 	for _, tt := range tests {
 		for _, lang := range []string{"Go", "C"} {
 			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
-				ipctest.NoLeaks(t)
+				t.Parallel()
 				var cConsumer string
 				if lang == "C" {
 					cConsumer = buildC(t, tt.cConsumer)
@@ -379,6 +450,8 @@ func playProducer(t *testing.T, transport string, seg []byte, semid, messages, s
 // CRC-32 of those wrong bytes must fail too: the consumers, Go and C, check every
 // byte k >= 8 of message i against (i + k) & 0xff. The test plays that producer.
 func TestConsumerChecksThePattern(t *testing.T) {
+	useC(t)
+	t.Parallel()
 	tests := []struct {
 		transport, cConsumer string
 	}{
@@ -388,7 +461,7 @@ func TestConsumerChecksThePattern(t *testing.T) {
 	for _, tt := range tests {
 		for _, lang := range []string{"Go", "C"} {
 			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
-				ipctest.NoLeaks(t)
+				t.Parallel()
 				var cConsumer string
 				if lang == "C" {
 					cConsumer = buildC(t, tt.cConsumer)

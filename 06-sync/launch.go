@@ -278,39 +278,89 @@ func (f *family) stop() error {
 	return nil
 }
 
-// wait waits for every child. When one fails, it stops the others at once and
-// returns an error that names the one that failed first.
+// wait waits for every child. When one ends with an error or a signal, it stops
+// the others at once, and returns the verdict on how they all ended.
 func (f *family) wait() error {
 	kids := f.children()
 	ended := make(chan *child, len(kids))
 	for _, c := range kids {
 		go func() { <-c.done; ended <- c }()
 	}
-	var first *child
+	var ends []end // in the order the children were reaped
+	stopping := false
 	for range kids {
 		c := <-ended
-		if c.err != nil && first == nil {
-			first = c
-			_ = f.stop()
-		}
-	}
-	if first == nil {
-		return nil
-	}
-	what := []string{fmt.Sprintf("the %s (pid %d) %s", first.role, first.pid(), describeExit(first.err))}
-	for _, c := range kids {
-		if c == first {
-			continue
-		}
 		f.mu.Lock()
 		stopped := c.stopped
 		f.mu.Unlock()
-		switch {
-		case stopped && (c.err == nil || exitedBy(c.err, syscall.SIGTERM)):
-			what = append(what, fmt.Sprintf("stopped the %s (pid %d)", c.role, c.pid()))
-		case c.err != nil:
-			what = append(what, fmt.Sprintf("the %s (pid %d) %s too", c.role, c.pid(), describeExit(c.err)))
+		ends = append(ends, end{role: c.role, pid: c.pid(), err: c.err, stopped: stopped})
+		if c.err != nil && !stopping {
+			stopping = true
+			_ = f.stop()
 		}
+	}
+	return verdict(ends)
+}
+
+// end is how a child ended.
+type end struct {
+	role    string
+	pid     int
+	err     error // from Wait: nil if it exited with status 0
+	stopped bool  // the launcher had sent it SIGTERM before it was reaped
+}
+
+// stoppedByUs reports whether the launcher's SIGTERM (or its SIGKILL, 3 s later)
+// ended the child. A child that was already ending for a SIGTERM of its own when
+// the launcher's came ends the same way; the two cannot be told apart, and it
+// counts as stopped.
+func (e end) stoppedByUs() bool { return e.stopped && exitedBy(e.err, syscall.SIGTERM) }
+
+// signalled reports whether the child ended for a signal: its handler's exit
+// status (130, 143) or death by the signal.
+func (e end) signalled() bool {
+	var ee *exec.ExitError
+	if !errors.As(e.err, &ee) {
+		return false
+	}
+	ws, _ := ee.Sys().(syscall.WaitStatus)
+	return ws.Signaled() || ee.ExitCode() == lesson.ExitInterrupted || ee.ExitCode() == lesson.ExitTerminated
+}
+
+// verdict names how the children ended, nil if all of them succeeded. It names
+// first what started the end, whatever order the children were reaped in: a child
+// ended by a signal the launcher did not send (Ctrl-C on it, kill), else the first
+// to fail. A child whose peer went first may fail on that before its peer is
+// reaped, so the order of the reaping says little. Then the others that failed of
+// themselves ("too"), then those the launcher stopped. A child that had finished,
+// or ended before the launcher stopped anything, is not said to be stopped.
+func verdict(ends []end) error {
+	var causes, signalled, stopped []end
+	for _, e := range ends {
+		switch {
+		case e.err == nil:
+		case e.stoppedByUs():
+			stopped = append(stopped, e)
+		case e.signalled():
+			signalled = append(signalled, e)
+		default:
+			causes = append(causes, e)
+		}
+	}
+	causes = append(signalled, causes...)
+	if len(causes) == 0 && len(stopped) == 0 {
+		return nil
+	}
+	var what []string
+	for i, e := range causes {
+		too := ""
+		if i > 0 {
+			too = " too"
+		}
+		what = append(what, fmt.Sprintf("the %s (pid %d) %s%s", e.role, e.pid, describeExit(e.err), too))
+	}
+	for _, e := range stopped {
+		what = append(what, fmt.Sprintf("stopped the %s (pid %d)", e.role, e.pid))
 	}
 	return errors.New(strings.Join(what, "; "))
 }

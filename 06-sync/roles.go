@@ -11,10 +11,12 @@ import (
 
 	"github.com/learn-sysv/shm-course/06-sync/header"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
 // join is what both roles do first: meet under the key, claim the role, wait
-// for the peer, and remove the segment early.
+// for the peer, and remove the segment early. Once the two objects are found,
+// it returns the endpoint even with an error.
 func join(l *lesson.Lesson, st *stepper, f *streamFlags, role header.Role) (*endpoint, transport, error) {
 	key, t, err := f.check(l)
 	if err != nil {
@@ -37,18 +39,18 @@ func join(l *lesson.Lesson, st *stepper, f *streamFlags, role header.Role) (*end
 	}
 	st.Step("Claim the %v role and wait for the %v", role, role.Peer())
 	if err := ep.awaitPeer(l, role, maxMessage, f.wait); err != nil {
-		return nil, nil, err
+		return ep, nil, err
 	}
 	if role == header.Consumer {
 		if _, err := ep.awaitMaxMessage(l, f.wait); err != nil {
-			return nil, nil, err
+			return ep, nil, err
 		}
 	}
 	ep.removeEarly(l)
 	return ep, t, nil
 }
 
-func produce(l *lesson.Lesson, args []string) error {
+func produce(l *lesson.Lesson, args []string) (err error) {
 	var f streamFlags
 	f.define(l)
 	if err := l.Parse(args); err != nil {
@@ -58,6 +60,8 @@ func produce(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	st := newStepper(l)
+	var ep *endpoint
+	defer func() { err = ep.signalMayFollow(err) }()
 	ep, t, err := join(l, st, &f, header.Producer)
 	if err != nil {
 		return err
@@ -90,7 +94,7 @@ func produce(l *lesson.Lesson, args []string) error {
 	return nil
 }
 
-func consume(l *lesson.Lesson, args []string) error {
+func consume(l *lesson.Lesson, args []string) (err error) {
 	var f streamFlags
 	f.define(l)
 	if err := l.Parse(args); err != nil {
@@ -100,6 +104,8 @@ func consume(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	st := newStepper(l)
+	var ep *endpoint
+	defer func() { err = ep.signalMayFollow(err) }()
 	ep, t, err := join(l, st, &f, header.Consumer)
 	if err != nil {
 		return err
@@ -170,6 +176,55 @@ func consume(l *lesson.Lesson, args []string) error {
 	}
 	l.Result("checksum: crc32 %#08x verified (matches the producer's count, bytes and crc32)", got.crc)
 	return nil
+}
+
+// How long a side whose peer vanished waits for a signal of its own before it
+// reports the failure (signalMayFollow).
+const (
+	launchedGrace = 5 * time.Second
+	pairGrace     = time.Second
+)
+
+// signalMayFollow marks a failure that may be the echo of a signal on its way to
+// this process too (lesson.SignalMayFollow): a signal reached the peer, whose
+// cleanup removed the objects the two share, and this side failed on that before
+// it handled its own signal. Ctrl-C reaches every process of the terminal's
+// process group at once, but each handles it when the scheduler lets it run: on a
+// busy machine the peer may be done with its cleanup before this side has run at
+// all. ep may be nil (the failure came before the meeting found the objects).
+//
+//   - Started by the launcher, this side is certain to get a signal whenever its
+//     peer has gone: the same one (Ctrl-C reaches the launcher and both children),
+//     or the launcher's SIGTERM, which it sends to the other child as soon as one
+//     ends with an error or a signal. So whatever its peer's end was, this side
+//     waits for that signal and ends for it, and the launcher gives the verdict.
+//     The limit matters only if the launcher itself is gone (killed with
+//     SIGKILL); it kills a child 3 s after its SIGTERM anyway.
+//   - Started by hand, in its own terminal, no Ctrl-C reaches both sides, but one
+//     command can signal both (kill with both pids, pkill, a shutdown). A peer that
+//     is gone and removed the set ran its cleanup, as it does on a signal: this
+//     side waits up to pairGrace for a signal of its own. A peer killed with
+//     SIGKILL runs no cleanup and leaves the set: that is reported without the
+//     wait.
+func (ep *endpoint) signalMayFollow(err error) error {
+	switch {
+	case err == nil || !peerVanished(err):
+		return err
+	case launched():
+		return lesson.SignalMayFollow(err, launchedGrace)
+	case errors.Is(err, sem.ErrRemoved) || ep.setRemoved():
+		return lesson.SignalMayFollow(err, pairGrace)
+	}
+	return err
+}
+
+// peerVanished reports whether err says that the peer ended before this side
+// was done with it: it died or stopped (PeerGoneError: no such process, or the
+// semaphore set removed), or died while starting (creatorGoneError).
+func peerVanished(err error) bool {
+	var gone *header.PeerGoneError
+	var creatorGone *creatorGoneError
+	return errors.As(err, &gone) || errors.As(err, &creatorGone) || errors.Is(err, sem.ErrRemoved)
 }
 
 // pause waits d (-delay) between two messages, so that a learner can watch the ring

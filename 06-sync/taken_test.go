@@ -22,11 +22,19 @@ import (
 // it leaves nothing behind, not even the segment it created itself when root's pair
 // had already met (their segment is marked for removal and has lost the key, their
 // semaphore set keeps it).
+//
+// The tests that start a process as another user (ipctest.StartHelperAs) do not
+// run in parallel with the others. StartHelperAs copies the test binary where that
+// user can read it, and removes the copy when the test ends: a copy being written
+// while another test forks can fail to exec ("text file busy": the forked child
+// holds it open for writing until its own exec), and one test's removal can pull
+// the copy from under another's exec. In the sequential phase, before the parallel
+// tests start, nothing else forks.
 func TestKeyTakenByAnotherUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("running a side as another user needs root; run the tests as root to see this")
 	}
-	t.Parallel()
+	// Not in parallel with other tests: see above.
 	uid, gid := reexec.Nobody()
 	tests := []struct {
 		name string
@@ -38,7 +46,6 @@ func TestKeyTakenByAnotherUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			_, key := testKey(t)
 			peers := []*ipctest.Proc{ipctest.StartProgram(t, "consumer", "-key", key, "-wait", "30s")}
 			peers[0].Expect(t, "waiting up to 30s for the producer", 10*time.Second)

@@ -202,9 +202,10 @@
 // other side's pid from the common header with kill(pid, 0) and /proc/pid/stat:
 // ESRCH or a zombie means it died, and, unless what it waited for is there after
 // all (the order above), the call returns a *header.PeerGoneError naming it, well
-// within 2 seconds. A semaphore set removed under a sleeper (EIDRM) is reported the
-// same way, unless what it waited for is there; that error also matches
-// sem.ErrRemoved.
+// within 2 seconds. A semaphore set removed under a sleeper (EIDRM), or before its
+// next semop (EINVAL), is reported the same way, unless what it waited for is
+// there; that error also matches sem.ErrRemoved, whichever of the two errnos the
+// kernel gave (package sem reports both as removed).
 //
 // # End of stream
 //

@@ -431,6 +431,51 @@ func TestRemovedSetWakesSleeper(t *testing.T) {
 	assert.Contains(t, res.Stderr, "the semaphore set was removed")
 }
 
+// TestRemovedSetEndsTheWait: whichever errno the removal gives, EIDRM to a
+// consumer asleep on the semaphore or EINVAL to one that calls semtimedop after
+// it, the consumer reports its peer gone, an error that matches sem.ErrRemoved.
+func TestRemovedSetEndsTheWait(t *testing.T) {
+	tests := []struct {
+		name   string
+		errno  unix.Errno
+		asleep bool // remove the set once the consumer sleeps; else before it starts
+	}{
+		{"while it sleeps", unix.EIDRM, true},
+		{"before it sleeps", unix.EINVAL, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			defer func(p time.Duration) { Poll = p }(Poll)
+			Poll = time.Hour // one sleep: the removal, not a timeout, must end it
+			r, _, c := newEnds(t, 4096)
+			if !tt.asleep {
+				require.NoError(t, r.set.Remove())
+			}
+			errc := make(chan error, 1)
+			go func() { _, err := c.Receive(make([]byte, 64)); errc <- err }()
+			if tt.asleep {
+				require.Eventually(t, func() bool {
+					n, err := r.set.Waiting(SemData)
+					return err == nil && n == 1
+				}, 5*time.Second, time.Millisecond, "the consumer never went to sleep on semaphore 0")
+				require.NoError(t, r.set.Remove())
+			}
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the removal did not end the wait") // the set is gone: the goroutine returns
+			}
+			var gone *header.PeerGoneError
+			require.ErrorAs(t, err, &gone)
+			assert.Equal(t, "the semaphore set was removed under us", gone.How)
+			assert.ErrorIs(t, err, tt.errno, "the kernel's errno")
+			assert.ErrorIs(t, err, sem.ErrRemoved)
+		})
+	}
+}
+
 func TestCapacity(t *testing.T) {
 	tests := []struct{ ask, want int }{
 		{0, 64}, {1, 64}, {64, 64}, {65, 128}, {4096, 4096}, {5000, 8192}, {1 << 40, MaxCapacity},

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/learn-sysv/shm-course/06-sync/header"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
@@ -96,7 +94,7 @@ func (e *end) wait(ready func() bool) error {
 			if gone != nil {
 				return gone
 			}
-		case removed(err):
+		case errors.Is(err, sem.ErrRemoved): // EIDRM asleep, or EINVAL: gone before the call
 			if ready() { // the peer finished and removed the set: not an error
 				return nil
 			}
@@ -180,21 +178,16 @@ func (e *end) wake() error {
 		return nil // the sleeper took its flag back itself
 	}
 	e.stats.Posts++
-	if err := e.set.Post(e.peerSem, false); err != nil && !removed(err) {
+	if err := e.set.Post(e.peerSem, false); err != nil && !errors.Is(err, sem.ErrRemoved) {
 		return fmt.Errorf("fastring: waking the %v: %w", e.peer, err)
 	}
 	return nil
 }
 
-// removed reports whether err means the set is gone: EIDRM if it went while we
-// waited, EINVAL if it was already gone when we called.
-func removed(err error) bool {
-	return errors.Is(err, sem.ErrRemoved) || errors.Is(err, unix.EINVAL)
-}
-
 // removedError says that the set was removed while this side still needed it. It
 // is a *header.PeerGoneError (the peer's cleanup removes the set when it stops) that
-// also matches sem.ErrRemoved with errors.Is.
+// also matches sem.ErrRemoved with errors.Is, as err does: EIDRM if the set went
+// while this side slept, EINVAL if it was gone when it called.
 func (e *end) removedError(err error) error {
 	return &header.PeerGoneError{Role: e.peer, Pid: e.hdr.Pid(e.peer), How: "the semaphore set was removed under us", Err: err}
 }

@@ -58,8 +58,6 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/learn-sysv/shm-course/06-sync/header"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
@@ -198,7 +196,7 @@ func (r *Ring) wait(num int, n int16, finished func() bool) error {
 			if gone != nil {
 				return gone
 			}
-		case removed(err):
+		case errors.Is(err, sem.ErrRemoved):
 			if finished != nil && finished() {
 				return nil // the peer finished, then removed the set: not an error
 			}
@@ -209,15 +207,11 @@ func (r *Ring) wait(num int, n int16, finished func() bool) error {
 	}
 }
 
-// removed reports whether err means the set is gone: EIDRM if it went while we
-// waited, EINVAL if it was already gone when we called.
-func removed(err error) bool {
-	return errors.Is(err, sem.ErrRemoved) || errors.Is(err, unix.EINVAL)
-}
-
 // removedError says that the set was removed while this side still needed it: a
 // *header.PeerGoneError (the peer's cleanup removes the set when it stops) that
-// also matches sem.ErrRemoved with errors.Is.
+// also matches sem.ErrRemoved with errors.Is. err matches sem.ErrRemoved: EIDRM if
+// the set went while this side waited, EINVAL if it was gone when it called (the
+// same event a moment earlier; package sem reports both as removed).
 func (r *Ring) removedError(err error) error {
 	return &header.PeerGoneError{Role: r.peer, Pid: r.hdr.Pid(r.peer), How: "the semaphore set was removed under us", Err: err}
 }
@@ -225,7 +219,7 @@ func (r *Ring) removedError(err error) error {
 // post adds n to semaphore num.
 func (r *Ring) post(num int, n int16) error {
 	if err := r.set.Do(sem.Op{Num: uint16(num), Delta: n}); err != nil {
-		if removed(err) {
+		if errors.Is(err, sem.ErrRemoved) {
 			return r.removedError(err)
 		}
 		return err
@@ -320,7 +314,7 @@ func (c *Receiver) Receive(buf []byte) (int, error) {
 			if afterDone != nil {
 				afterDone()
 			}
-			if err := c.free(1); err != nil && !removed(err) {
+			if err := c.free(1); err != nil && !errors.Is(err, sem.ErrRemoved) {
 				return 0, err // a removed set: the producer saw done and finished; the stream is complete
 			}
 			return 0, io.EOF

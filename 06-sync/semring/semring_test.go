@@ -373,20 +373,52 @@ func helperStall(args []string) int {
 }
 
 // TestSetRemovedWhileWaiting: removing the semaphore set (what a peer's cleanup
-// does) wakes a waiting side with EIDRM, reported as the peer gone.
+// does) ends a waiting side's wait, reported as the peer gone and matching
+// sem.ErrRemoved, whichever errno the kernel gives: EIDRM if the removal comes
+// while the side sleeps in semtimedop, EINVAL if it comes between two of its
+// timed waits (the id names no set when it calls again).
 func TestSetRemovedWhileWaiting(t *testing.T) {
-	ipctest.NoLeaks(t)
-	r := newRing(t, 2, 8)
-	errc := make(chan error, 1)
-	go func() { errc <- block(r, header.Consumer) }()
-	time.Sleep(3 * Poll)
-	require.NoError(t, r.set.Remove())
-	err := waitErr(t, r, errc, "the removal did not wake the consumer within 2 s")
-	var gone *header.PeerGoneError
-	require.ErrorAs(t, err, &gone)
-	assert.Equal(t, header.Producer, gone.Role)
-	assert.Equal(t, "the semaphore set was removed under us", gone.How)
-	assert.ErrorIs(t, err, sem.ErrRemoved, "a removed set, not a dead process")
+	tests := []struct {
+		name  string
+		errno unix.Errno
+		// remove removes the set: while the consumer sleeps on FULL, or before it
+		// starts (start closes when it may).
+		remove func(t *testing.T, r ring, start chan<- struct{})
+	}{
+		{"while it sleeps", unix.EIDRM, func(t *testing.T, r ring, start chan<- struct{}) {
+			close(start)
+			require.Eventually(t, func() bool {
+				n, err := r.set.Waiting(Full)
+				return err == nil && n == 1
+			}, 5*time.Second, time.Millisecond, "the consumer never went to sleep on FULL")
+			require.NoError(t, r.set.Remove())
+		}},
+		{"between two waits", unix.EINVAL, func(t *testing.T, r ring, start chan<- struct{}) {
+			require.NoError(t, r.set.Remove())
+			close(start)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			// One wait for the whole test: the sleep that the removal interrupts
+			// must not time out first (which would make it the other case).
+			defer func(p time.Duration) { Poll = p }(Poll)
+			Poll = time.Hour
+			r := newRing(t, 2, 8)
+			errc := make(chan error, 1)
+			start := make(chan struct{})
+			go func() { <-start; errc <- block(r, header.Consumer) }()
+			tt.remove(t, r, start)
+			err := waitErr(t, r, errc, "the removal did not end the consumer's wait within 2 s")
+			var gone *header.PeerGoneError
+			require.ErrorAs(t, err, &gone)
+			assert.Equal(t, header.Producer, gone.Role)
+			assert.Equal(t, "the semaphore set was removed under us", gone.How)
+			assert.ErrorIs(t, err, tt.errno, "the kernel's errno")
+			assert.ErrorIs(t, err, sem.ErrRemoved, "a removed set, not a dead process")
+		})
+	}
 }
 
 // unsafeBytes is the memory of w as bytes: 8-byte aligned, like a segment.

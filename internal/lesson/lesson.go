@@ -51,8 +51,44 @@ type cleanup struct {
 }
 
 // SignalGrace is how long Run waits, when the program fails, for a SIGINT or
-// SIGTERM that may be on its way before it reports the failure (see Run).
+// SIGTERM that may be on its way before it reports the failure (see Run). A
+// failure wrapped with SignalMayFollow waits as long as that says instead.
 var SignalGrace = 100 * time.Millisecond
+
+// SignalMayFollow wraps err, a failure that a signal to another process may have
+// caused, a signal that may be on its way to this process too: Run then waits up to
+// grace, instead of SignalGrace, for this process's own signal before it reports
+// err, and exits for the signal if one comes. The error says what err says, and
+// errors.Is and errors.As see through it.
+//
+// The case it is for: Ctrl-C reaches every process of the terminal's process group
+// at once, and a peer's cleanup (removing the semaphore set the two share) fails
+// this process before it has handled its own SIGINT. On a busy machine that can take
+// longer than SignalGrace; a program that knows which of its failures a peer's
+// cleanup causes marks those, and waits longer for them only.
+func SignalMayFollow(err error, grace time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &signalMayFollow{err: err, grace: grace}
+}
+
+type signalMayFollow struct {
+	err   error
+	grace time.Duration
+}
+
+func (e *signalMayFollow) Error() string { return e.err.Error() }
+func (e *signalMayFollow) Unwrap() error { return e.err }
+
+// graceFor is how long to wait for a signal before reporting err.
+func graceFor(err error) time.Duration {
+	var m *signalMayFollow
+	if errors.As(err, &m) {
+		return m.grace
+	}
+	return SignalGrace
+}
 
 // Exit statuses.
 const (
@@ -90,8 +126,8 @@ func Main(name, usage string, program Program) {
 //     reported. Ctrl-C signals every process of the terminal's process group at
 //     once, so one process's cleanup (removing a semaphore set, say) can make
 //     another fail a moment before that one handles its own signal: when the
-//     program fails, Run first waits up to SignalGrace for a signal, and if one
-//     comes, the process exits for the signal.
+//     program fails, Run first waits up to SignalGrace (or what SignalMayFollow
+//     says) for a signal, and if one comes, the process exits for the signal.
 func Run(name, usage string, program Program, args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	l := &Lesson{Name: name, In: stdin, Out: stdout, Err: stderr, usage: usage, signalled: make(chan struct{})}
 	l.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
@@ -102,8 +138,11 @@ func Run(name, usage string, program Program, args []string, stdin io.Reader, st
 	var err error
 	defer func() {
 		p := recover()
-		if p != nil || failure(err) {
-			l.deferToSignal()
+		switch {
+		case p != nil:
+			l.deferToSignal(SignalGrace)
+		case failure(err):
+			l.deferToSignal(graceFor(err))
 		}
 		if sig := l.finish(stop); sig != nil {
 			// The signal came while the program was ending: it ran the cleanups
@@ -131,13 +170,13 @@ func failure(err error) bool {
 	return err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &usageErr)
 }
 
-// deferToSignal waits up to SignalGrace for a signal. If one comes, the signal
-// handler ends the process: deferToSignal never returns then.
-func (l *Lesson) deferToSignal() {
+// deferToSignal waits up to grace for a signal. If one comes, the signal handler
+// ends the process: deferToSignal never returns then.
+func (l *Lesson) deferToSignal(grace time.Duration) {
 	select {
 	case <-l.signalled:
 		select {} // the handler runs the cleanups and exits
-	case <-time.After(SignalGrace):
+	case <-time.After(grace):
 	}
 }
 

@@ -33,7 +33,7 @@ func demo(l *Lesson, args []string) error {
 	if len(args) > 0 && args[0] == roleChild {
 		return demoChild(l, args[1:])
 	}
-	fail := l.Flags.String("fail", "", "how to end: call, panic, block, read, read-detach, signal-self, or nothing")
+	fail := l.Flags.String("fail", "", "how to end: call, panic, block, read, read-detach, signal-self, signal-late, signal-late-unmarked, no-signal, or nothing")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +67,15 @@ func demo(l *Lesson, args []string) error {
 		// A signal that arrives as the program ends well: it must not be lost.
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
 		return nil
+	case "signal-late", "signal-late-unmarked":
+		// The signal comes long after SignalGrace, as on a busy machine.
+		time.AfterFunc(600*time.Millisecond, func() { _ = syscall.Kill(os.Getpid(), syscall.SIGINT) })
+		if *fail == "signal-late-unmarked" {
+			return errors.New("the peer is gone")
+		}
+		return SignalMayFollow(errors.New("the peer is gone"), 10*time.Second)
+	case "no-signal":
+		return SignalMayFollow(errors.New("the peer is gone"), 300*time.Millisecond)
 	}
 	return nil
 }
@@ -239,6 +248,36 @@ func TestSignalAsTheProgramEndsIsNotLost(t *testing.T) {
 		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
 		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
 	}
+}
+
+// SignalMayFollow: a failure so marked waits for a signal as long as it says, and
+// the signal wins when it comes, however late; when none comes, the failure is
+// reported once the wait is over. An unmarked failure waits SignalGrace only.
+func TestSignalMayFollow(t *testing.T) {
+	tests := []struct {
+		fail       string
+		wantStatus int
+		wantStderr string
+		minTime    time.Duration
+	}{
+		{"signal-late", ExitInterrupted, "demo: interrupt: cleaning up and exiting\n", 600 * time.Millisecond},
+		{"signal-late-unmarked", ExitFailed, "demo: the peer is gone\n", 0},
+		{"no-signal", ExitFailed, "demo: the peer is gone\n", 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fail, func(t *testing.T) {
+			ipctest.NoLeaks(t)
+			start := time.Now()
+			r := ipctest.RunProgram(t, "-fail", tt.fail)
+			assert.Equal(t, tt.wantStatus, r.ExitCode, "stderr: %s", r.Stderr)
+			assert.Equal(t, tt.wantStderr, r.Stderr)
+			assert.GreaterOrEqual(t, time.Since(start), tt.minTime)
+		})
+	}
+	err := SignalMayFollow(fmt.Errorf("sending: %w", unix.EIDRM), time.Second)
+	assert.EqualError(t, err, "sending: identifier removed")
+	assert.ErrorIs(t, err, unix.EIDRM)
+	assert.NoError(t, SignalMayFollow(nil, time.Second))
 }
 
 // CleanupOnReturn's cleanups run in order with the others when the program returns.

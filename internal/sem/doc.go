@@ -26,7 +26,10 @@
 //     that errno here, with the numbers: which limit of /proc/sys/kernel/sem was
 //     reached and how many sets and semaphores exist (semctl SEM_INFO, ReadLimits),
 //     which value would pass SEMVMX. A wait interrupted because the set was removed
-//     matches ErrRemoved (EIDRM); a timed wait that expires, ErrTimeout (EAGAIN).
+//     matches ErrRemoved (EIDRM), and so does a semop made after the removal on a
+//     set the Set had seen exist (EINVAL: the kernel has forgotten the id, so the
+//     errno cannot say "removed"; the Set remembers); a timed wait that expires,
+//     ErrTimeout (EAGAIN).
 //     errors.Is works with both the sentinel and the errno.
 //
 // Semaphores are numbered from 0 within a set. A wait (P) subtracts 1 and blocks

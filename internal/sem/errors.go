@@ -15,7 +15,10 @@ import (
 // Errors that name what happened. The calls return an *Error that matches one of
 // these with errors.Is (and its errno too).
 var (
-	// ErrRemoved: the set was removed while the caller waited (EIDRM).
+	// ErrRemoved: the set was removed, while the caller waited (EIDRM) or before
+	// its semop (EINVAL: the id names no set any more; only for a Set that has
+	// seen the set exist, see Set). For a process that uses the set, both are the
+	// same event: whoever removed it did so a moment earlier or later.
 	ErrRemoved error = errnoError{unix.EIDRM, "the semaphore set was removed (EIDRM)"}
 	// ErrTimeout: a timed wait expired (EAGAIN from semtimedop).
 	ErrTimeout error = errnoError{unix.EAGAIN, "timed out waiting for the semaphore (EAGAIN)"}
@@ -185,9 +188,14 @@ func (s *Set) semopError(ops []Op, timeout time.Duration, errno unix.Errno) erro
 			e.Cause = fmt.Sprintf("a sem_num is not below the set's %d semaphores", info.NSems)
 		}
 	case unix.EINVAL:
-		if len(ops) == 0 {
+		// semtimedop(2) answers EINVAL for nsops < 1, a negative id, a timeout out
+		// of range (never made here), or an id that names no set.
+		switch {
+		case len(ops) == 0:
 			e.Cause = "no operations: nsops must be at least 1"
-		} else {
+		case s.existed.Load():
+			e.Cause, e.is = fmt.Sprintf("no set has id %d any more: it was removed before this call", s.id), ErrRemoved
+		default:
 			e.Cause = fmt.Sprintf("no set has id %d: it was removed before the call, or never existed", s.id)
 		}
 	case unix.EACCES:

@@ -5,6 +5,7 @@ package sem
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -16,11 +17,21 @@ import (
 // Set is a System V semaphore set.
 type Set struct {
 	id int
+	// existed: this Set has seen the set exist (Create or Open returned it, or a
+	// semop on it succeeded). A semop that then answers EINVAL finds it removed.
+	existed atomic.Bool
 }
 
 // FromID returns the set with the given id (from semget, or passed by another
 // process), without checking that it exists.
 func FromID(id int) *Set { return &Set{id: id} }
+
+// known returns the Set for id, a set that exists (Create, Open).
+func known(id int) *Set {
+	s := &Set{id: id}
+	s.existed.Store(true)
+	return s
+}
 
 // ID is the set's identifier, the semid that semop and semctl take.
 func (s *Set) ID() int { return s.id }
@@ -66,7 +77,7 @@ func Create(key ftok.Key, mode int, values ...int) (*Set, error) {
 	if errno != 0 {
 		return nil, semgetError(key, len(values), createFlags(mode), true, errno)
 	}
-	s := &Set{id: id}
+	s := known(id)
 	if err := s.initialise(values); err != nil {
 		_ = s.Remove()
 		return nil, err
@@ -115,7 +126,7 @@ func Open(key ftok.Key, timeout time.Duration) (*Set, error) {
 	for {
 		id, errno := semget(key, 0, 0)
 		if errno == 0 {
-			s := &Set{id: id}
+			s := known(id)
 			ready, err := s.initialised()
 			if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EIDRM) {
 				return nil, err
@@ -178,6 +189,7 @@ func (s *Set) Do(ops ...Op) error {
 		errno := semop(s.id, ops, nil)
 		switch errno {
 		case 0:
+			s.existed.Store(true)
 			return nil
 		case unix.EINTR:
 			continue
@@ -195,6 +207,7 @@ func (s *Set) DoTimeout(d time.Duration, ops ...Op) error {
 		errno := semop(s.id, ops, &ts)
 		switch errno {
 		case 0:
+			s.existed.Store(true)
 			return nil
 		case unix.EINTR:
 			continue // with the time that is left
@@ -265,7 +278,8 @@ func (s *Set) Stat() (Info, error) {
 }
 
 // Remove removes the set at once (semctl IPC_RMID). Every process waiting on it
-// wakes up with EIDRM, which this package reports as ErrRemoved.
+// wakes up with EIDRM, and a later semop on it fails with EINVAL (the id names no
+// set any more); this package reports both as ErrRemoved.
 func (s *Set) Remove() error {
 	if _, errno := semctlVal(s.id, 0, unix.IPC_RMID, 0); errno != 0 {
 		return s.semctlError(fmt.Sprintf("semctl(%d, 0, IPC_RMID)", s.id), 0, errno)

@@ -341,28 +341,36 @@ func TestErrorsNameTheCallAndTheCause(t *testing.T) {
 	lim, err := ReadLimits()
 	require.NoError(t, err)
 	tests := []struct {
-		name string
-		do   func(s *Set) error
-		want string // %[1]d is the set's id
-		is   error
+		name  string
+		do    func(s *Set) error
+		want  string // %[1]d is the set's id
+		is    error
+		isNot error // nil, or an error err must not match
 	}{
 		{"post above SEMVMX", func(s *Set) error { return s.Post(0, false) },
-			"semop(%[1]d, {{0, +1, 0}}, 1): ERANGE (numerical result out of range): semaphore 0 is 32767, and +1 would take it above SEMVMX (32767)", unix.ERANGE},
+			"semop(%[1]d, {{0, +1, 0}}, 1): ERANGE (numerical result out of range): semaphore 0 is 32767, and +1 would take it above SEMVMX (32767)", unix.ERANGE, nil},
 		{"SETVAL above SEMVMX", func(s *Set) error { return s.SetValue(1, 40000) },
-			"semctl(%[1]d, 1, SETVAL, 40000): ERANGE (numerical result out of range): 40000 is outside 0..32767 (SEMVMX)", unix.ERANGE},
+			"semctl(%[1]d, 1, SETVAL, 40000): ERANGE (numerical result out of range): 40000 is outside 0..32767 (SEMVMX)", unix.ERANGE, nil},
 		{"no such semaphore", func(s *Set) error { return s.Do(Op{Num: 2, Delta: -1, Flags: SEM_UNDO | unix.IPC_NOWAIT}) },
-			"semop(%[1]d, {{2, -1, IPC_NOWAIT|SEM_UNDO}}, 1): EFBIG (file too large): a sem_num is not below the set's 2 semaphores", unix.EFBIG},
+			"semop(%[1]d, {{2, -1, IPC_NOWAIT|SEM_UNDO}}, 1): EFBIG (file too large): a sem_num is not below the set's 2 semaphores", unix.EFBIG, nil},
 		{"would block", func(s *Set) error { return s.TryWait(1, false) },
-			"semop(%[1]d, {{1, -1, IPC_NOWAIT}}, 1): EAGAIN (resource temporarily unavailable): IPC_NOWAIT, and the operations would have had to wait", ErrWouldBlock},
+			"semop(%[1]d, {{1, -1, IPC_NOWAIT}}, 1): EAGAIN (resource temporarily unavailable): IPC_NOWAIT, and the operations would have had to wait", ErrWouldBlock, nil},
 		{"timed out", func(s *Set) error { return s.WaitTimeout(1, false, 10*time.Millisecond) },
-			"semtimedop(%[1]d, {{1, -1, 0}}, 1, {0, 10000000}): EAGAIN (resource temporarily unavailable): the timeout expired before the operations could be performed", ErrTimeout},
+			"semtimedop(%[1]d, {{1, -1, 0}}, 1, {0, 10000000}): EAGAIN (resource temporarily unavailable): the timeout expired before the operations could be performed", ErrTimeout, nil},
 		{"more operations than SEMOPM", func(s *Set) error { return s.Do(make([]Op, lim.SEMOPM+1)...) },
 			fmt.Sprintf("semop(%%[1]d, {%s}, %d): E2BIG (argument list too long): %d operations in one call, more than SEMOPM allows (%d: the 3rd field of /proc/sys/kernel/sem)",
-				strings.Repeat("{0, +0, 0}, ", lim.SEMOPM)+"{0, +0, 0}", lim.SEMOPM+1, lim.SEMOPM+1, lim.SEMOPM), unix.E2BIG},
+				strings.Repeat("{0, +0, 0}, ", lim.SEMOPM)+"{0, +0, 0}", lim.SEMOPM+1, lim.SEMOPM+1, lim.SEMOPM), unix.E2BIG, nil},
+		// The Set has seen the set exist (Create returned it): EINVAL means that
+		// it was removed, the same event as a wait's EIDRM for its users.
 		{"removed set", func(s *Set) error { require.NoError(t, s.Remove()); return s.Post(1, false) },
-			"semop(%[1]d, {{1, +1, 0}}, 1): EINVAL (invalid argument): no set has id %[1]d: it was removed before the call, or never existed", unix.EINVAL},
+			"semop(%[1]d, {{1, +1, 0}}, 1): EINVAL (invalid argument): no set has id %[1]d any more: it was removed before this call", ErrRemoved, unix.EIDRM},
+		{"removed set, the errno", func(s *Set) error { require.NoError(t, s.Remove()); return s.Post(1, false) },
+			"semop(%[1]d, {{1, +1, 0}}, 1): EINVAL (invalid argument): no set has id %[1]d any more: it was removed before this call", unix.EINVAL, nil},
+		// An id the Set never saw work may have named nothing, ever.
+		{"an id never seen to exist", func(s *Set) error { require.NoError(t, s.Remove()); return FromID(s.ID()).Post(1, false) },
+			"semop(%[1]d, {{1, +1, 0}}, 1): EINVAL (invalid argument): no set has id %[1]d: it was removed before the call, or never existed", unix.EINVAL, ErrRemoved},
 		{"remove twice", func(s *Set) error { require.NoError(t, s.Remove()); return s.Remove() },
-			"semctl(%[1]d, 0, IPC_RMID): EINVAL (invalid argument): no set has id %[1]d (it was removed, or never existed), or the command or semnum is not valid for it", unix.EINVAL},
+			"semctl(%[1]d, 0, IPC_RMID): EINVAL (invalid argument): no set has id %[1]d (it was removed, or never existed), or the command or semnum is not valid for it", unix.EINVAL, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,6 +379,9 @@ func TestErrorsNameTheCallAndTheCause(t *testing.T) {
 			err := tt.do(s)
 			assert.EqualError(t, err, fmt.Sprintf(tt.want, s.ID()))
 			assert.ErrorIs(t, err, tt.is)
+			if tt.isNot != nil {
+				assert.NotErrorIs(t, err, tt.isNot)
+			}
 		})
 	}
 	t.Run("semget above SEMMSL", func(t *testing.T) {
