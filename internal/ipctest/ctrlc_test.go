@@ -116,13 +116,18 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 	tmp := t.TempDir() // $TMPDIR of go test and the fixture's runs
 	// -parallel 4: with the default, GOMAXPROCS, two tests would run at once on a
 	// machine with two CPUs, and the stubborn helper might wait for its turn.
-	cmd := exec.Command(goCmd, append([]string{"test", "-count=1", "-parallel=4"}, w.args...)...)
+	// -race if this test binary was built with it, so that go test finds the
+	// packages compiled the same way in the build cache.
+	goArgs := []string{"test", "-count=1", "-parallel=4"}
+	if raceEnabled {
+		goArgs = append(goArgs, "-race")
+	}
+	cmd := exec.Command(goCmd, append(goArgs, w.args...)...)
 	cmd.Env = append(withoutHelper(),
 		"FIXTURE_MARK="+mark, // finds the run's processes in /proc/PID/environ
 		fmt.Sprintf("FIXTURE_KEYS=%#x", keys),
 		"FIXTURE_DIR="+dir,
-		"FIXTURE_LIFE=15s", // if Ctrl-C misses a package, it ends by itself
-		"FIXTURE_START="+strconv.FormatInt(time.Now().UnixNano(), 10),
+		"FIXTURE_LIFE=15s", // from its tests' start: if Ctrl-C misses a package, it ends by itself
 		"TMPDIR="+tmp)
 	if w.stubborn {
 		cmd.Env = append(cmd.Env, "FIXTURE_STUBBORN=1")
@@ -132,7 +137,9 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a job of its own, as in a shell
 	t.Cleanup(func() { removeFixtureLeftovers(t, mark, keys) })
-	p := start(t, cmd, "go test "+strings.Join(w.args, " "))
+	// Building the fixtures can take a while the first time (and the machine may be
+	// busy): go test gets more than Timeout.
+	p := startFor(t, cmd, "go test "+strings.Join(w.args, " "), 3*time.Minute)
 
 	var busy bool
 	if early {
@@ -145,8 +152,8 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 				ready = append(ready, b+"-stubborn")
 			}
 		}
-		busy = waitForFiles(dir, ready, 60*time.Second)
-		require.True(t, busy, "the fixtures' processes hold objects within a minute\nstdout so far:\n%s", p.Stdout())
+		busy = waitForFiles(dir, ready, 3*time.Minute)
+		require.True(t, busy, "the fixtures' processes hold objects within three minutes\nstdout so far:\n%s", p.Stdout())
 		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
 	}
 	require.NoError(t, syscall.Kill(-p.Pid(), syscall.SIGINT), "Ctrl-C; go test had ended:\n%s%s", p.Stdout(), p.Stderr())

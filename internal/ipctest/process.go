@@ -124,7 +124,13 @@ type Proc struct {
 
 func start(t testing.TB, cmd *exec.Cmd, name string) *Proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	return startFor(t, cmd, name, Timeout)
+}
+
+// startFor is start with a timeout other than Timeout.
+func startFor(t testing.TB, cmd *exec.Cmd, name string, timeout time.Duration) *Proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	p := &Proc{Cmd: cmd, name: name, lines: make(chan string, 10000), done: make(chan struct{}), cancel: cancel}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -280,6 +280,13 @@ func (s *supervisor) wait(child int) int {
 			go func() { swept <- s.stopAll(sig, child) }()
 		}
 	}
+	testsDone := func(ws syscall.WaitStatus) {
+		ended, status = true, ws
+		if ws.Signaled() && stoppedBy == 0 {
+			stoppedBy = ws.Signal() // kill -INT of the tests' process alone, say
+		}
+		sweep(syscall.SIGTERM)
+	}
 	for {
 		select {
 		case sig := <-s.signals:
@@ -298,18 +305,25 @@ func (s *supervisor) wait(child int) int {
 				stoppedBy = syscall.SIGHUP // as a terminal that closes
 				sweep(stoppedBy)
 			}
-		case status = <-testsEnded:
-			ended = true
-			if status.Signaled() && stoppedBy == 0 {
-				stoppedBy = status.Signal() // kill -INT of the tests' process alone, say
-			}
-			sweep(syscall.SIGTERM)
+		case ws := <-testsEnded:
+			testsDone(ws)
 		case stopped = <-swept:
 			deadline = time.After(reapTimeout)
 		case <-deadline:
 			fmt.Fprintf(os.Stderr, "ipctest: these processes of the test run did not end within %v of SIGKILL: %s\n", reapTimeout, describe(below()))
+			if !ended && stoppedBy == 0 {
+				stoppedBy = syscall.SIGKILL
+			}
 			return s.finish(stoppedBy, status, stopped)
 		case <-allGone:
+			// reap sent the tests' status before it closed allGone, but select
+			// may have picked this case first.
+			if !ended {
+				testsDone(<-testsEnded)
+			}
+			if stopped == nil && deadline == nil { // stopAll has not reported yet
+				stopped = <-swept // it ends at once: nothing is left
+			}
 			return s.finish(stoppedBy, status, stopped)
 		}
 	}
