@@ -17,8 +17,11 @@
 // shared one, where the course's test runs take turns on a lock file and the leak
 // check knows the run's processes by pid and start time. isolate.go says why.
 //
-// Ctrl-C or SIGTERM during a test run stops the run's processes, removes what the
-// run created, prints one line and exits with 130 or 143.
+// The test binary that go test starts is the run's supervisor (supervise.go): it
+// runs the tests in a second process and is a child subreaper, so every process of
+// the run stays below it. Ctrl-C, SIGTERM or SIGHUP during a test run stops all of
+// them (those in process groups of their own and their children included), then
+// removes what the run created, prints one line and exits with 130, 143 or 129.
 //
 // The code is built on Linux only, like the rest of the course.
 package ipctest

@@ -328,11 +328,15 @@ func TestWhereTheTestsRun(t *testing.T) {
 	assert.True(t, strings.HasPrefix(filepath.Base(os.TempDir()), "shm-course-test-"), "TMPDIR is the run's: %s", os.TempDir())
 	assert.True(t, strings.HasPrefix(t.TempDir(), os.TempDir()+"/"), "t.TempDir is in it")
 	if insideOwnNamespace() {
+		// The supervisor (the parent) made the namespace; its own parent (go test)
+		// is in the one the run was started in.
 		self, err := os.Readlink("/proc/self/ns/ipc")
 		require.NoError(t, err)
-		parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", os.Getppid()))
+		fields, ok := procStat(os.Getppid())
+		require.True(t, ok)
+		outside, err := os.Readlink("/proc/" + fields[1] + "/ns/ipc")
 		require.NoError(t, err)
-		assert.NotEqual(t, parent, self, "the tests run in another IPC namespace than the process that started them")
+		assert.NotEqual(t, outside, self, "the tests run in another IPC namespace than the one the run was started in")
 		return
 	}
 	if os.Geteuid() == 0 && os.Getenv(envNamespace) != "off" {

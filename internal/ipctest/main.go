@@ -5,18 +5,12 @@ package ipctest
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/procsysv"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // Environment variables that tell a re-executed test binary what to be.
@@ -46,9 +40,10 @@ func Helper(name string, fn func(args []string) int) {
 //
 //	func TestMain(m *testing.M) { ipctest.Main(m, lesson.Entry(name, usage, run)) }
 //
-// The tests run in an IPC namespace of their own where the kernel allows it (see
-// isolate.go); a test binary the tests start as a helper or program runs in the same
-// namespace as the tests.
+// The test binary that go test starts is the run's supervisor (supervise.go): it
+// runs the tests in a second process — in an IPC namespace of its own where the
+// kernel allows it (isolate.go) — and stops and cleans up after them. A test binary
+// the tests start as a helper or program runs in the same namespace as the tests.
 func Main(m *testing.M, program func(args []string) int) {
 	if name := os.Getenv(envHelper); name != "" {
 		logPid()
@@ -58,21 +53,15 @@ func Main(m *testing.M, program func(args []string) int) {
 		logPid()
 		os.Exit(program(os.Args[1:]))
 	}
-	shared := !insideOwnNamespace()
-	if shared && os.Geteuid() == 0 && os.Getenv(envNamespace) != "off" {
-		status, started, err := runIsolated()
-		if started {
-			os.Exit(status)
-		}
-		fmt.Fprintf(os.Stderr, "ipctest: no IPC namespace of its own for this test run (%v): "+
-			"running in the shared one, taking turns with other test runs of the course on %s\n", err, lockPath)
+	if _, ok := supervised(); !ok {
+		os.Exit(supervise())
 	}
 	if program != nil {
 		// A lesson that re-executes itself (os.Executable) under test starts this test
 		// binary; the variable makes that child run the program, not the tests.
 		os.Setenv(envProgram, "1")
 	}
-	os.Exit(runTests(m, shared))
+	os.Exit(runTests(m))
 }
 
 func runHelper(name string) int {
@@ -84,25 +73,16 @@ func runHelper(name string) int {
 	return fn(os.Args[1:])
 }
 
-// runTests runs the package's tests and the leak check. shared says that the run is
-// not in a namespace of its own: then it takes turns on the lock file, because tests
-// compare system-wide tables and counts.
-func runTests(m *testing.M, shared bool) int {
-	if shared {
-		unlock := lockTests()
-		defer unlock()
-	}
-	removeTempDir := useOwnTempDir()
-	defer removeTempDir(false)
-	removePidFile := startPidFile()
-	defer removePidFile()
+// runTests runs the package's tests and the leak check, in the process that the
+// supervisor started for them (which holds the lock where the run needs it, and
+// stops and cleans up after them when a signal comes).
+func runTests(m *testing.M) int {
+	logPid()
 	before, err := snapshot()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ipctest: cannot read the System V tables: %v\n", err)
 		return 1
 	}
-	// Until the leak check is done: a signal during it still cleans up.
-	defer cleanUpOnSignal(before, func() { removePidFile(); removeTempDir(true) })()
 	status := m.Run()
 	leaks, err := leaked(before)
 	if err != nil {
@@ -117,104 +97,6 @@ func runTests(m *testing.M, shared bool) int {
 		return 1
 	}
 	return status
-}
-
-// Exit statuses of a test run stopped by a signal, as a shell reports them.
-const (
-	exitInterrupted = 128 + int(syscall.SIGINT)  // 130
-	exitTerminated  = 128 + int(syscall.SIGTERM) // 143
-)
-
-// useOwnTempDir points $TMPDIR, for the tests and every process they start, at a new
-// directory, so that the files of a run stopped by a signal (t.TempDir's among them)
-// can be removed with it. It has /tmp's mode, so that helpers running as another user
-// may use it too. remove(all) removes the directory: with all its files, or only if
-// it is empty (at the normal end, where a file left is a program's to explain).
-func useOwnTempDir() (remove func(all bool)) {
-	dir, err := os.MkdirTemp("", "shm-course-test-")
-	if err == nil {
-		err = os.Chmod(dir, 0o1777)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: no temporary directory of the run's own (%v)\n", err)
-		return func(bool) {}
-	}
-	os.Setenv("TMPDIR", dir)
-	return func(all bool) {
-		if all {
-			os.RemoveAll(dir)
-		} else {
-			os.Remove(dir)
-		}
-	}
-}
-
-// cleanUpOnSignal makes SIGINT and SIGTERM, while the tests run, stop the run's other
-// processes, remove every object the run created (what the leak check would find),
-// call removeFiles, print one line and exit with 130 or 143. A test's own cleanups
-// cannot run then: the tests go on in other goroutines and are not asked. The
-// returned function stops listening.
-func cleanUpOnSignal(before map[string]object, removeFiles func()) (stop func()) {
-	signals := make(chan os.Signal, 4)
-	done := make(chan struct{})
-	var exiting sync.Mutex // held by the handler from the signal to the exit
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		select {
-		case sig := <-signals:
-			exiting.Lock()
-			stopProcesses(sig.(syscall.Signal))
-			leaks, _ := leaked(before)
-			var kept []string
-			for _, o := range leaks {
-				if err := o.remove(); err != nil {
-					kept = append(kept, fmt.Sprintf("%s %d (%v: %s)", o.kind, o.id, err, o.ipcrm()))
-				}
-			}
-			reexec.Cleanup()
-			removeFiles()
-			if len(kept) == 0 {
-				fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed the %d System V object(s) they had created\n", sig, len(leaks))
-			} else {
-				fmt.Fprintf(os.Stderr, "ipctest: %v: stopped the tests and removed %d of the %d System V object(s) they had created; could not remove %s\n",
-					sig, len(leaks)-len(kept), len(leaks), strings.Join(kept, ", "))
-			}
-			if sig == syscall.SIGTERM {
-				os.Exit(exitTerminated)
-			}
-			os.Exit(exitInterrupted)
-		case <-done:
-		}
-	}()
-	return func() {
-		close(done)
-		exiting.Lock() // a signal that came first finishes (and exits)
-		signal.Stop(signals)
-	}
-}
-
-// stopProcesses passes sig on to every process of the run that is still there (a
-// lesson program cleans up on it, as it would on Ctrl-C), gives them two seconds to
-// end, then kills what is left, so that none of them makes a new object after the
-// cleanup has looked.
-func stopProcesses(sig syscall.Signal) {
-	pids := testPids()
-	var running []int
-	for pid := range pids {
-		if pid != os.Getpid() && pids.alive(pid) {
-			_ = syscall.Kill(pid, sig)
-			running = append(running, pid)
-		}
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for _, pid := range running {
-		for pids.alive(pid) && !zombie(pid) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if pids.alive(pid) && !zombie(pid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }
 
 // object is one segment or semaphore set in the kernel's tables.

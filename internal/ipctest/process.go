@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,7 +124,13 @@ type Proc struct {
 
 func start(t testing.TB, cmd *exec.Cmd, name string) *Proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	return startFor(t, cmd, name, Timeout)
+}
+
+// startFor is start with a timeout other than Timeout.
+func startFor(t testing.TB, cmd *exec.Cmd, name string, timeout time.Duration) *Proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	p := &Proc{Cmd: cmd, name: name, lines: make(chan string, 10000), done: make(chan struct{}), cancel: cancel}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -135,7 +142,7 @@ func start(t testing.TB, cmd *exec.Cmd, name string) *Proc {
 		t.Fatal(err)
 	}
 	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	if err := cmd.Start(); err != nil {
+	if err := startTied(cmd); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	go p.collect(stdout)
@@ -155,6 +162,35 @@ func start(t testing.TB, cmd *exec.Cmd, name string) *Proc {
 	})
 	return p
 }
+
+// startTied starts cmd so that it gets SIGTERM when the test process dies
+// (PR_SET_PDEATHSIG, prctl(2)): a lesson program cleans up on it and exits, instead
+// of running on, a child of init, after the tests were killed. (The supervisor
+// stops what is left anyway; this covers its own death by SIGKILL.) The kernel sends
+// the signal when the *thread* that started the process ends, not the process, and
+// the Go runtime may end a thread while the program goes on; so every process is
+// started from one goroutine that keeps its thread for the life of the process.
+func startTied(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
+	done := make(chan error)
+	starter() <- func() { done <- cmd.Start() }
+	return <-done
+}
+
+// starter is the goroutine that starts processes, on a thread of its own.
+var starter = sync.OnceValue(func() chan<- func() {
+	requests := make(chan func())
+	go func() {
+		runtime.LockOSThread() // and never unlocked: the thread lives as long as the process
+		for start := range requests {
+			start()
+		}
+	}()
+	return requests
+})
 
 // collect copies stdout into the buffer and the lines channel, then reaps the
 // process.

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Which processes belong to the test run. A test run is this process and every
@@ -23,16 +26,18 @@ import (
 // than one if the run itself reused a pid).
 type runPids map[int][]uint64
 
-func startPidFile() (remove func()) {
+// startPidFile makes the run's pid file, names it in the environment for the
+// processes of the run, and returns its path ("" if it could not).
+func startPidFile() string {
 	f, err := os.CreateTemp("", "shm-course-test-pids-")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: cannot log test pids (%v); only this process's objects count\n", err)
-		return func() {}
+		fmt.Fprintf(os.Stderr, "ipctest: cannot log test pids (%v); only the tests' own process's objects count\n", err)
+		return ""
 	}
 	_ = f.Chmod(0o666) // helpers that run as another user (nobody) log their pids too
 	f.Close()
 	os.Setenv(envPidFile, f.Name())
-	return func() { os.Remove(f.Name()) }
+	return f.Name()
 }
 
 // logPid records this helper or program process as part of the test run.
@@ -126,12 +131,6 @@ func procStart(pid int) (uint64, bool) {
 	return start, err == nil
 }
 
-// zombie reports whether process pid has ended and waits to be reaped.
-func zombie(pid int) bool {
-	fields, ok := procStat(pid)
-	return ok && fields[0] == "Z" // field 3, the state
-}
-
 // procStat returns the fields of /proc/PID/stat from field 3 (the state) on. Field
 // 2, the command name in parentheses, may itself hold spaces and parentheses: the
 // fields that matter come after the last ')'.
@@ -166,3 +165,112 @@ var bootTime = sync.OnceValue(func() int64 {
 // startSeconds turns a start time in clock ticks since boot into seconds since the
 // epoch, rounded down.
 func startSeconds(ticks uint64) int64 { return bootTime() + int64(ticks/userHZ) }
+
+// proc is one process as /proc shows it, for the supervisor's walk.
+type proc struct {
+	pid, ppid int
+	state     string // field 3 of /proc/PID/stat: R, S, D, T, Z, ...
+	start     uint64 // field 22, in clock ticks since boot
+}
+
+// below returns every process below this one — its children, their children and
+// so on — that has not ended (a zombie has). The supervisor is a child subreaper,
+// so a process whose parent has died is still below it (reparented to it), never
+// lost to init.
+func below() []proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]proc{}
+	const ppidField, startField = 4 - 3, 22 - 3
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fields, ok := procStat(pid)
+		if !ok || len(fields) <= startField {
+			continue
+		}
+		ppid, err1 := strconv.Atoi(fields[ppidField])
+		start, err2 := strconv.ParseUint(fields[startField], 10, 64)
+		if err1 == nil && err2 == nil {
+			children[ppid] = append(children[ppid], proc{pid: pid, ppid: ppid, state: fields[0], start: start})
+		}
+	}
+	var found []proc
+	queue := []int{os.Getpid()}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, c := range children[parent] {
+			queue = append(queue, c.pid)
+			if !c.dead() {
+				found = append(found, c)
+			}
+		}
+	}
+	return found
+}
+
+func (p proc) dead() bool { return p.state == "Z" || p.state == "X" || p.state == "x" }
+
+// ended reports whether p has ended since the walk: it is gone, a zombie, or its
+// pid belongs to another process now.
+func (p proc) ended() bool {
+	fields, ok := procStat(p.pid)
+	const startField = 22 - 3
+	return !ok || len(fields) <= startField || fields[startField] != strconv.FormatUint(p.start, 10) ||
+		proc{state: fields[0]}.dead()
+}
+
+// signal sends sig to p if it is still the process the walk found. It goes through
+// a pidfd (pidfd_open(2)), which names that one process for good: between the walk
+// and the signal p may have ended and been reaped, and its pid (pid_max is often
+// only 32768) given to a process that is not the run's.
+func (p proc) signal(sig syscall.Signal) {
+	fd, err := unix.PidfdOpen(p.pid, 0)
+	if err == unix.ENOSYS { // before Linux 5.3: a plain kill, after the same check
+		if !p.ended() {
+			_ = syscall.Kill(p.pid, sig)
+		}
+		return
+	}
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	if !p.ended() { // the pidfd is p's, not a newer process's with its pid
+		_ = unix.PidfdSendSignal(fd, sig, nil, 0)
+	}
+}
+
+// commandLine returns the command line of process pid, shortened, for a report.
+func commandLine(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return "?"
+	}
+	s := strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
+}
+
+// logProcs adds processes to the run's pid file: the supervisor's walk finds
+// processes that did not log themselves (a C program a test runs, a shell), and
+// what they made counts as the run's too.
+func logProcs(path string, procs []proc) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, "%d %d\n", p.pid, p.start)
+	}
+	_, _ = f.WriteString(b.String())
+}
