@@ -127,7 +127,7 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 		"FIXTURE_MARK="+mark, // finds the run's processes in /proc/PID/environ
 		fmt.Sprintf("FIXTURE_KEYS=%#x", keys),
 		"FIXTURE_DIR="+dir,
-		"FIXTURE_LIFE=15s", // from its tests' start: if Ctrl-C misses a package, it ends by itself
+		"FIXTURE_LIFE="+fixtureLife(early).String(),
 		"TMPDIR="+tmp)
 	if w.stubborn {
 		cmd.Env = append(cmd.Env, "FIXTURE_STUBBORN=1")
@@ -152,8 +152,8 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 				ready = append(ready, b+"-stubborn")
 			}
 		}
-		busy = waitForFiles(dir, ready, 3*time.Minute)
-		require.True(t, busy, "the fixtures' processes hold objects within three minutes\nstdout so far:\n%s", p.Stdout())
+		busy = waitForFiles(dir, ready, time.Minute)
+		require.True(t, busy, "the fixtures' processes hold objects within a minute\nstdout so far:\n%s", p.Stdout())
 		time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
 	}
 	require.NoError(t, syscall.Kill(-p.Pid(), syscall.SIGINT), "Ctrl-C; go test had ended:\n%s%s", p.Stdout(), p.Stderr())
@@ -180,6 +180,19 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 		assert.Regexp(t, `^ipctest: interrupt: stopped the tests and removed the \d+ System V object\(s\) they had created$`, lines[0])
 		assert.Regexp(t, `(?m)^ipctest: .*\nFAIL\t\S+/testdata/ctrlc/launch\t\S+s\n`, r.Stdout, "then go test's FAIL line")
 	}
+}
+
+// fixtureLife is how long each fixture package runs from its tests' start if
+// Ctrl-C misses it. Pressed early, Ctrl-C may come before go test starts a package,
+// which then runs its whole life: 15 s. Pressed when busy, it must find every
+// package still running, and on a busy machine (two CI runs at once) go test may
+// start the second package many seconds after the first: 90 s, longer than a
+// package can take to start, and only a run that fails ever waits for it.
+func fixtureLife(early bool) time.Duration {
+	if early {
+		return 15 * time.Second
+	}
+	return 90 * time.Second
 }
 
 // waitForFiles waits until the fixture's processes have said that they hold
