@@ -966,7 +966,7 @@ func copyPattern() string {
 // well. Creating the namespace needs root (CAP_SYS_ADMIN); elsewhere it is skipped.
 func TestMemoryStepsUnderLowLimits(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("a private IPC namespace needs root: run the tests as root (sudo go test) to see this")
+		t.Skip("a private IPC namespace needs root: run the tests as root (go test -exec sudo) to see this")
 	}
 	tests := []struct {
 		sysctl, value string

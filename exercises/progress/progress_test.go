@@ -106,7 +106,7 @@ func TestWriteText(t *testing.T) {
 01-x     skippy    passing      2/3    10/10 (root-only tests not run)
 
 Skipped tests (an exercise passes here without them; the reason says how to run them):
-  01-x/skippy: 2/3 passing, 2 skipped: running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this; shmctl(SHM_LOCK): operation not permitted
+  01-x/skippy: 2/3 passing, 2 skipped: running a helper as uid 65534 needs root; run the tests as root (go test -exec sudo) to see this; shmctl(SHM_LOCK): operation not permitted
     grading runs them, as root: run them the same way with go test -exec sudo ./01-x/skippy/
 
 Score: 2 of 4 exercises passing, 20/40 points.
@@ -130,7 +130,7 @@ func TestGradeSkipsAndFailureMessages(t *testing.T) {
 	assert.Equal(t, []int{2, 3, 2}, []int{skippy.TestsPassed, skippy.TestsTotal, skippy.Skipped},
 		"a skipped top-level test counts in the total but does not pass; skipped subtests count as skipped")
 	assert.Equal(t, []string{
-		"running a helper as uid 65534 needs root; run the tests as root (sudo go test) to see this",
+		"running a helper as uid 65534 needs root; run the tests as root (go test -exec sudo) to see this",
 		"shmctl(SHM_LOCK): operation not permitted",
 	}, skippy.SkipReasons, "each skip's own message, without the file:line prefix")
 	assert.True(t, skippy.RootTestsNotRun, "a test that skipped for want of root did not run, and grading runs it")

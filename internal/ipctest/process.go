@@ -82,7 +82,7 @@ func StartHelper(t testing.TB, name string, args ...string) *Proc {
 func StartHelperAs(t testing.TB, uid, gid uint32, name string, args ...string) *Proc {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skipf("running a helper as uid %d needs root; run the tests as root (sudo go test) to see this", uid)
+		t.Skipf("running a helper as uid %d needs root; run the tests as root (go test -exec sudo) to see this", uid)
 	}
 	cmd, err := reexec.CommandAs(uid, gid, args...)
 	if err != nil {
