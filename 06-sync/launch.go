@@ -163,23 +163,21 @@ func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) 
 }
 
 // copyLines copies the child's output line by line, each prefixed with its role.
-// With -step, the child's request to pause goes to the relay instead.
+// With -step, the child's request to pause (the protocol line "@@ STEP", which
+// stepper.Step prints with Tell) goes to the relay instead: the child then waits
+// for a line on its standard input.
 func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	defer c.out.Done()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
-		if steps != nil && sc.Text() == stepRequest {
+		if f, ok := lesson.ProtocolLine(sc.Text()); ok && steps != nil && f[0] == "STEP" {
 			steps.queue <- c
 			continue
 		}
 		fmt.Fprintf(w, "%-8s| %s\n", c.role, sc.Text())
 	}
 }
-
-// stepRequest is the line a child started with -step prints before each step
-// (stepper.Step, lesson's Tell("STEP")); it waits for a line on its standard input.
-const stepRequest = "@@ STEP"
 
 // stepRelay asks the learner for Enter before each step of each child, one child
 // at a time, in the order they ask, and lets the child go on.

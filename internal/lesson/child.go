@@ -139,7 +139,7 @@ func (c *Child) Await(verb string) ([]string, error) {
 	defer c.mu.Unlock()
 	for c.lines.Scan() {
 		line := c.lines.Text()
-		fields, ok := protocolLine(line)
+		fields, ok := ProtocolLine(line)
 		if !ok {
 			c.relay(line)
 			continue
@@ -175,7 +175,7 @@ func (c *Child) finish() error {
 	}
 	_ = c.stdin.Close()
 	for c.lines.Scan() {
-		if _, ok := protocolLine(c.lines.Text()); !ok {
+		if _, ok := ProtocolLine(c.lines.Text()); !ok {
 			c.relay(c.lines.Text())
 		}
 	}
@@ -215,8 +215,9 @@ func (l *Lesson) Tell(verb string, fields ...any) {
 	fmt.Fprintln(l.Out, line)
 }
 
-// protocolLine splits a protocol line into its verb and fields.
-func protocolLine(line string) ([]string, bool) {
+// ProtocolLine splits a protocol line into its verb and fields; ok is false for a
+// line of narration. For a parent that reads its children itself (06-sync's launcher).
+func ProtocolLine(line string) ([]string, bool) {
 	rest, ok := strings.CutPrefix(line, protocolPrefix)
 	if !ok {
 		return nil, false
