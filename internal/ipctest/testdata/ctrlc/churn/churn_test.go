@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 // ends, failed because Ctrl-C stopped its helper, the next one starts helpers.
 func TestChurn(t *testing.T) {
 	t.Parallel()
+	<-fixture.HoldersStarted
 	for i := 0; i < 50; i++ {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			t.Parallel()
@@ -52,6 +53,7 @@ func TestChurn(t *testing.T) {
 // A helper that holds objects until the end, and one that ignores the signals.
 func TestHolders(t *testing.T) {
 	t.Parallel()
+	defer fixture.HoldersAreStarted() // on a failure too: TestChurn waits for it
 	var holders []*ipctest.Proc
 	for _, name := range []string{"stubborn", "hold"} { // hold says Ready: stubborn is there by then
 		if name == "stubborn" && os.Getenv("FIXTURE_STUBBORN") == "" {
@@ -61,6 +63,7 @@ func TestHolders(t *testing.T) {
 		p.Expect(t, "holding", 10*time.Second)
 		holders = append(holders, p)
 	}
+	fixture.HoldersAreStarted()
 	for _, p := range holders { // each ends at the deadline
 		if r := p.Wait(t); r.ExitCode != 0 {
 			t.Errorf("exit %d, stderr %q", r.ExitCode, r.Stderr)

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { ipctest.Main(m, program) }
 // as in a package with many tests.
 func TestLaunchers(t *testing.T) {
 	t.Parallel()
+	<-fixture.HoldersStarted // TestStubborn's
 	for i := 0; i < 50; i++ {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			t.Parallel()
@@ -64,12 +65,14 @@ func TestInProcess(t *testing.T) {
 // With FIXTURE_STUBBORN set, a program that ignores SIGINT and SIGTERM holds objects
 // until the end: stopping it takes SIGKILL, after the grace period.
 func TestStubborn(t *testing.T) {
+	defer fixture.HoldersAreStarted() // on a skip or a failure too: TestLaunchers waits for it
 	if os.Getenv("FIXTURE_STUBBORN") == "" {
 		t.Skip("FIXTURE_STUBBORN is not set")
 	}
 	t.Parallel()
 	p := ipctest.StartProgram(t, "stubborn")
 	p.Expect(t, "holding", 10*time.Second)
+	fixture.HoldersAreStarted()
 	if r := p.Wait(t); r.ExitCode != 0 {
 		t.Errorf("exit %d, stderr %q", r.ExitCode, r.Stderr)
 	}
