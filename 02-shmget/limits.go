@@ -31,5 +31,5 @@ func limits(l *lesson.Lesson) {
 		}
 		l.Result("%-6s %d %s%s", strings.ToUpper(lim.name), v, lim.what, note)
 	}
-	l.Look("sysctl kernel.shmmax kernel.shmall kernel.shmmni   # or: ipcs -m -l")
+	l.Look("/sbin/sysctl kernel.shmmax kernel.shmall kernel.shmmni   # or: ipcs -m -l")
 }

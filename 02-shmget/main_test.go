@@ -126,7 +126,7 @@ func TestDefaultRun(t *testing.T) {
 		for _, n := range []string{"shmmax", "shmall", "shmmni"} {
 			assert.Contains(t, s, fmt.Sprintf("-> %-6s %s ", strings.ToUpper(n), readKernel(t, n)))
 		}
-		assert.Contains(t, s, "$ sysctl kernel.shmmax kernel.shmall kernel.shmmni")
+		assert.Contains(t, s, "$ /sbin/sysctl kernel.shmmax kernel.shmall kernel.shmmni")
 	})
 
 	id := find(t, reID, section(t, out, stepCreate))[1]
@@ -1097,4 +1097,14 @@ func TestBytesString(t *testing.T) {
 	for n, want := range tests {
 		assert.Equal(t, want, bytesString(n))
 	}
+}
+
+// As root of a user namespace where only root exists (unshare -r --ipc, or a
+// container), no process can be started as nobody: the lesson says so and skips
+// that part, rather than failing with the exec's EPERM.
+func TestRootOfAUserNamespace(t *testing.T) {
+	r := ipctest.RunProgramAsNamespaceRoot(t)
+	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Contains(t, r.Stdout, "where the user nobody\n   (uid 65534) does not exist, so this part is skipped")
 }

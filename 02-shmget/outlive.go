@@ -5,9 +5,8 @@
 package main
 
 import (
-	"os"
-
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 func outlive(l *lesson.Lesson, id int) {
@@ -15,7 +14,7 @@ func outlive(l *lesson.Lesson, id int) {
 	l.Say("A segment stays until someone removes it with shmctl(IPC_RMID) or the machine")
 	l.Say("reboots, even after every process that used it has exited (unless")
 	l.Say("/proc/sys/kernel/shm_rmid_forced is 1, see proc(5)):")
-	if os.Geteuid() == 0 {
+	if reexec.CanRunAs(reexec.Nobody()) {
 		l.Say("the second process and the one that ran as nobody are gone, the segments they")
 		l.Say("used are not. List segments and remove a leftover of yours:")
 	} else {

@@ -256,3 +256,12 @@ func TestCtrlCWhileAChildRuns(t *testing.T) {
 	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
 	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
 }
+
+// As root of a user namespace where only root exists (unshare -r --ipc, or a
+// container), no one can be refused: the permission step says so.
+func TestRootOfAUserNamespace(t *testing.T) {
+	r := ipctest.RunProgramAsNamespaceRoot(t)
+	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Contains(t, r.Stdout, "there is no one here to be refused")
+}

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +23,7 @@ func (t *tour) permissions() error {
 		return t.ownReadOnlySegment()
 	}
 	uid, gid := reexec.Nobody()
-	if !uidMapped(uid) {
+	if !reexec.CanRunAs(uid, gid) {
 		l.Say("This process is root in a user namespace (a container, or unshare -r) where the")
 		l.Say("user nobody (uid %d) does not exist, and root passes every check (CAP_IPC_OWNER):", uid)
 		l.Say("there is no one here to be refused. Run the lesson as an ordinary user to see EACCES.")
@@ -88,26 +86,4 @@ func createQuietly(l *lesson.Lesson, mode int) (int, error) {
 	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	l.Result("id %d", id)
 	return id, nil
-}
-
-// uidMapped reports whether uid exists in this process's user namespace: whether
-// /proc/self/uid_map has a range that holds it (user_namespaces(7)). Outside any
-// container the map is "0 0 4294967295", every uid.
-func uidMapped(uid uint32) bool {
-	f, err := os.Open("/proc/self/uid_map")
-	if err != nil {
-		return true // no user namespaces in this kernel: every uid exists
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var inside, outside, count uint64
-		if _, err := fmt.Sscan(strings.TrimSpace(sc.Text()), &inside, &outside, &count); err != nil {
-			continue
-		}
-		if uint64(uid) >= inside && uint64(uid)-inside < count {
-			return true
-		}
-	}
-	return false
 }

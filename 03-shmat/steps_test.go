@@ -231,10 +231,6 @@ func TestAnotherUserIsRefused(t *testing.T) {
 	assert.Contains(t, results["mode 0644, read-write"], "EACCES")
 }
 
-func TestUIDMapped(t *testing.T) {
-	assert.True(t, uidMapped(uint32(os.Geteuid())), "this process's own uid exists in its namespace")
-}
-
 // trapTour is a tour whose segment the test made and attached, for running one
 // Go-trap step on its own.
 func trapTour(t *testing.T, l *lesson.Lesson, id int, first []byte) *tour {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
@@ -63,6 +64,11 @@ func (t *tourState) lockRights() error {
 	l.Say("Who may: a process with CAP_IPC_LOCK (root), or the segment's owner or creator. For")
 	l.Say("SHM_LOCK the owner also needs room in RLIMIT_MEMLOCK (ulimit -l): none gives EPERM,")
 	l.Say("too little ENOMEM. SHM_UNLOCK needs no room.")
+	if os.Geteuid() == 0 && !reexec.CanRunAs(reexec.Nobody()) {
+		l.Say("This process is root in a user namespace (a container, or unshare -r) where the")
+		l.Say("user nobody does not exist: there is no ordinary user to show it with, so it is skipped.")
+		return nil
+	}
 	cmd, who, err := commandAsOrdinaryUser(l, roleMemlockZero)
 	if err != nil {
 		return err

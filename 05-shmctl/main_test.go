@@ -659,3 +659,14 @@ func TestCtrlCWhileAChildRuns(t *testing.T) {
 	assert.Equal(t, name+": interrupt: cleaning up and exiting\n", r.Stderr, "the whole of stderr")
 	assert.True(t, ipctest.Gone(child), "the child (pid %d) ended before the lesson did", child)
 }
+
+// As root of a user namespace where only root exists (unshare -r --ipc, or a
+// container), no process can be started as nobody: the steps that need another
+// user say so and are skipped, rather than failing with the exec's EPERM.
+func TestRootOfAUserNamespace(t *testing.T) {
+	r := ipctest.RunProgramAsNamespaceRoot(t)
+	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Contains(t, r.Stdout, "there is no other user to start, so this step is skipped")
+	assert.Contains(t, r.Stdout, "there is no ordinary user to show it with, so it is skipped")
+}

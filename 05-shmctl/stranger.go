@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // stranger runs this program again as the unprivileged user nobody, which may
@@ -24,6 +25,11 @@ func (t *tourState) stranger() error {
 	if os.Geteuid() != 0 {
 		l.Say("Only root can start a process as another user, so this step is skipped. To see it:")
 		l.Look("sudo $(command -v go) run ./05-shmctl")
+		return nil
+	}
+	if !reexec.CanRunAs(reexec.Nobody()) {
+		l.Say("This process is root in a user namespace (a container, or unshare -r) where the")
+		l.Say("user nobody does not exist: there is no other user to start, so this step is skipped.")
 		return nil
 	}
 	cmd, uid, err := commandAsNobody(l, roleStranger, strconv.Itoa(t.id))

@@ -56,6 +56,28 @@ func RunProgramInIPCNamespace(t testing.TB, sysctls map[string]string, args ...s
 	return start(t, cmd, "program in a private IPC namespace "+strings.Join(args, " ")).Wait(t)
 }
 
+// RunProgramAsNamespaceRoot runs the package's program with args as root of a new
+// user namespace that maps only the caller's own uid and gid, to root, with an IPC
+// namespace of its own: what `unshare -r --ipc` gives an ordinary user, and much
+// like a container. There root has every capability over the namespace's objects,
+// but no other user exists: a process cannot be started as nobody. Where the kernel
+// refuses user namespaces, the test is skipped with a message.
+func RunProgramAsNamespaceRoot(t testing.TB, args ...string) Result {
+	t.Helper()
+	attr := &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWIPC | syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	if err := tryNamespace(attr); err != nil {
+		t.Skipf("cannot create a user namespace here (%v): skipping the run as root of one (unshare -r --ipc)", err)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(withoutHelper(), envProgram+"=1")
+	cmd.SysProcAttr = attr
+	return start(t, cmd, "program as root of a user namespace "+strings.Join(args, " ")).Wait(t)
+}
+
 // ipcNamespaceAttr is how to start a process in a new IPC namespace: as root,
 // CLONE_NEWIPC; otherwise also a new user namespace in which this user is root.
 func ipcNamespaceAttr() *syscall.SysProcAttr {

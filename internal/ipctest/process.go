@@ -84,6 +84,9 @@ func StartHelperAs(t testing.TB, uid, gid uint32, name string, args ...string) *
 	if os.Geteuid() != 0 {
 		t.Skipf("running a helper as uid %d needs root; run the tests as root (go test -exec sudo) to see this", uid)
 	}
+	if !reexec.CanRunAs(uid, gid) {
+		t.Skipf("uid %d or gid %d does not exist in this user namespace (a container, or unshare -r), so no helper can run as it", uid, gid)
+	}
 	cmd, err := reexec.CommandAs(uid, gid, args...)
 	if err != nil {
 		t.Fatalf("preparing a helper for uid %d: %v", uid, err)

@@ -148,6 +148,34 @@ func Cleanup() {
 	shared.dir, shared.exe = "", ""
 }
 
+// CanRunAs reports whether CommandAs(uid, gid, ...) can start a process here. Only
+// root may start a process as another user, and root of a user namespace (a
+// container, or `unshare -r`) only as a user and group that the namespace maps
+// (/proc/self/uid_map and gid_map, user_namespaces(7)): elsewhere the exec fails
+// with EPERM. Under `unshare -r` only root itself is mapped, so nobody does not exist.
+func CanRunAs(uid, gid uint32) bool {
+	return os.Geteuid() == 0 && mapped("/proc/self/uid_map", uid) && mapped("/proc/self/gid_map", gid)
+}
+
+// mapped reports whether id is in one of the ranges of a uid_map or gid_map file,
+// each line "first-id-inside first-id-outside count".
+func mapped(mapFile string, id uint32) bool {
+	b, err := os.ReadFile(mapFile)
+	if err != nil {
+		return true // a kernel without user namespaces: every id exists
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var inside, outside, count uint64
+		if _, err := fmt.Sscan(line, &inside, &outside, &count); err != nil {
+			continue
+		}
+		if uint64(id) >= inside && uint64(id)-inside < count {
+			return true
+		}
+	}
+	return false
+}
+
 // Nobody returns the user and group ids of the unprivileged user "nobody", from
 // /etc/passwd, or 65534 (its usual ids) where that has no such user.
 func Nobody() (uid, gid uint32) {
