@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -68,9 +70,43 @@ func (a *altState) posix() error {
 	l.Say("Found by a path, with a file's permissions. Forgotten shm_unlink, or a crash before")
 	l.Say("it, and the file stays in /dev/shm until reboot, holding its memory; ls shows it.")
 	l.Look("ls -l %s    # step 6 unlinks it", path)
+	if left := leftPosixObjects(); len(left) > 0 {
+		l.Say("Here is the crash case for real: earlier runs of this lesson that were killed")
+		l.Say("(their pids are gone) left these, still holding memory. Remove them yourself:")
+		l.Look("rm %s", strings.Join(left, " "))
+	}
 	a.posixPath = path
 	a.maps = append(a.maps, path)
 	return nil
+}
+
+// leftPosixObjects lists the objects /dev/shm/05-shmctl-PID of yours whose process
+// no longer exists: left by a run of this lesson that was killed before step 6
+// (kill -9 gives no chance to unlink). The lesson only shows them: removing files it
+// did not create in this run is for you to decide.
+func leftPosixObjects() []string {
+	entries, err := os.ReadDir(devShm)
+	if err != nil {
+		return nil
+	}
+	var left []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "05-shmctl-"))
+		if err != nil || e.Name() != posixName(pid) || pid == os.Getpid() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !e.Type().IsRegular() {
+			continue
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			left = append(left, filepath.Join(devShm, e.Name()))
+		}
+	}
+	return left
 }
 
 // altPosix is the child of appendix step 2: it opens its parent's object by name,

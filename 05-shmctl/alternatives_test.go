@@ -227,3 +227,21 @@ func TestAlternativesSIGTERMAtAnyMoment(t *testing.T) {
 		})
 	}
 }
+
+// An object /dev/shm/05-shmctl-PID of yours whose process is gone (a run killed
+// with kill -9 before it unlinked) is shown with the command that removes it, and
+// left alone: the lesson did not create it in this run.
+func TestAlternativesShowsObjectsOfKilledRuns(t *testing.T) {
+	ipctest.NoLeaks(t)
+	gone := exec.Command("true")
+	require.NoError(t, gone.Run())
+	left := filepath.Join(devShm, posixName(gone.Process.Pid))
+	require.NoError(t, os.WriteFile(left, make([]byte, 4096), 0o600))
+	t.Cleanup(func() { os.Remove(left) })
+
+	r := ipctest.RunProgram(t, "alternatives")
+	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Regexp(t, `were killed\n.*Remove them yourself:\n   \$ rm (/dev/shm/05-shmctl-\d+ )*`+regexp.QuoteMeta(left), r.Stdout)
+	assert.FileExists(t, left, "the lesson only shows it")
+}
