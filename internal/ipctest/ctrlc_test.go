@@ -50,8 +50,8 @@ type goTestWay struct {
 //
 // By default it presses Ctrl-C twice, when the fixtures' processes hold objects:
 // once in go test of one package with -v (as root, in a namespace of the run's
-// own), once in go test of two packages without -v (in the shared namespace), a
-// helper that ignores the signals in each. -ctrlc N presses it N times, each time
+// own), with a helper that ignores the signals, once in go test of two packages
+// without -v (in the shared namespace). -ctrlc N presses it N times, each time
 // in a random way (shared namespace or, as root, the run's own; with or without the
 // stubborn helper), at a random moment: from go test's start (during the build,
 // while the tests start), or when the fixtures' processes hold objects.
@@ -83,6 +83,9 @@ func TestCtrlCDuringGoTest(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	if *ctrlcRuns == 0 {
+		// The helper that ignores the signals costs the two seconds before SIGKILL:
+		// once is enough by default.
+		byDefault[1].stubborn = false
 		for _, w := range byDefault {
 			t.Run(w.name, func(t *testing.T) { ctrlcOnce(t, goCmd, w, rng, false) })
 		}
