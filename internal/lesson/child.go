@@ -50,9 +50,9 @@ type Child struct {
 // SIGTERM, before it is killed (SIGKILL).
 var ChildGrace = 3 * time.Second
 
-// errEnding is StartChild's error once the lesson's cleanups have begun: nothing new
-// may start then. Nobody sees it: the program is ending.
-var errEnding = errors.New("the lesson is ending: no new process")
+// errEnding is StartChild's and Keep's error once the lesson's cleanups have begun:
+// nothing new may start or be made then. Nobody sees it: the program is ending.
+var errEnding = errors.New("the lesson is ending: nothing new is made")
 
 // StartChild starts cmd as a child of the lesson, in a process group of its own, and
 // registers its end as a cleanup. Its standard input and output become pipes (leave

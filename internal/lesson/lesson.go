@@ -285,6 +285,32 @@ func (l *Lesson) Cleanup(what string, fn func() error) {
 	l.cleanups = append(l.cleanups, cleanup{what: what, fn: fn})
 }
 
+// Keep runs create, which makes something that outlives the process unless undone
+// (a segment, a semaphore set, a file), and registers the undo it returns as a
+// cleanup described by what, with no moment in between at which a signal could end
+// the program and leave the thing behind: a signal's cleanups, which begin by taking
+// the same lock, wait for create to return and then find its undo. Once the
+// cleanups have begun, Keep makes nothing and returns an error nobody sees (the
+// program is exiting). If create fails, it must leave nothing behind itself; it must
+// not call Keep or StartChild (they take the same lock).
+//
+// Registering a cleanup just after the call that creates (Cleanup) leaves a window
+// of a few instructions; Keep closes it. A test that holds the call up
+// (strace's -e inject=shmget:delay_exit=500000, then SIGTERM) shows the difference.
+func (l *Lesson) Keep(what string, create func() (undo func() error, err error)) error {
+	l.starting.Lock()
+	defer l.starting.Unlock()
+	if l.ending {
+		return errEnding
+	}
+	undo, err := create()
+	if err != nil {
+		return err
+	}
+	l.Cleanup(what, undo)
+	return nil
+}
+
 // CleanupOnReturn registers fn like Cleanup, for something that the process's exit
 // undoes by itself, such as an attachment (shmdt) or an open file. It runs when the
 // program returns (success, error or panic), in order with the other cleanups, but

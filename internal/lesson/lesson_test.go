@@ -74,6 +74,31 @@ func demo(l *Lesson, args []string) error {
 			return errors.New("the peer is gone")
 		}
 		return SignalMayFollow(errors.New("the peer is gone"), 10*time.Second)
+	case "signal-while-making", "signal-while-making-unkept":
+		// A signal arrives while a second segment is being made, before its undo is
+		// registered (as when shmget is slow to return): Keep's cleanup must still
+		// remove it. Without Keep, the handler runs the cleanups meanwhile.
+		var second int
+		makeSecond := func() (func() error, error) {
+			var err error
+			second, err = unix.SysvShmGet(unix.IPC_PRIVATE, 64, unix.IPC_CREAT|0o600)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(l.Out, "second %d\n", second)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			time.Sleep(300 * time.Millisecond)
+			return func() error { _, err := unix.SysvShmCtl(second, unix.IPC_RMID, nil); return err }, nil
+		}
+		if *fail == "signal-while-making-unkept" {
+			undo, err := makeSecond()
+			if err != nil {
+				return err
+			}
+			l.Cleanup("remove the second segment", undo)
+			return nil
+		}
+		return l.Keep("remove the second segment", makeSecond)
 	case "no-signal":
 		return SignalMayFollow(errors.New("the peer is gone"), 300*time.Millisecond)
 	}
@@ -247,6 +272,35 @@ func TestSignalAsTheProgramEndsIsNotLost(t *testing.T) {
 		r := ipctest.RunProgram(t, "-fail", "signal-self-then-end")
 		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
 		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
+	}
+}
+
+// Keep: a signal that comes while something is being made, before its undo is
+// registered, still finds the undo, and the thing is removed. The same program with
+// the undo registered just after (Cleanup) leaves the segment behind.
+func TestKeepLeavesNoWindowForASignal(t *testing.T) {
+	for _, tt := range []struct {
+		fail    string
+		removed bool
+	}{
+		{"signal-while-making", true},
+		{"signal-while-making-unkept", false},
+	} {
+		t.Run(tt.fail, func(t *testing.T) {
+			r := ipctest.RunProgram(t, "-fail", tt.fail)
+			assert.Equal(t, ExitTerminated, r.ExitCode, "stderr: %s", r.Stderr)
+			assert.Equal(t, "demo: terminated: cleaning up and exiting\n", r.Stderr)
+			m := regexp.MustCompile(`(?m)^second (\d+)$`).FindStringSubmatch(r.Stdout)
+			require.NotNil(t, m, "stdout: %s", r.Stdout)
+			id, _ := strconv.Atoi(m[1])
+			_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &unix.SysvShmDesc{})
+			if tt.removed {
+				assert.Error(t, err, "segment %d is removed", id)
+				return
+			}
+			assert.NoError(t, err, "without Keep, segment %d is left", id)
+			_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		})
 	}
 }
 
