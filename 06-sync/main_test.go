@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("leave-set", helperLeaveSet)
 	ipctest.Helper("bench-consumer", helperBenchConsumer)
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
+	ipctest.Helper("under-strace", helperUnderStrace)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

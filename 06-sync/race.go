@@ -76,11 +76,17 @@ func race(l *lesson.Lesson, args []string) error {
 	}
 	l.Step("Create a segment with a counter and a semaphore to protect it")
 	l.Call("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
+	// Made and its removal registered in one step (lesson.Keep): a signal that comes
+	// while shmget runs waits for it, then removes what it made.
+	var id int
+	err := l.Keep("remove the race segment", func() (func() error, error) {
+		var err error
+		id, err = unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
+		return func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }, err
+	})
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize), err, "ENOSPC: too many segments (SHMMNI); ENOMEM: no memory")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err })
 	l.Result("segment id %d", id)
 	l.Call("shmat(%d, NULL, 0)", id)
 	seg, err := unix.SysvShmAttach(id, 0, 0)
@@ -89,11 +95,15 @@ func race(l *lesson.Lesson, args []string) error {
 	}
 	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
 	l.Call("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600), semctl(id, 0, SETVAL, 1)")
-	set, err := sem.Create(ftok.Private, 0o600, 1)
+	var set *sem.Set
+	err = l.Keep("remove the race semaphore set", func() (func() error, error) {
+		var err error
+		set, err = sem.Create(ftok.Private, 0o600, 1)
+		return func() error { return set.Remove() }, err
+	})
 	if err != nil {
 		return err // it names the call that failed and why
 	}
-	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), set.Remove)
 	l.Result("semaphore set id %d, value 1: a lock", set.ID())
 
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
