@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +25,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/reexec"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
@@ -36,6 +40,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("bench-consumer", helperBenchConsumer)
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
 	ipctest.Helper("under-strace", helperUnderStrace)
+	ipctest.Helper("typed-in-a-shell", helperTypedInAShell)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
@@ -233,6 +238,88 @@ func TestRaceAdderIsInternal(t *testing.T) {
 	r := ipctest.RunProgram(t, "race-adder", "atomic", strconv.Itoa(id), "0", "1000", "0")
 	ipctest.AssertOneLineError(t, r, 2, `"race-adder" is a part this lesson plays as its own second process`)
 	assert.Equal(t, make([]byte, raceSize), b[:raceSize], "the segment is untouched")
+}
+
+// Even started by a parent that vouches for it (SHMCOURSE_ROLE_PARENT set to a
+// shell's pid, as a person could), race-adder touches only a segment its parent
+// created, with the race's size, and checks its mode before it attaches: otherwise
+// one line, and the segment is untouched.
+func TestRaceAdderRefusesForeignObjects(t *testing.T) {
+	t.Parallel()
+	id := ipctest.ForeignSegment(t, raceSize, 0o600)
+	b := ipctest.Attach(t, id, 0)
+	tests := []struct {
+		mode   string
+		exit   int
+		stderr string
+	}{
+		{"atomic", 1, fmt.Sprintf("06-sync: segment %d was created by pid ", id)},
+		{"semaphore", 1, "not by the lesson that started me (pid "},
+		{"bogus", 2, `06-sync: race-adder: unknown mode "bogus" (run with -h for usage)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			r := ipctest.RunHelper(t, "typed-in-a-shell", "race-adder", tt.mode, strconv.Itoa(id), "0", "10", "1")
+			ipctest.AssertOneLineError(t, r, tt.exit, tt.stderr)
+			assert.Equal(t, make([]byte, raceSize), b[:raceSize], "the segment is untouched")
+		})
+	}
+	// The shell's own segment, naming semaphore set 4242: any other set is refused
+	// before anything is written (the helper checks the counter and the ready count).
+	t.Run("another set", func(t *testing.T) {
+		r := ipctest.RunHelper(t, "typed-in-a-shell", "race-adder", "semaphore", "OWN-SEGMENT", "4243", "10", "1")
+		ipctest.AssertOneLineError(t, r, 1, "06-sync: semaphore set 4243 is not the one the lesson made (segment ")
+		assert.Contains(t, r.Stderr, " names set 4242): I touch no other")
+	})
+}
+
+// helperTypedInAShell runs the program with args as a shell would whose user set
+// SHMCOURSE_ROLE_PARENT to the shell's pid: this helper is the shell. An argument
+// OWN-SEGMENT becomes the id of a race-sized segment the helper makes, naming
+// semaphore set 4242; the helper says on standard error if the program wrote into
+// it, and removes it.
+func helperTypedInAShell(args []string) int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 1
+	}
+	for i, a := range args {
+		if a != "OWN-SEGMENT" {
+			continue
+		}
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
+		if err != nil {
+			return 1
+		}
+		defer func() { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) }()
+		seg, err := unix.SysvShmAttach(id, 0, 0)
+		if err != nil {
+			return 1
+		}
+		atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[raceSemID])), 4242)
+		defer func() {
+			if string(seg[:raceSemID]) != string(make([]byte, raceSemID)) {
+				fmt.Fprintln(os.Stderr, "the program wrote into the segment")
+			}
+		}()
+		args[i] = strconv.Itoa(id)
+	}
+	cmd := exec.Command(exe, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SHMCOURSE_TEST_HELPER=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "SHMCOURSE_TEST_PROGRAM=1", reexec.EnvParent+"="+strconv.Itoa(os.Getpid()))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err = cmd.Run() // not Exit: the deferred checks run
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
 }
 
 // An id or a count that does not fit C's int is refused, not truncated to some

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,25 +18,31 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
-// The race segment: a counter the adders increment, and a count of adders ready,
-// which they use to start together.
+// The race segment: a counter the adders increment, a count of adders ready, which
+// they use to start together, and the id of the lesson's semaphore set, by which an
+// adder checks that the set it is handed is the one its lesson made.
 const (
-	raceCounter = 0 // uint64
-	raceReady   = 8 // uint32
+	raceCounter = 0  // uint64
+	raceReady   = 8  // uint32
+	raceSemID   = 12 // uint32
 	raceSize    = 16
 )
 
-// The ways to add, in the order the lesson shows them. A mode with pause gives up
-// the CPU between its load and its store once every -every additions.
-var raceModes = []struct {
+// raceMode is one way to add, with what the lesson says of it.
+type raceMode struct {
 	name  string
 	pause bool
 	what  []string
-}{
+}
+
+// The ways to add, in the order the lesson shows them. A mode with pause gives up
+// the CPU between its load and its store once every -every additions.
+var raceModes = []raceMode{
 	{"unsynchronised", false, []string{
 		"load, add 1, store: if the other process stores between this one's load and store,",
 		"this one's store overwrites it. Whether that happens depends on the scheduler: on one CPU,",
@@ -105,6 +112,7 @@ func race(l *lesson.Lesson, args []string) error {
 		return err // it names the call that failed and why
 	}
 	l.Result("semaphore set id %d, value 1: a lock", set.ID())
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[raceSemID])), uint32(set.ID()))
 
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
 	ready := (*uint32)(unsafe.Pointer(&seg[raceReady]))
@@ -168,10 +176,16 @@ func runAdders(l *lesson.Lesson, mode string, shmid, semid, n, pauseEvery int) e
 }
 
 // raceAdder is one adder process: race-adder MODE SHMID SEMID N PAUSE-EVERY. Only
-// race starts it (see internal in main.go).
+// race starts it (see internal in main.go), and it touches only the segment and
+// the semaphore set that race made: it checks its arguments, then that its parent
+// created the segment, before it attaches, and the set's id against the one race
+// stored in the segment before it writes anything.
 func raceAdder(l *lesson.Lesson, args []string) error {
 	if len(args) != 5 {
 		return lesson.Usagef("race-adder MODE SHMID SEMID N PAUSE-EVERY")
+	}
+	if !slices.ContainsFunc(raceModes, func(m raceMode) bool { return m.name == args[0] }) {
+		return lesson.Usagef("race-adder: unknown mode %q", args[0])
 	}
 	var nums [4]int
 	for i, a := range args[1:] {
@@ -182,11 +196,14 @@ func raceAdder(l *lesson.Lesson, args []string) error {
 		nums[i] = int(v)
 	}
 	shmid, semid, n, pauseEvery := nums[0], nums[1], nums[2], nums[3]
-	seg, err := unix.SysvShmAttach(shmid, 0, 0)
+	seg, err := attachRaceSegment(shmid)
 	if err != nil {
-		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", shmid), err, "")
+		return err
 	}
 	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
+	if got := atomic.LoadUint32((*uint32)(unsafe.Pointer(&seg[raceSemID]))); int(got) != semid {
+		return fmt.Errorf("semaphore set %d is not the one the lesson made (segment %d names set %d): I touch no other", semid, shmid, got)
+	}
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
 	if err := startTogether((*uint32)(unsafe.Pointer(&seg[raceReady]))); err != nil {
 		return err
@@ -200,10 +217,31 @@ func raceAdder(l *lesson.Lesson, args []string) error {
 		for i := 0; i < n; i++ {
 			atomic.AddUint64(counter, 1)
 		}
-	default:
-		return lesson.Usagef("race-adder: unknown mode %q", args[0])
 	}
 	return nil
+}
+
+// attachRaceSegment attaches segment id if the process that started this adder
+// created it (shm_cpid is our parent's pid: lesson.ParentCreated) with the race's
+// size, and refuses any other.
+func attachRaceSegment(id int) ([]byte, error) {
+	if err := lesson.ParentCreated(id); err != nil {
+		return nil, err
+	}
+	s, ok, err := procsysv.FindShm(id)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("segment %d is gone", id)
+	case s.Size != raceSize:
+		return nil, fmt.Errorf("segment %d has %d bytes, not the race's %d: I touch no other", id, s.Size, raceSize)
+	}
+	seg, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
+	}
+	return seg, nil
 }
 
 // startTogether counts this adder in and spins until both are in, so the two
