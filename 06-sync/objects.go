@@ -187,7 +187,7 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 		return nil, errStale // removed between our two shmgets: start again
 	}
 	if err != nil {
-		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, "EACCES: the segment belongs to another user and its mode does not let you in")
+		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, whyFor(err, unix.EACCES, "the segment belongs to another user and its mode does not let you in"))
 	}
 	l.Result("id %d", id)
 	ep := &endpoint{key: key, shmid: id}
