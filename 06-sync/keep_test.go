@@ -44,7 +44,7 @@ func TestSignalWhileCreatingLeavesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, key := testKey(t) // for the stream; its check finds what is left under it
-			p := ipctest.StartHelper(t, "under-strace", append([]string{tt.syscall}, tt.args(key)...)...)
+			p := ipctest.StartHelper(t, "under-strace", append([]string{tt.syscall, "delay_exit=400000"}, tt.args(key)...)...)
 			p.Expect(t, tt.before, 20*time.Second)
 			pid := tracee(t, p.Pid())
 			time.Sleep(150 * time.Millisecond) // inside the call's 400 ms
@@ -67,6 +67,74 @@ func TestSignalWhileCreatingLeavesNothing(t *testing.T) {
 	}
 }
 
+// A signal to the launcher while it starts a child: the child must not be left
+// running. The start is held up on purpose: strace holds each child's execve for
+// 400 ms, and the launcher's fork (a vfork: it returns once the child has exec'd)
+// with it; SIGTERM comes in the middle. The launcher that registered a child only
+// once its start had returned left it running until -wait ran out (5 s here);
+// lesson.Keep makes the signal's cleanups wait for the start, then stop the child.
+// And SIGTERM at random moments of the start-up, without strace: every time, the
+// launcher's one line, and nothing left.
+func TestSignalWhileStartingTheChildren(t *testing.T) {
+	t.Parallel()
+	t.Run("held up", func(t *testing.T) {
+		t.Parallel()
+		requireStrace(t)
+		for _, starting := range []string{"consumer", "producer"} {
+			t.Run(starting, func(t *testing.T) {
+				t.Parallel()
+				_, key := testKey(t)
+				args := append([]string{"execve", "delay_enter=400000"}, longStream("semring", key)...)
+				p := ipctest.StartHelper(t, "under-strace", append(args, "-wait", "5s")...)
+				if starting == "consumer" {
+					p.Expect(t, "Start a consumer and a producer", 20*time.Second)
+				} else {
+					p.Expect(t, "started the consumer, pid", 20*time.Second)
+				}
+				launcher := tracee(t, p.Pid())
+				time.Sleep(150 * time.Millisecond) // inside the child's held execve
+				kids := childrenOf(launcher)
+				require.NotEmpty(t, kids, "the launcher is starting a child")
+				require.NoError(t, syscall.Kill(launcher, syscall.SIGTERM))
+				signalled := time.Now()
+				// (A child left running would still die soon under the tests: the
+				// program they run does not ignore SIGPIPE, which its first line to
+				// the dead launcher raises. So the check is that none outlives it.)
+				for alive(launcher) {
+					time.Sleep(time.Millisecond)
+				}
+				for _, kid := range kids {
+					assert.False(t, alive(kid), "child %d outlived the launcher", kid)
+				}
+				r := p.Wait(t) // strace ends when the launcher and every child have
+				assert.Less(t, time.Since(signalled), 2*time.Second, "the launcher and its children end within 2 s")
+				assert.Equal(t, 143, r.ExitCode, "stderr: %s", r.Stderr)
+				var own []string // the launcher's lines, without those it relays
+				for _, line := range strings.SplitAfter(withoutStrace(r.Stderr), "\n") {
+					if !strings.Contains(line, "| ") {
+						own = append(own, line)
+					}
+				}
+				assert.Equal(t, cleaningUp(syscall.SIGTERM)+"\n", strings.Join(own, ""), "stderr: %s", r.Stderr)
+			})
+		}
+	})
+	for i := range 30 {
+		delay := time.Duration(i) * time.Millisecond
+		t.Run(fmt.Sprintf("at %v", delay), func(t *testing.T) {
+			t.Parallel()
+			_, key := testKey(t)
+			p := ipctest.StartProgramInGroup(t, append(longStream("semring", key), "-wait", "5s")...)
+			p.Expect(t, "Start a consumer and a producer", 10*time.Second)
+			time.Sleep(delay)
+			p.Signal(t, syscall.SIGTERM)
+			r := p.Wait(t)
+			assert.Equal(t, 143, r.ExitCode, "stderr: %s", r.Stderr)
+			assert.Equal(t, unix.ESRCH, syscall.Kill(-p.Pid(), 0), "no process of the launcher's group is left")
+		})
+	}
+}
+
 // requireStrace skips the test where strace cannot trace a child (not installed,
 // or ptrace forbidden, as in some containers).
 func requireStrace(t *testing.T) {
@@ -76,9 +144,10 @@ func requireStrace(t *testing.T) {
 	}
 }
 
-// helperUnderStrace runs this package's program (args[1:]) under strace, with the
-// return of every args[0] system call held back for 400 ms. strace exits with the
-// program's status.
+// helperUnderStrace runs this package's program (args[2:]) under strace, which
+// injects args[1] into every args[0] system call of it and of its children
+// (delay_exit=400000: the call's return is held back for 400 ms). strace exits with
+// the program's status once it and its children have ended.
 func helperUnderStrace(args []string) int {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -96,7 +165,7 @@ func helperUnderStrace(args []string) int {
 		return 1
 	}
 	argv := append([]string{"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + args[0],
-		"-e", "inject=" + args[0] + ":delay_exit=400000", exe}, args[1:]...)
+		"-e", "inject=" + args[0] + ":" + args[1], exe}, args[2:]...)
 	_ = syscall.Exec(strace, argv, env)
 	return 1
 }
@@ -123,4 +192,29 @@ func withoutStrace(stderr string) string {
 		}
 	}
 	return strings.Join(keep, "")
+}
+
+// childrenOf lists the children of process pid, started by any of its threads.
+func childrenOf(pid int) []int {
+	var kids []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if kid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, kid)
+			}
+		}
+	}
+	return kids
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }

@@ -61,13 +61,22 @@ func launch(l *lesson.Lesson, args []string) error {
 		l.Say("for the one that asks (when both wait, they ask in turn)")
 	}
 	var kids family
-	l.Cleanup("stop the children", kids.stop)
 	for _, role := range []string{"consumer", "producer"} {
-		c, err := startChild(l, role, args, steps)
+		// Started and its stop registered in one step (lesson.Keep): a signal that
+		// comes while the child starts waits for the start, then stops it too.
+		var c *child
+		err := l.Keep("stop the children", func() (func() error, error) {
+			var err error
+			if c, err = startChild(role, args, steps, l.Out, l.Err); err != nil {
+				return nil, err
+			}
+			kids.add(c)
+			return kids.stop, nil
+		})
 		if err != nil {
 			return err
 		}
-		kids.add(c)
+		l.Result("started the %s, pid %d", role, c.pid())
 	}
 	l.Look("ps -o pid,args -p %d,%d", kids.list[0].pid(), kids.list[1].pid())
 	if err := kids.wait(); err != nil {
@@ -125,7 +134,9 @@ func launched() bool { return reexec.FromParent() && os.Getenv(envLauncher) != "
 // launchedStepping reports whether the launcher also pauses this process's steps.
 func launchedStepping() bool { return reexec.FromParent() && os.Getenv(envLauncher) == "step" }
 
-func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) (*child, error) {
+// startChild starts this program again as role, its standard output copied to out
+// and its standard error to errOut, each line prefixed with the role.
+func startChild(role string, args []string, steps *stepRelay, out, errOut io.Writer) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
@@ -150,10 +161,9 @@ func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the %s: %w", role, err)
 	}
-	l.Result("started the %s, pid %d", role, cmd.Process.Pid)
 	c.out.Add(2)
-	go c.copyLines(l.Out, stdout, steps)
-	go c.copyLines(l.Err, stderr, nil)
+	go c.copyLines(out, stdout, steps)
+	go c.copyLines(errOut, stderr, nil)
 	go func() {
 		c.out.Wait() // all output copied before Wait closes the pipes
 		c.err = cmd.Wait()
