@@ -172,10 +172,20 @@ func startChild(role string, args []string, steps *stepRelay, out, errOut io.Wri
 	return c, nil
 }
 
-// copyLines copies the child's output line by line, each prefixed with its role.
-// With -step, the child's request to pause (the protocol line "@@ STEP", which
-// stepper.Step prints with Tell) goes to the relay instead: the child then waits
-// for a line on its standard input.
+// signalLines are the lines a child prints on standard error when a signal ends
+// it (lesson.Run): on Ctrl-C, which reaches the launcher and both children, or the
+// launcher's SIGTERM, or a signal to the child alone. The launcher's own line, or
+// its verdict, which names the signal, says it already, so it drops them; every
+// other line of a child's is shown.
+var signalLines = map[string]bool{
+	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGINT):  true,
+	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGTERM): true,
+}
+
+// copyLines copies the child's output line by line, each prefixed with its role,
+// except a signal line (signalLines). With -step, the child's request to pause (the
+// protocol line "@@ STEP", which stepper.Step prints with Tell) goes to the relay
+// instead: the child then waits for a line on its standard input.
 func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	defer c.out.Done()
 	sc := bufio.NewScanner(r)
@@ -183,6 +193,9 @@ func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	for sc.Scan() {
 		if f, ok := lesson.ProtocolLine(sc.Text()); ok && steps != nil && f[0] == "STEP" {
 			steps.queue <- c
+			continue
+		}
+		if signalLines[sc.Text()] {
 			continue
 		}
 		fmt.Fprintf(w, "%-8s| %s\n", c.role, sc.Text())

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,30 +148,30 @@ func race(l *lesson.Lesson, args []string) error {
 	return nil
 }
 
-// runAdders starts two adder processes and waits for both.
+// runAdders starts two adder processes and waits for both. lesson.StartChild puts
+// each in a process group of its own, so that Ctrl-C reaches this process alone, and
+// registers its end: on a signal, this process says its one line, ends the adders
+// (SIGTERM, their own lines dropped) and waits for them.
 func runAdders(l *lesson.Lesson, mode string, shmid, semid, n, pauseEvery int) error {
-	var cmds []*exec.Cmd
+	var adders []*lesson.Child
 	for i := 0; i < 2; i++ {
 		cmd, err := reexec.Command("race-adder", mode, strconv.Itoa(shmid), strconv.Itoa(semid), strconv.Itoa(n), strconv.Itoa(pauseEvery))
 		if err != nil {
 			return err
 		}
-		cmd.Stdout, cmd.Stderr = l.Out, l.Err
-		if err := cmd.Start(); err != nil {
+		c, err := lesson.StartChild(l, cmd)
+		if err != nil {
 			return err
 		}
-		l.Cleanup(fmt.Sprintf("kill adder %d", cmd.Process.Pid), func() error {
-			_ = cmd.Process.Kill() // does nothing to one that has been waited for
-			return nil
-		})
-		cmds = append(cmds, cmd)
+		adders = append(adders, c)
 	}
-	for _, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("adder pid %d %s", cmd.Process.Pid, describeExit(err))
+	var errs []error
+	for _, c := range adders {
+		if err := c.Finish(); err != nil {
+			errs = append(errs, fmt.Errorf("adder pid %d failed (%v)", c.Pid, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // raceAdder is one adder process: race-adder MODE SHMID SEMID N PAUSE-EVERY. Only
