@@ -97,9 +97,9 @@ func TestSignalWhileStartingTheChildren(t *testing.T) {
 				require.NotEmpty(t, kids, "the launcher is starting a child")
 				require.NoError(t, syscall.Kill(launcher, syscall.SIGTERM))
 				signalled := time.Now()
-				// (A child left running would still die soon under the tests: the
-				// program they run does not ignore SIGPIPE, which its first line to
-				// the dead launcher raises. So the check is that none outlives it.)
+				// The check is that no child outlives the launcher: one left running
+				// would soon get its parent-death signal (TestKill9OfTheLauncher),
+				// which hides the mistake from a check made later.
 				for alive(launcher) {
 					time.Sleep(time.Millisecond)
 				}
