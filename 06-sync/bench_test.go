@@ -33,6 +33,14 @@ func (q *quiet) Look(string, ...any)   {}
 func (q *quiet) Cleanup(_ string, fn func() error) {
 	q.cleanups = append(q.cleanups, quietCleanup{fn, false})
 }
+func (q *quiet) Keep(what string, create func() (func() error, error)) error {
+	undo, err := create()
+	if err != nil {
+		return err
+	}
+	q.Cleanup(what, undo)
+	return nil
+}
 func (q *quiet) CleanupOnReturn(_ string, fn func() error) {
 	q.cleanups = append(q.cleanups, quietCleanup{fn, true})
 }

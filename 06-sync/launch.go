@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,13 +62,22 @@ func launch(l *lesson.Lesson, args []string) error {
 		l.Say("for the one that asks (when both wait, they ask in turn)")
 	}
 	var kids family
-	l.Cleanup("stop the children", kids.stop)
 	for _, role := range []string{"consumer", "producer"} {
-		c, err := startChild(l, role, args, steps)
+		// Started and its stop registered in one step (lesson.Keep): a signal that
+		// comes while the child starts waits for the start, then stops it too.
+		var c *child
+		err := l.Keep("stop the children", func() (func() error, error) {
+			var err error
+			if c, err = startChild(role, args, steps, l.Out, l.Err); err != nil {
+				return nil, err
+			}
+			kids.add(c)
+			return kids.stop, nil
+		})
 		if err != nil {
 			return err
 		}
-		kids.add(c)
+		l.Result("started the %s, pid %d", role, c.pid())
 	}
 	l.Look("ps -o pid,args -p %d,%d", kids.list[0].pid(), kids.list[1].pid())
 	if err := kids.wait(); err != nil {
@@ -125,11 +135,19 @@ func launched() bool { return reexec.FromParent() && os.Getenv(envLauncher) != "
 // launchedStepping reports whether the launcher also pauses this process's steps.
 func launchedStepping() bool { return reexec.FromParent() && os.Getenv(envLauncher) == "step" }
 
-func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) (*child, error) {
+// startChild starts this program again as role, its standard output copied to out
+// and its standard error to errOut, each line prefixed with the role. The child
+// gets SIGTERM if the launcher dies, of kill -9 too, and cleans up as on any SIGTERM.
+func startChild(role string, args []string, steps *stepRelay, out, errOut io.Writer) (*child, error) {
 	cmd, err := reexec.Command(append([]string{role}, args...)...)
 	if err != nil {
 		return nil, err
 	}
+	// The kernel sends the parent-death signal when the thread that started the
+	// child ends, not the process (prctl(2), PR_SET_PDEATHSIG), and the Go runtime
+	// may end a thread while the program goes on: onStarterThread starts every child
+	// from one thread that lives as long as the launcher.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	c := &child{role: role, cmd: cmd, done: make(chan struct{})}
 	if steps != nil {
 		cmd.Env = append(cmd.Env, envLauncher+"=step")
@@ -147,13 +165,13 @@ func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) 
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	onStarterThread(func() { err = cmd.Start() })
+	if err != nil {
 		return nil, fmt.Errorf("starting the %s: %w", role, err)
 	}
-	l.Result("started the %s, pid %d", role, cmd.Process.Pid)
 	c.out.Add(2)
-	go c.copyLines(l.Out, stdout, steps)
-	go c.copyLines(l.Err, stderr, nil)
+	go c.copyLines(out, stdout, steps)
+	go c.copyLines(errOut, stderr, nil)
 	go func() {
 		c.out.Wait() // all output copied before Wait closes the pipes
 		c.err = cmd.Wait()
@@ -162,10 +180,40 @@ func startChild(l *lesson.Lesson, role string, args []string, steps *stepRelay) 
 	return c, nil
 }
 
-// copyLines copies the child's output line by line, each prefixed with its role.
-// With -step, the child's request to pause (the protocol line "@@ STEP", which
-// stepper.Step prints with Tell) goes to the relay instead: the child then waits
-// for a line on its standard input.
+// starter is the goroutine that starts the launcher's children, on a thread of its
+// own for as long as the process runs (see startChild).
+var starter = sync.OnceValue(func() chan<- func() {
+	calls := make(chan func())
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+		for fn := range calls {
+			fn()
+		}
+	}()
+	return calls
+})
+
+// onStarterThread runs fn on the starter's thread and returns once it has run.
+func onStarterThread(fn func()) {
+	done := make(chan struct{})
+	starter() <- func() { fn(); close(done) }
+	<-done
+}
+
+// signalLines are the lines a child prints on standard error when a signal ends
+// it (lesson.Run): on Ctrl-C, which reaches the launcher and both children, or the
+// launcher's SIGTERM, or a signal to the child alone. The launcher's own line, or
+// its verdict, which names the signal, says it already, so it drops them; every
+// other line of a child's is shown.
+var signalLines = map[string]bool{
+	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGINT):  true,
+	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGTERM): true,
+}
+
+// copyLines copies the child's output line by line, each prefixed with its role,
+// except a signal line (signalLines). With -step, the child's request to pause (the
+// protocol line "@@ STEP", which stepper.Step prints with Tell) goes to the relay
+// instead: the child then waits for a line on its standard input.
 func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	defer c.out.Done()
 	sc := bufio.NewScanner(r)
@@ -173,6 +221,9 @@ func (c *child) copyLines(w io.Writer, r io.Reader, steps *stepRelay) {
 	for sc.Scan() {
 		if f, ok := lesson.ProtocolLine(sc.Text()); ok && steps != nil && f[0] == "STEP" {
 			steps.queue <- c
+			continue
+		}
+		if signalLines[sc.Text()] {
 			continue
 		}
 		fmt.Fprintf(w, "%-8s| %s\n", c.role, sc.Text())

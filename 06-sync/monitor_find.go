@@ -84,8 +84,8 @@ func lookUnder(n *recorder, key ftok.Key) (w *watched, waitingFor string, err er
 		n.Result("segment %d: it still has the key, so the producer and consumer have not both arrived yet", id)
 		return openRun(n, key, id, 0, nil)
 	case !errors.Is(err, unix.ENOENT):
-		return nil, "", lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err,
-			"EACCES: the segment belongs to another user and its mode does not let you read it; run the monitor as the user who runs the producer and consumer")
+		return nil, "", lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, whyFor(err, unix.EACCES,
+			"the segment belongs to another user and its mode does not let you read it; run the monitor as the user who runs the producer and consumer"))
 	}
 	n.Result("ENOENT: no segment has the key (none was made, or both sides arrived and marked it for removal: its key is then 0)")
 
@@ -170,8 +170,8 @@ func openRun(n *recorder, key ftok.Key, id, via int, set *sem.Set) (*watched, st
 		return nil, fmt.Sprintf("segment %d, removed as we looked", id), nil
 	}
 	if err != nil {
-		return nil, "", lesson.Failed(fmt.Sprintf("shmat(%d, NULL, SHM_RDONLY)", id), err,
-			"EACCES: the segment's mode does not let you read it; run the monitor as the user who runs the producer and consumer, or as root")
+		return nil, "", lesson.Failed(fmt.Sprintf("shmat(%d, NULL, SHM_RDONLY)", id), err, whyFor(err, unix.EACCES,
+			"the segment's mode does not let you read it; run the monitor as the user who runs the producer and consumer, or as root"))
 	}
 	w := &watched{key: key, shmid: id, seg: seg}
 	keep := false
@@ -285,4 +285,14 @@ func (r *recorder) replay(l *lesson.Lesson) {
 	for _, say := range r.lines {
 		say(l)
 	}
+}
+
+// whyFor is why, the explanation of errno, if err is errno, and "" otherwise: the
+// error names its errno itself (lesson.Failed), and an explanation of another would
+// mislead.
+func whyFor(err error, errno unix.Errno, why string) string {
+	if errors.Is(err, errno) {
+		return why
+	}
+	return ""
 }

@@ -268,12 +268,14 @@ func TestMonitorAnotherUsersRun(t *testing.T) {
 	c := ipctest.StartProgram(t, append([]string{"consumer"}, common...)...)
 	c.Expect(t, "waiting up to 20s for the producer", 10*time.Second)
 	r := ipctest.StartHelperAs(t, uid, gid, "monitor-program", "monitor", "-key", key, "-wait", "5s").Wait(t)
-	ipctest.AssertOneLineError(t, r, 1, ", NULL, SHM_RDONLY): EACCES (permission denied)")
+	ipctest.AssertOneLineError(t, r, 1, ", NULL, SHM_RDONLY): EACCES (permission denied): the segment's mode does not let you read it; run the monitor as the user who runs the producer and consumer, or as root\n")
+	assert.Equal(t, 1, strings.Count(r.Stderr, "EACCES"), "the errno named once: %s", r.Stderr)
 
 	p := ipctest.StartProgram(t, append([]string{"producer", "-delay", "1h"}, common...)...)
 	p.Expect(t, "Send 100000 messages", 10*time.Second)
 	r = ipctest.StartHelperAs(t, uid, gid, "monitor-program", "monitor", "-key", key, "-wait", "5s").Wait(t)
 	ipctest.AssertOneLineError(t, r, 1, "under key "+key+": EACCES (permission denied): its mode does not let you read it; run the monitor as the user who runs the producer and consumer, or as root")
+	assert.Equal(t, 1, strings.Count(r.Stderr, "EACCES"), "the errno named once: %s", r.Stderr)
 	// The consumer first: it waits in semtimedop, where the producer's cleanup (which
 	// removes the set) would end it with an error; the producer sleeps in -delay.
 	for _, peer := range []*ipctest.Proc{c, p} {

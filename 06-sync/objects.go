@@ -77,7 +77,14 @@ var errPeerFirst = errors.New("a segment exists under the key")
 func createObjects(l narrator, key ftok.Key, t transport, cfg ringConfig) (*endpoint, error) {
 	size, values := t.Layout(cfg)
 	l.Call("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size)
-	id, err := unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	ep := &endpoint{key: key, created: true}
+	// Made and its removal registered in one step (lesson.Keep): a signal that comes
+	// while shmget runs waits for it, then removes what it made.
+	err := l.Keep(fmt.Sprintf("remove the segment created under key %v", key), func() (func() error, error) {
+		var err error
+		ep.shmid, err = unix.SysvShmGet(int(key), size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		return ep.removeSegment, err
+	})
 	if errors.Is(err, unix.EEXIST) {
 		l.Result("EEXIST: the peer was first; open its segment instead")
 		return nil, errPeerFirst
@@ -86,9 +93,7 @@ func createObjects(l narrator, key ftok.Key, t transport, cfg ringConfig) (*endp
 		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|0600)", key, size), err,
 			"EINVAL: size above SHMMAX (/proc/sys/kernel/shmmax) - use fewer or smaller slots; ENOSPC: too many segments (SHMMNI) or pages (SHMALL); ENOMEM: no memory")
 	}
-	ep := &endpoint{key: key, shmid: id, created: true}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), ep.removeSegment)
-	l.Result("id %d: this process creates and formats the objects", id)
+	l.Result("id %d: this process creates and formats the objects", ep.shmid)
 	if err := ep.attach(l); err != nil {
 		return nil, err
 	}
@@ -124,11 +129,13 @@ func (ep *endpoint) attach(l narrator) error {
 func (ep *endpoint) createSet(l narrator, values []int) error {
 	for attempt := 0; ; attempt++ {
 		l.Call("semget(%v, %d, IPC_CREAT|IPC_EXCL|0600), then semctl SETVAL %v and one semop so sem_otime != 0", ep.key, len(values), values)
-		set, err := sem.Create(ep.key, 0o600, values...)
+		err := l.Keep(fmt.Sprintf("remove the semaphore set created under key %v", ep.key), func() (func() error, error) {
+			var err error
+			ep.set, err = sem.Create(ep.key, 0o600, values...)
+			return ep.removeSet, err
+		})
 		if err == nil {
-			ep.set = set
-			l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), ep.removeSet)
-			l.Result("semaphore set id %d", set.ID())
+			l.Result("semaphore set id %d", ep.set.ID())
 			l.Look("ipcs -m -s   # both objects, under key %v", ep.key)
 			return nil
 		}
@@ -180,7 +187,7 @@ func openObjects(l narrator, key ftok.Key, t transport, deadline time.Time) (*en
 		return nil, errStale // removed between our two shmgets: start again
 	}
 	if err != nil {
-		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, "EACCES: the segment belongs to another user and its mode does not let you in")
+		return nil, lesson.Failed(fmt.Sprintf("shmget(%v, 0, 0)", key), err, whyFor(err, unix.EACCES, "the segment belongs to another user and its mode does not let you in"))
 	}
 	l.Result("id %d", id)
 	ep := &endpoint{key: key, shmid: id}
@@ -473,5 +480,6 @@ type narrator interface {
 	Say(format string, args ...any)
 	Look(command string, args ...any)
 	Cleanup(what string, fn func() error)
+	Keep(what string, create func() (undo func() error, err error)) error
 	CleanupOnReturn(what string, fn func() error)
 }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,25 +17,31 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
 	"github.com/learn-sysv/shm-course/internal/sem"
 )
 
-// The race segment: a counter the adders increment, and a count of adders ready,
-// which they use to start together.
+// The race segment: a counter the adders increment, a count of adders ready, which
+// they use to start together, and the id of the lesson's semaphore set, by which an
+// adder checks that the set it is handed is the one its lesson made.
 const (
-	raceCounter = 0 // uint64
-	raceReady   = 8 // uint32
+	raceCounter = 0  // uint64
+	raceReady   = 8  // uint32
+	raceSemID   = 12 // uint32
 	raceSize    = 16
 )
 
-// The ways to add, in the order the lesson shows them. A mode with pause gives up
-// the CPU between its load and its store once every -every additions.
-var raceModes = []struct {
+// raceMode is one way to add, with what the lesson says of it.
+type raceMode struct {
 	name  string
 	pause bool
 	what  []string
-}{
+}
+
+// The ways to add, in the order the lesson shows them. A mode with pause gives up
+// the CPU between its load and its store once every -every additions.
+var raceModes = []raceMode{
 	{"unsynchronised", false, []string{
 		"load, add 1, store: if the other process stores between this one's load and store,",
 		"this one's store overwrites it. Whether that happens depends on the scheduler: on one CPU,",
@@ -76,11 +82,17 @@ func race(l *lesson.Lesson, args []string) error {
 	}
 	l.Step("Create a segment with a counter and a semaphore to protect it")
 	l.Call("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
+	// Made and its removal registered in one step (lesson.Keep): a signal that comes
+	// while shmget runs waits for it, then removes what it made.
+	var id int
+	err := l.Keep("remove the race segment", func() (func() error, error) {
+		var err error
+		id, err = unix.SysvShmGet(unix.IPC_PRIVATE, raceSize, unix.IPC_CREAT|0o600)
+		return func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }, err
+	})
 	if err != nil {
 		return lesson.Failed(fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", raceSize), err, "ENOSPC: too many segments (SHMMNI); ENOMEM: no memory")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err })
 	l.Result("segment id %d", id)
 	l.Call("shmat(%d, NULL, 0)", id)
 	seg, err := unix.SysvShmAttach(id, 0, 0)
@@ -89,12 +101,17 @@ func race(l *lesson.Lesson, args []string) error {
 	}
 	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
 	l.Call("semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600), semctl(id, 0, SETVAL, 1)")
-	set, err := sem.Create(ftok.Private, 0o600, 1)
+	var set *sem.Set
+	err = l.Keep("remove the race semaphore set", func() (func() error, error) {
+		var err error
+		set, err = sem.Create(ftok.Private, 0o600, 1)
+		return func() error { return set.Remove() }, err
+	})
 	if err != nil {
 		return err // it names the call that failed and why
 	}
-	l.Cleanup(fmt.Sprintf("remove semaphore set %d", set.ID()), set.Remove)
 	l.Result("semaphore set id %d, value 1: a lock", set.ID())
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&seg[raceSemID])), uint32(set.ID()))
 
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
 	ready := (*uint32)(unsafe.Pointer(&seg[raceReady]))
@@ -131,37 +148,43 @@ func race(l *lesson.Lesson, args []string) error {
 	return nil
 }
 
-// runAdders starts two adder processes and waits for both.
+// runAdders starts two adder processes and waits for both. lesson.StartChild puts
+// each in a process group of its own, so that Ctrl-C reaches this process alone, and
+// registers its end: on a signal, this process says its one line, ends the adders
+// (SIGTERM, their own lines dropped) and waits for them.
 func runAdders(l *lesson.Lesson, mode string, shmid, semid, n, pauseEvery int) error {
-	var cmds []*exec.Cmd
+	var adders []*lesson.Child
 	for i := 0; i < 2; i++ {
 		cmd, err := reexec.Command("race-adder", mode, strconv.Itoa(shmid), strconv.Itoa(semid), strconv.Itoa(n), strconv.Itoa(pauseEvery))
 		if err != nil {
 			return err
 		}
-		cmd.Stdout, cmd.Stderr = l.Out, l.Err
-		if err := cmd.Start(); err != nil {
+		c, err := lesson.StartChild(l, cmd)
+		if err != nil {
 			return err
 		}
-		l.Cleanup(fmt.Sprintf("kill adder %d", cmd.Process.Pid), func() error {
-			_ = cmd.Process.Kill() // does nothing to one that has been waited for
-			return nil
-		})
-		cmds = append(cmds, cmd)
+		adders = append(adders, c)
 	}
-	for _, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("adder pid %d %s", cmd.Process.Pid, describeExit(err))
+	var errs []error
+	for _, c := range adders {
+		if err := c.Finish(); err != nil {
+			errs = append(errs, fmt.Errorf("adder pid %d failed (%v)", c.Pid, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // raceAdder is one adder process: race-adder MODE SHMID SEMID N PAUSE-EVERY. Only
-// race starts it (see internal in main.go).
+// race starts it (see internal in main.go), and it touches only the segment and
+// the semaphore set that race made: it checks its arguments, then that its parent
+// created the segment, before it attaches, and the set's id against the one race
+// stored in the segment before it writes anything.
 func raceAdder(l *lesson.Lesson, args []string) error {
 	if len(args) != 5 {
 		return lesson.Usagef("race-adder MODE SHMID SEMID N PAUSE-EVERY")
+	}
+	if !slices.ContainsFunc(raceModes, func(m raceMode) bool { return m.name == args[0] }) {
+		return lesson.Usagef("race-adder: unknown mode %q", args[0])
 	}
 	var nums [4]int
 	for i, a := range args[1:] {
@@ -172,11 +195,14 @@ func raceAdder(l *lesson.Lesson, args []string) error {
 		nums[i] = int(v)
 	}
 	shmid, semid, n, pauseEvery := nums[0], nums[1], nums[2], nums[3]
-	seg, err := unix.SysvShmAttach(shmid, 0, 0)
+	seg, err := attachRaceSegment(shmid)
 	if err != nil {
-		return lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", shmid), err, "")
+		return err
 	}
 	l.CleanupOnReturn("detach the segment", func() error { return unix.SysvShmDetach(seg) })
+	if got := atomic.LoadUint32((*uint32)(unsafe.Pointer(&seg[raceSemID]))); int(got) != semid {
+		return fmt.Errorf("semaphore set %d is not the one the lesson made (segment %d names set %d): I touch no other", semid, shmid, got)
+	}
 	counter := (*uint64)(unsafe.Pointer(&seg[raceCounter]))
 	if err := startTogether((*uint32)(unsafe.Pointer(&seg[raceReady]))); err != nil {
 		return err
@@ -190,10 +216,31 @@ func raceAdder(l *lesson.Lesson, args []string) error {
 		for i := 0; i < n; i++ {
 			atomic.AddUint64(counter, 1)
 		}
-	default:
-		return lesson.Usagef("race-adder: unknown mode %q", args[0])
 	}
 	return nil
+}
+
+// attachRaceSegment attaches segment id if the process that started this adder
+// created it (shm_cpid is our parent's pid: lesson.ParentCreated) with the race's
+// size, and refuses any other.
+func attachRaceSegment(id int) ([]byte, error) {
+	if err := lesson.ParentCreated(id); err != nil {
+		return nil, err
+	}
+	s, ok, err := procsysv.FindShm(id)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("segment %d is gone", id)
+	case s.Size != raceSize:
+		return nil, fmt.Errorf("segment %d has %d bytes, not the race's %d: I touch no other", id, s.Size, raceSize)
+	}
+	seg, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return nil, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")
+	}
+	return seg, nil
 }
 
 // startTogether counts this adder in and spins until both are in, so the two
