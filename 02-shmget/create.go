@@ -92,7 +92,9 @@ func createAgain(l *lesson.Lesson, key ftok.Key, size, mode, id int) error {
 	l.Say("others get EEXIST and open it instead.")
 
 	flg = unix.IPC_CREAT | mode
-	got, err := shmget(l, key, size, flg)
+	// This opens the segment of step 2; were it gone (removed by a signal's cleanup
+	// while this step goes on), it would create one, so it is made as a creation is.
+	got, err := createSegment(l, key, size, flg)
 	if errors.Is(err, unix.EACCES) {
 		return ownerDenied(shmgetCall(key, size, flg), err, mode,
 			"opening asks for every permission bit in shmflg, its three digits folded into one (here "+rwx(foldedRequest(mode))[6:]+")")

@@ -23,11 +23,11 @@ func shmget(l *lesson.Lesson, key ftok.Key, size, flg int) (int, error) {
 	return unix.SysvShmGet(int(key), size, flg)
 }
 
-// createSegment narrates a shmget that creates a segment (IPC_CREAT|IPC_EXCL, or
-// IPC_PRIVATE), makes it, and registers the IPC_RMID that removes the segment when
-// the lesson ends, however it ends: shm.Create registers it together with the call,
-// so that even a signal while shmget returns leaves nothing. A step may remove the
-// segment sooner (removeNow).
+// createSegment narrates a shmget that may create a segment (IPC_CREAT), makes it,
+// and registers the IPC_RMID that removes the segment when the lesson ends, however
+// it ends: shm.Create registers it together with the call, so that even a signal
+// while shmget returns leaves nothing. A step may remove the segment sooner
+// (removeNow).
 func createSegment(l *lesson.Lesson, key ftok.Key, size, flg int) (int, error) {
 	l.Call("%s", shmgetCall(key, size, flg))
 	return shm.Create(l, int(key), size, flg)
