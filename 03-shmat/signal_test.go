@@ -18,7 +18,7 @@ import (
 // (lesson.Keep), and the signal's cleanups wait for it. strace holds shmget's return
 // up, so that the signal lands there every time.
 func TestSignalInsideShmgetLeavesNoSegment(t *testing.T) {
-	r := ipctest.RunProgramWithSlowSyscall(t, "shmget", 400*time.Millisecond, syscall.SIGTERM)
+	r := ipctest.RunProgramWithSlowSyscall(t, "shmget", 200*time.Millisecond, syscall.SIGTERM)
 	r.AssertSignalLeftNothing(t, name, syscall.SIGTERM)
 }
 
@@ -32,6 +32,6 @@ func TestSignalWhileCopyingForNobodyLeavesNoCopy(t *testing.T) {
 	if uid, gid := reexec.Nobody(); !reexec.CanRunAs(uid, gid) {
 		t.Skip("the user nobody does not exist in this user namespace: the lesson starts no process as nobody here")
 	}
-	r := ipctest.RunProgramWithSlowSyscall(t, "fchmodat", 400*time.Millisecond, syscall.SIGTERM)
+	r := ipctest.RunProgramWithSlowSyscall(t, "fchmodat", 200*time.Millisecond, syscall.SIGTERM)
 	r.AssertSignalLeftNothing(t, name, syscall.SIGTERM)
 }

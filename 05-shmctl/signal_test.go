@@ -16,6 +16,6 @@ import (
 // (lesson.Keep), and the signal's cleanups wait for it. strace holds shmget's return
 // up, so that the signal lands there every time.
 func TestSignalInsideShmgetLeavesNoSegment(t *testing.T) {
-	r := ipctest.RunProgramWithSlowSyscall(t, "shmget", 400*time.Millisecond, syscall.SIGTERM)
+	r := ipctest.RunProgramWithSlowSyscall(t, "shmget", 200*time.Millisecond, syscall.SIGTERM)
 	r.AssertSignalLeftNothing(t, name, syscall.SIGTERM)
 }
