@@ -3,13 +3,11 @@
 package main
 
 import (
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/learn-sysv/shm-course/internal/ipctest"
-	"github.com/learn-sysv/shm-course/internal/reexec"
 )
 
 // A signal that arrives after shmget has made the segment but before it has
@@ -22,16 +20,12 @@ func TestSignalInsideShmgetLeavesNoSegment(t *testing.T) {
 	r.AssertSignalLeftNothing(t, name, syscall.SIGTERM)
 }
 
-// As root the lesson copies its executable into a directory nobody may enter, to run
-// a process as nobody. A signal while the copy is being made (strace holds up the
-// chmod of its directory, just after mkdir) removes it too.
+// As root the lesson copies its executable to a directory where nobody may run it
+// (/tmp/shm-course-exe-*), to start a process as nobody. A signal while the copy is
+// being made (strace holds up the chmod of its directory, just after the mkdir)
+// leaves no copy either.
 func TestSignalWhileCopyingForNobodyLeavesNoCopy(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("only root may start a process as nobody, for which the lesson copies its executable: run the tests as root to see this")
-	}
-	if uid, gid := reexec.Nobody(); !reexec.CanRunAs(uid, gid) {
-		t.Skip("the user nobody does not exist in this user namespace: the lesson starts no process as nobody here")
-	}
+	ipctest.NeedNobody(t) // the lesson makes the copy only to start a process as nobody
 	r := ipctest.RunProgramWithSlowSyscall(t, "fchmodat", 200*time.Millisecond, syscall.SIGTERM)
 	r.AssertSignalLeftNothing(t, name, syscall.SIGTERM)
 }
