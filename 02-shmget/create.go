@@ -19,11 +19,10 @@ import (
 // makeKey makes a key with ftok from a file of the lesson's own, as 01-ftok did.
 func makeKey(l *lesson.Lesson) (ftok.Key, string, error) {
 	l.Step("A key from ftok")
-	dir, err := os.MkdirTemp("", "02-shmget-")
+	dir, err := lesson.MkdirTemp(l, "02-shmget-")
 	if err != nil {
 		return 0, "", fmt.Errorf("creating a temporary directory: %w", err)
 	}
-	l.Cleanup("remove "+dir, func() error { return os.RemoveAll(dir) })
 	file := filepath.Join(dir, "keyfile")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		return 0, "", err
@@ -42,11 +41,10 @@ func create(l *lesson.Lesson, key ftok.Key, size, mode int) (int, error) {
 	l.Say("C:  int shmget(key_t key, size_t size, int shmflg);")
 	l.Say("Go: id, err := unix.SysvShmGet(key, size, flag)")
 	flg := unix.IPC_CREAT | unix.IPC_EXCL | mode
-	id, err := shmget(l, key, size, flg)
+	id, err := createSegment(l, key, size, flg)
 	if err != nil {
 		return 0, lesson.Failed(shmgetCall(key, size, flg), err, whyCreateFailed(err, size))
 	}
-	removeSegment(l, id)
 	l.Result("id %d", id)
 	l.Say("The id (shmid) is what shmat and shmctl take; the key only finds it. IPC_CREAT")
 	l.Say("creates the segment if the key has none; with IPC_EXCL it must be new. The low")
@@ -84,7 +82,7 @@ func whyCreateFailed(err error, size int) string {
 func createAgain(l *lesson.Lesson, key ftok.Key, size, mode, id int) error {
 	l.Step("Create it again: EEXIST")
 	flg := unix.IPC_CREAT | unix.IPC_EXCL | mode
-	_, err := shmget(l, key, size, flg)
+	_, err := createSegment(l, key, size, flg)
 	if err == nil {
 		return fmt.Errorf("%s succeeded twice: IPC_EXCL should have refused", shmgetCall(key, size, flg))
 	}
@@ -94,7 +92,9 @@ func createAgain(l *lesson.Lesson, key ftok.Key, size, mode, id int) error {
 	l.Say("others get EEXIST and open it instead.")
 
 	flg = unix.IPC_CREAT | mode
-	got, err := shmget(l, key, size, flg)
+	// This opens the segment of step 2; were it gone (removed by a signal's cleanup
+	// while this step goes on), it would create one, so it is made as a creation is.
+	got, err := createSegment(l, key, size, flg)
 	if errors.Is(err, unix.EACCES) {
 		return ownerDenied(shmgetCall(key, size, flg), err, mode,
 			"opening asks for every permission bit in shmflg, its three digits folded into one (here "+rwx(foldedRequest(mode))[6:]+")")
@@ -151,9 +151,8 @@ func missing(l *lesson.Lesson, keyFile string, mode int) error {
 	l.Say("No segment has key %v, and without IPC_CREAT shmget only looks.", key)
 
 	flg := unix.IPC_CREAT | unix.IPC_EXCL | mode
-	id, err := shmget(l, key, 0, flg)
+	id, err := createSegment(l, key, 0, flg)
 	if err == nil {
-		removeSegment(l, id)
 		return fmt.Errorf("%s created segment %d: expected EINVAL", shmgetCall(key, 0, flg), id)
 	}
 	l.Result("%s", lesson.ErrnoText(err))

@@ -105,14 +105,13 @@ func newKeyedSegment(l *lesson.Lesson, keyFile string, proj rune, mode int) (fto
 		if err != nil {
 			return 0, 0, 0, lesson.Failed(fmt.Sprintf("ftok(%s, '%c')", lesson.Quote(keyFile), proj), err, "")
 		}
-		id, err := unix.SysvShmGet(int(key), 4096, flg)
+		id, err := shm.Create(l, int(key), 4096, flg)
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
 		if err != nil {
 			return 0, 0, 0, lesson.Failed(shmgetCall(key, 4096, flg), err, whyCreateFailed(err, 4096))
 		}
-		removeSegment(l, id)
 		return key, id, proj + 1, nil
 	}
 	return 0, 0, 0, fmt.Errorf("every key from ftok(%s, 'a'..'z') has a segment: run ipcs -m", lesson.Quote(keyFile))

@@ -32,7 +32,7 @@ const (
 func untouched(l *lesson.Lesson) (*attachment, error) {
 	l.Step("A new segment has no memory yet")
 	flg := unix.IPC_CREAT | 0o600
-	id, err := shmget(l, ftok.Private, touchSegment, flg)
+	id, err := createSegment(l, ftok.Private, touchSegment, flg)
 	if err != nil {
 		l.Result("%s", lesson.ErrnoText(err))
 		if explainLimit(l, err, touchSegment) {
@@ -40,7 +40,6 @@ func untouched(l *lesson.Lesson) (*attachment, error) {
 		}
 		return nil, lesson.Failed(shmgetCall(ftok.Private, touchSegment, flg), err, whyCreateFailed(err, touchSegment))
 	}
-	removeSegment(l, id)
 	l.Result("id %d: %s", id, bytesString(touchSegment))
 	if err := showRSS(l, id, nil); err != nil {
 		return nil, err
@@ -199,11 +198,10 @@ func overcommit(l *lesson.Lesson) (*segment, error) {
 		l.Say("Mode %d is not one proc_sys_vm(5) describes; here is what this kernel does:", m.mode)
 	}
 	flg := unix.IPC_CREAT | 0o600
-	id, err := shmget(l, ftok.Private, int(size), flg)
+	id, err := createSegment(l, ftok.Private, int(size), flg)
 	if err == nil {
-		remove := removeSegment(l, id)
 		l.Result("id %d", id)
-		if err := removeNow(l, id, remove); err != nil {
+		if err := removeNow(l, id); err != nil {
 			return nil, err
 		}
 	} else {
@@ -219,7 +217,7 @@ func overcommit(l *lesson.Lesson) (*segment, error) {
 
 	l.Say("SHM_NORESERVE asks shmget to promise nothing, so nothing is counted:")
 	flg = unix.IPC_CREAT | shmNoReserve | 0o600
-	id, err = shmget(l, ftok.Private, int(size), flg)
+	id, err = createSegment(l, ftok.Private, int(size), flg)
 	if err != nil {
 		l.Result("%s", lesson.ErrnoText(err))
 		if m.mode == overcommitNever && errors.Is(err, unix.ENOMEM) {
@@ -229,17 +227,14 @@ func overcommit(l *lesson.Lesson) (*segment, error) {
 		}
 		return nil, lesson.Failed(shmgetCall(ftok.Private, int(size), flg), err, "")
 	}
-	remove := removeSegment(l, id)
 	l.Result("id %d: a segment of %s, on a machine with %s of RAM", id, bytesString(size), bytesString(m.ram))
 	l.Look("ipcs -m -i %d    # bytes %d (-step pauses here; the next step removes it)", id, size)
-	return &segment{id: id, remove: remove}, nil
+	return &segment{id: id}, nil
 }
 
-// segment is a segment a step made and a later step removes; remove is the
-// cleanup removeSegment registered.
+// segment is a segment a step made and a later step removes.
 type segment struct {
-	id     int
-	remove func() error
+	id int
 }
 
 // noReserveRisk removes the SHM_NORESERVE segment of the step before, if it made
@@ -247,7 +242,7 @@ type segment struct {
 func noReserveRisk(l *lesson.Lesson, seg *segment) error {
 	l.Step("What SHM_NORESERVE risks")
 	if seg != nil {
-		if err := removeNow(l, seg.id, seg.remove); err != nil {
+		if err := removeNow(l, seg.id); err != nil {
 			return err
 		}
 	} else {
@@ -262,10 +257,10 @@ func noReserveRisk(l *lesson.Lesson, seg *segment) error {
 }
 
 // removeNow narrates and makes the IPC_RMID of segment id, which a step is done
-// with; remove is the cleanup removeSegment registered, so it runs once.
-func removeNow(l *lesson.Lesson, id int, remove func() error) error {
+// with (its cleanup, when the lesson ends, then finds it gone).
+func removeNow(l *lesson.Lesson, id int) error {
 	l.Call("shmctl(%d, IPC_RMID, NULL)", id)
-	if err := remove(); err != nil {
+	if err := shm.Remove(id); err != nil {
 		return lesson.Failed(fmt.Sprintf("shmctl(%d, IPC_RMID, NULL)", id), err, "")
 	}
 	l.Result("removed")
@@ -309,10 +304,9 @@ func hugePages(l *lesson.Lesson) error {
 	l.Look("grep -i huge /proc/meminfo; cat /proc/sys/vm/hugetlb_shm_group")
 	l.Say("SHM_HUGETLB needs CAP_IPC_LOCK or membership of that group, and free huge pages:")
 	flg := unix.IPC_CREAT | shmHugeTLB | 0o600
-	id, err := shmget(l, ftok.Private, int(huge), flg)
+	id, err := createSegment(l, ftok.Private, int(huge), flg)
 	switch {
 	case err == nil:
-		remove := removeSegment(l, id)
 		l.Result("id %d", id)
 		if err := touchHuge(l, id); err != nil {
 			return err
@@ -320,7 +314,7 @@ func hugePages(l *lesson.Lesson) error {
 		l.Say("One byte written, one whole huge page in memory: the kernel maps this segment")
 		l.Say("with %s pages (KernelPageSize), fewer pages for the same memory, so fewer", bytesString(huge))
 		l.Say("TLB entries; databases use it for their large shared buffers.")
-		return removeNow(l, id, remove)
+		return removeNow(l, id)
 	case errors.Is(err, unix.EPERM):
 		l.Result("%s", lesson.ErrnoText(err))
 		l.Say("EPERM: this process has neither CAP_IPC_LOCK nor group %d. An administrator", group)
@@ -366,12 +360,11 @@ func touchHuge(l *lesson.Lesson, id int) error {
 // free, and touches it: the fault the kernel answers with SIGBUS.
 func noReserveHuge(l *lesson.Lesson, huge int) error {
 	flg := unix.IPC_CREAT | shmHugeTLB | shmNoReserve | 0o600
-	id, err := shmget(l, ftok.Private, huge, flg)
+	id, err := createSegment(l, ftok.Private, huge, flg)
 	if err != nil {
 		l.Result("%s", lesson.ErrnoText(err))
 		return nil
 	}
-	remove := removeSegment(l, id)
 	l.Result("id %d: created, with no huge page behind it", id)
 	b, detach, err := attach(l, id, 0)
 	if err != nil {
@@ -398,7 +391,7 @@ func noReserveHuge(l *lesson.Lesson, huge int) error {
 	if err := detach(); err != nil {
 		return lesson.Failed(fmt.Sprintf("shmdt(%#x)", shm.Addr(b)), err, "")
 	}
-	return removeNow(l, id, remove)
+	return removeNow(l, id)
 }
 
 func yesNo(b bool, yes, no string) string {

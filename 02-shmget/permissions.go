@@ -61,13 +61,12 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) (*lesson.Child, error
 		return nil, nil
 	}
 	args := append([]string{roleTry, key.String()}, ids...)
-	cmd, err := reexec.CommandAs(uid, gid, args...)
+	// CommandAs copies this program where nobody can run it, and removes the copy
+	// on every way out, Ctrl-C included.
+	cmd, err := lesson.CommandAs(l, uid, gid, args...)
 	if err != nil {
 		return nil, err
 	}
-	// CommandAs copied this program where nobody can run it; remove the copy on
-	// every way out, Ctrl-C included.
-	l.Cleanup("remove the copy of this program made for nobody", func() error { reexec.Cleanup(); return nil })
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a second process runs as nobody")
 	l.Say("(uid %d). It opens the segment of step 3 (key %v, mode %04o) by its", uid, key, mode)
 	l.Say("key, then tries to attach each segment above read-write and read-only")
@@ -94,11 +93,10 @@ func permissions(l *lesson.Lesson, key ftok.Key, mode int) (*lesson.Child, error
 func labelledSegment(l *lesson.Lesson, m int) (int, error) {
 	flg := unix.IPC_CREAT | m
 	l.Call("%s; shmat; write its label; shmctl(IPC_STAT)", shmgetCall(ftok.Private, 64, flg))
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 64, flg)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, 64, flg)
 	if err != nil {
 		return 0, lesson.Failed(shmgetCall(ftok.Private, 64, flg), err, whyCreateFailed(err, 64))
 	}
-	removeSegment(l, id)
 	b, err := unix.SysvShmAttach(id, 0, 0)
 	if err != nil {
 		return 0, lesson.Failed(fmt.Sprintf("shmat(%d, NULL, 0)", id), err, "")

@@ -21,11 +21,10 @@ import (
 func private(l *lesson.Lesson, size int) error {
 	l.Step("IPC_PRIVATE: a new segment, not a private one")
 	flg := unix.IPC_CREAT | 0o600
-	id, err := shmget(l, ftok.Private, size, flg)
+	id, err := createSegment(l, ftok.Private, size, flg)
 	if err != nil {
 		return lesson.Failed(shmgetCall(ftok.Private, size, flg), err, whyCreateFailed(err, size))
 	}
-	removeSegment(l, id)
 	l.Result("id %d, key 0x00000000", id)
 	l.Say("IPC_PRIVATE (key 0) means \"always create a new segment\": no other process can")
 	l.Say("find it by key, but any process that learns the id and passes the permission")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // shmget narrates the call, then makes it.
@@ -22,16 +23,14 @@ func shmget(l *lesson.Lesson, key ftok.Key, size, flg int) (int, error) {
 	return unix.SysvShmGet(int(key), size, flg)
 }
 
-// removeSegment registers the IPC_RMID that removes segment id when the lesson
-// ends, and returns it, so that a step can also remove the segment as soon as it
-// is done with it. Either way it runs once.
-func removeSegment(l *lesson.Lesson, id int) (remove func() error) {
-	remove = once(func() error {
-		_, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-		return err
-	})
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), remove)
-	return remove
+// createSegment narrates a shmget that may create a segment (IPC_CREAT), makes it,
+// and registers the IPC_RMID that removes the segment when the lesson ends, however
+// it ends: shm.Create registers it together with the call, so that even a signal
+// while shmget returns leaves nothing. A step may remove the segment sooner
+// (removeNow).
+func createSegment(l *lesson.Lesson, key ftok.Key, size, flg int) (int, error) {
+	l.Call("%s", shmgetCall(key, size, flg))
+	return shm.Create(l, int(key), size, flg)
 }
 
 // attach narrates shmat(id, NULL, flags), makes it, and registers the detach,

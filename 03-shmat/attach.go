@@ -18,11 +18,10 @@ func (t *tour) create() error {
 	l.Step("Create a segment to attach (lesson 02)")
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|IPC_EXCL|0600)", t.size)
 	l.Call("%s", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, t.size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, t.size, unix.IPC_CREAT|unix.IPC_EXCL|0o600) // removed when the lesson ends
 	if err != nil {
 		return lesson.Failed(call, err, whyShmget(err))
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	t.id = id
 	l.Result("id %d", id)
 	l.Say("The segment belongs to the kernel, not to this process. Any number of processes")

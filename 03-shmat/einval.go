@@ -41,7 +41,7 @@ func (t *tour) addressErrors() error {
 func removedID(l *lesson.Lesson) (int, error) {
 	const call = "shmget(IPC_PRIVATE, 4096, IPC_CREAT|IPC_EXCL|0600)"
 	l.Call("%s    (a segment to remove at once)", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	if err != nil {
 		return 0, lesson.Failed(call, err, whyShmget(err))
 	}

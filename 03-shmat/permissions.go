@@ -37,11 +37,12 @@ func (t *tour) permissions() error {
 	if err != nil {
 		return err
 	}
-	cmd, err := reexec.CommandAs(uid, gid, roleOtherUser, strconv.Itoa(t.id), strconv.Itoa(open))
+	// The child runs a copy of this program that nobody may run, removed when the
+	// lesson ends, however it ends.
+	cmd, err := lesson.CommandAs(l, uid, gid, roleOtherUser, strconv.Itoa(t.id), strconv.Itoa(open))
 	if err != nil {
 		return err
 	}
-	defer reexec.Cleanup()
 	l.Say("Root passes every check (CAP_IPC_OWNER), so a child running as nobody (uid %d) tries:", uid)
 	l.Say("segment %d has mode 0600, segment %d mode 0644.", t.id, open)
 	p, err := lesson.StartChild(l, cmd)
@@ -79,11 +80,10 @@ func (t *tour) ownReadOnlySegment() error {
 func createQuietly(l *lesson.Lesson, mode int) (int, error) {
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, 4096, IPC_CREAT|IPC_EXCL|%#o)", mode)
 	l.Call("%s", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|mode)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|mode)
 	if err != nil {
 		return 0, lesson.Failed(call, err, whyShmget(err))
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	l.Result("id %d", id)
 	return id, nil
 }

@@ -51,15 +51,15 @@ func (t *tour) attachAndStat() error {
 }
 
 // createSegment is shmget(IPC_PRIVATE, size, IPC_CREAT|IPC_EXCL|0600), narrated,
-// with its removal registered as a cleanup.
+// with its removal registered as a cleanup together with the call (shm.Create), so
+// that not even a signal while shmget returns leaves the segment behind.
 func createSegment(l *lesson.Lesson, size int) (int, error) {
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|IPC_EXCL|0600)", size)
 	l.Call("%s", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	if err != nil {
 		return 0, lesson.Failed(call, err, "")
 	}
-	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	l.Result("id %d", id)
 	return id, nil
 }

@@ -107,11 +107,10 @@ func (t *tour) forkExecExit() error {
 // buildFork writes c/fork.c into a fresh directory and compiles it with gcc; the
 // directory is removed when the lesson ends.
 func buildFork(l *lesson.Lesson, gcc string) (string, error) {
-	dir, err := os.MkdirTemp("", "shm-course-fork-")
+	dir, err := lesson.MkdirTemp(l, "shm-course-fork-")
 	if err != nil {
 		return "", err
 	}
-	l.Cleanup("remove "+dir, func() error { return os.RemoveAll(dir) })
 	src, bin := filepath.Join(dir, "fork.c"), filepath.Join(dir, "fork")
 	if err := os.WriteFile(src, []byte(forkC), 0o600); err != nil {
 		return "", err

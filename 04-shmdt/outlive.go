@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -114,13 +115,26 @@ func runCreateAndLeave(l *lesson.Lesson, args []string) error {
 	}
 	const call = "shmget(IPC_PRIVATE, 4096, IPC_CREAT|IPC_EXCL|0600)"
 	l.Call("%s", call)
-	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	// Until the parent takes charge of it, the segment is ours to remove: on an
+	// error, or on the SIGTERM with which the parent's cleanup ends this process if
+	// the parent is interrupted before it has registered its own removal.
+	var id int
+	var handedOver atomic.Bool
+	err := l.Keep("remove the segment unless the parent has taken it over", func() (func() error, error) {
+		var err error
+		id, err = unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		return func() error {
+			if handedOver.Load() {
+				return nil
+			}
+			return shm.RemoveIfThere(id)
+		}, err
+	})
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}
 	b, err := attach(l, id, 0)
 	if err != nil {
-		_ = shm.Remove(id)
 		return err
 	}
 	text := fmt.Sprintf("left here by pid %d", os.Getpid())
@@ -129,10 +143,11 @@ func runCreateAndLeave(l *lesson.Lesson, args []string) error {
 	l.Result("created segment %d", id)
 	l.Tell("CREATED", id)
 	if _, err := bufio.NewReader(l.In).ReadString('\n'); err != nil {
-		// The parent is gone before it could take the segment over: do not leak it.
-		_ = shm.Remove(id)
+		// The parent is gone before it could take the segment over: do not leak it
+		// (the cleanup removes it).
 		return fmt.Errorf("the parent went away; removed segment %d", id)
 	}
+	handedOver.Store(true)
 	l.Say("exiting without shmdt or IPC_RMID")
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/learn-sysv/shm-course/internal/lesson"
 )
 
 //go:embed c/anon_shared.c
@@ -29,7 +31,7 @@ func (a *altState) forkInC() error {
 		l.Look("gcc -o /tmp/anon_shared 05-shmctl/c/anon_shared.c && /tmp/anon_shared")
 		return nil
 	}
-	dir, err := keepTempDir(l, "05-shmctl-c-")
+	dir, err := lesson.MkdirTemp(l, "05-shmctl-c-")
 	if err != nil {
 		return err
 	}

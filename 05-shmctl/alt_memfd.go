@@ -75,7 +75,7 @@ func (a *altState) memfdOverSocket() error {
 	l.Result("0: its size is fixed for good. Whoever maps it need not fear that it shrinks")
 	l.Say("under the mapping (a read past the end of the file is SIGBUS), and F_GET_SEALS says so.")
 
-	dir, err := keepTempDir(l, "05-shmctl-socket-")
+	dir, err := lesson.MkdirTemp(l, "05-shmctl-socket-")
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (a *altState) posix() error {
 	path := filepath.Join(devShm, obj)
 	l.Call("shm_open(\"/%s\", O_RDWR|O_CREAT|O_EXCL, 0600)    /* glibc: open(%q, ...|O_NOFOLLOW|O_CLOEXEC) */", obj, path)
 	var f *os.File
-	err := keep(l, "remove "+path, func() (func() error, error) {
+	err := l.Keep("remove "+path, func() (func() error, error) {
 		var err error
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 		return func() error {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // sysv creates a segment, attaches it, and has a child attach it by id.
@@ -19,7 +20,7 @@ func (a *altState) sysv() error {
 	l.Step("System V: shmget, shmat, the id on the child's command line")
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", altSize)
 	l.Call("%s", call)
-	id, err := keepSegment(l, unix.IPC_PRIVATE, altSize, unix.IPC_CREAT|0o600)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, altSize, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return lesson.Failed(call, err, "see 02-shmget")
 	}

@@ -25,11 +25,17 @@ func shortUsage(err error) error {
 }
 
 // parseID reads a segment id given as what: shmctl takes a C int, so the id must fit
-// in 32 bits; a larger number is refused rather than cut down to another segment's id.
+// in 32 bits; a larger number is refused rather than cut down to another segment's id,
+// and a negative one is refused too: no id is negative.
 func parseID(what, s string) (int, error) {
 	id, err := strconv.ParseInt(s, 10, 32)
 	if err != nil {
 		return 0, lesson.Usagef("%s %s is not a segment id: give a number that fits in a C int, as ipcs -m lists them", what, lesson.Quote(s))
+	}
+	if id < 0 {
+		// shmctl would say EINVAL; what is wrong is the command line (step 10 of the
+		// tour shows the kernel's answer).
+		return 0, lesson.Usagef("%s %s is not a segment id: ids are never negative (list them with ipcs -m)", what, lesson.Quote(s))
 	}
 	return int(id), nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // create makes a key with ftok from a file of our own and a new segment for it.
@@ -21,7 +22,7 @@ func (t *tourState) create() error {
 	l := t.l
 	l.Step("Create a segment to control")
 	var path string
-	err := keep(l, "remove the key file", func() (func() error, error) {
+	err := l.Keep("remove the key file", func() (func() error, error) {
 		f, err := os.CreateTemp("", "05-shmctl-key-")
 		if err != nil {
 			return nil, err
@@ -41,7 +42,7 @@ func (t *tourState) create() error {
 		call := fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|%#o)", t.key, segSize, segMode)
 		l.Call("ftok(%q, '%c') = %v", path, proj, t.key)
 		l.Call("%s", call)
-		t.id, err = keepSegment(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
+		t.id, err = shm.Create(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
 		if errors.Is(err, unix.EEXIST) {
 			l.Result("%s: that key is taken; trying the next project id", lesson.ErrnoText(err))
 			continue

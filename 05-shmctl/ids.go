@@ -57,7 +57,7 @@ func (t *tourState) howIDsAreMade() error {
 
 	l.Call("shmget(IPC_PRIVATE, 1, IPC_CREAT|0600), then shmctl(id, IPC_RMID, NULL), until a slot comes round again:")
 	c := &churn{kept: -1}
-	cleanup(l, "remove the segments of the id loop", c.stop)
+	l.Cleanup("remove the segments of the id loop", c.stop)
 	ids, err := c.untilASlotRepeats(maxChurn)
 	if err != nil {
 		return err

@@ -34,8 +34,6 @@ func inspect(l *lesson.Lesson, id int) error {
 
 func whyStatFailed(err error, id int) string {
 	switch {
-	case errors.Is(err, unix.EINVAL) && id < 0:
-		return "ids are never negative (list them with ipcs -m)"
 	case errors.Is(err, unix.EINVAL):
 		return fmt.Sprintf("no segment has id %d (list them with ipcs -m)", id)
 	case errors.Is(err, unix.EACCES):

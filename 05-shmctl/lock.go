@@ -90,7 +90,7 @@ func (t *tourState) lockRights() error {
 		return fmt.Errorf("the second process (pid %d) said ID %q", c.Pid, fields[0])
 	}
 	// Removed by the child; this is for a child killed before it could.
-	cleanup(l, fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
+	l.Cleanup(fmt.Sprintf("remove segment %d", id), func() error { return shm.RemoveIfThere(id) })
 	if err := c.Finish(); err != nil {
 		return fmt.Errorf("the second process (pid %d): %w", c.Pid, err)
 	}
@@ -118,7 +118,7 @@ func memlockZero(l *lesson.Lesson, args []string) error {
 	}
 	size := os.Getpagesize()
 	call := fmt.Sprintf("shmget(IPC_PRIVATE, %d, IPC_CREAT|0600)", size)
-	id, err := keepSegment(l, unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
+	id, err := shm.Create(l, unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}

@@ -588,7 +588,7 @@ func TestProgramBadInput(t *testing.T) {
 		stderr string // a part of the one line
 	}{
 		{[]string{"-id", goneID}, 1, "EINVAL (invalid argument): no segment has id " + goneID},
-		{[]string{"-id", "-1"}, 1, "EINVAL"},
+		{[]string{"-id", "-1"}, 2, `-id "-1" is not a segment id: ids are never negative`},
 		{[]string{"-id", "abc"}, 2, `-id "abc" is not a segment id`},
 		{[]string{"-id", ""}, 2, `-id "" is not a segment id`},
 		{[]string{"-id", "4294967301"}, 2, `-id "4294967301" is not a segment id`}, // 2^32+5 must not become 5

@@ -16,6 +16,7 @@ import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 	"github.com/learn-sysv/shm-course/internal/reexec"
+	"github.com/learn-sysv/shm-course/internal/shm"
 )
 
 // rmid marks the segment for removal while we are still attached.
@@ -58,7 +59,7 @@ func (t *tourState) keyIsFree() error {
 
 	call = fmt.Sprintf("shmget(%v, %d, IPC_CREAT|IPC_EXCL|%#o)", t.key, segSize, segMode)
 	l.Call("%s", call)
-	id2, err := keepSegment(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
+	id2, err := shm.Create(l, int(t.key), segSize, unix.IPC_CREAT|unix.IPC_EXCL|segMode)
 	if err != nil {
 		return lesson.Failed(call, err, "")
 	}

@@ -55,12 +55,7 @@ func parentsSegment(id int, size uint64) (procsysv.Shm, error) {
 // nobody may run it; the copy is removed when the lesson ends.
 func commandAsNobody(l *lesson.Lesson, role string, args ...string) (*exec.Cmd, uint32, error) {
 	uid, gid := reexec.Nobody()
-	var cmd *exec.Cmd
-	err := keep(l, "remove the copy of this program made for nobody", func() (func() error, error) {
-		var err error
-		cmd, err = reexec.CommandAs(uid, gid, append([]string{role}, args...)...)
-		return func() error { reexec.Cleanup(); return nil }, err
-	})
+	cmd, err := lesson.CommandAs(l, uid, gid, append([]string{role}, args...)...)
 	return cmd, uid, err
 }
 

@@ -96,6 +96,19 @@ func StartHelperAs(t testing.TB, uid, gid uint32, name string, args ...string) *
 	return start(t, cmd, fmt.Sprintf("helper %s as uid %d", name, uid))
 }
 
+// NeedNobody skips the test unless the program can start a process as the user
+// nobody (reexec.CommandAs): only root can, and not where nobody does not exist (a
+// user namespace that maps root alone, such as unshare -r).
+func NeedNobody(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("only root may start a process as nobody: run the tests as root (go test -exec sudo) to see this")
+	}
+	if uid, gid := reexec.Nobody(); !reexec.CanRunAs(uid, gid) {
+		t.Skip("the user nobody does not exist in this user namespace (a container, or unshare -r): no process can run as nobody here")
+	}
+}
+
 func withoutHelper() []string {
 	var env []string
 	for _, kv := range os.Environ() {

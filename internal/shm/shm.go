@@ -9,6 +9,7 @@ package shm
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"unsafe"
 
@@ -48,3 +49,26 @@ func RemoveIfThere(id int) error {
 // Addr is the address of the first byte of an attachment (or of any slice), for
 // printing and comparing. It is never turned back into a pointer.
 func Addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// Create is shmget(key, size, flags) for a call that creates a segment (IPC_CREAT
+// with IPC_EXCL, or IPC_PRIVATE), with the segment's removal (RemoveIfThere)
+// registered as l's cleanup by l.Keep: a SIGINT or SIGTERM at any moment, even while
+// shmget is returning, leaves no segment behind. The error is shmget's errno, for
+// lesson.Failed. A step may remove the segment itself earlier (Remove); the cleanup
+// then finds it gone.
+func Create(l *lesson.Lesson, key, size, flags int) (id int, err error) {
+	err = l.Keep("remove the segment made here", func() (func() error, error) {
+		var err error
+		id, err = unix.SysvShmGet(key, size, flags)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			if err := RemoveIfThere(id); err != nil {
+				return fmt.Errorf("segment %d: %w", id, err)
+			}
+			return nil
+		}, nil
+	})
+	return id, err
+}

@@ -4,6 +4,8 @@ package shm
 
 import (
 	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,4 +61,50 @@ func TestAddr(t *testing.T) {
 	b := make([]byte, 8)
 	assert.Equal(t, Addr(b)+3, Addr(b[3:]))
 	assert.Zero(t, Addr(nil))
+}
+
+// Create makes the segment and registers its removal: it is there while the program
+// runs and gone when the program ends, on an error too; a segment the program removed
+// itself is no error for the cleanup.
+func TestCreateRemovesTheSegmentWhenTheProgramEnds(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		removeNow  bool
+		fail       bool
+		wantStatus int
+	}{
+		{"success", false, false, lesson.ExitOK},
+		{"failure", false, true, lesson.ExitFailed},
+		{"removed by the program first", true, false, lesson.ExitOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := -1
+			program := func(l *lesson.Lesson, args []string) error {
+				var err error
+				id, err = Create(l, unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+				if err != nil {
+					return err
+				}
+				if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &unix.SysvShmDesc{}); err != nil {
+					return err
+				}
+				if c.removeNow {
+					if err := Remove(id); err != nil {
+						return err
+					}
+				}
+				if c.fail {
+					return errors.New("a step failed")
+				}
+				return nil
+			}
+			var stderr strings.Builder
+			status := lesson.Run("create-test", "", program, nil, strings.NewReader(""), io.Discard, &stderr)
+			assert.Equal(t, c.wantStatus, status, "stderr: %q", stderr.String())
+			require.GreaterOrEqual(t, id, 0, "Create made a segment")
+			_, err := unix.SysvShmCtl(id, unix.IPC_STAT, &unix.SysvShmDesc{})
+			assert.ErrorIs(t, err, unix.EINVAL, "the segment is gone")
+			assert.NotContains(t, stderr.String(), "cleanup", "no cleanup failed")
+		})
+	}
 }
