@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,15 +41,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
 	ipctest.Helper("under-strace", helperUnderStrace)
 	ipctest.Helper("typed-in-a-shell", helperTypedInAShell)
-	ipctest.Main(m, asMain)
-}
-
-// asMain runs the program as lesson.Main does, SIGPIPE ignored: a child whose
-// launcher has died then finds its output pipe broken, and goes on to clean up,
-// instead of dying of SIGPIPE on its next line and leaving its objects.
-func asMain(args []string) int {
-	signal.Ignore(syscall.SIGPIPE)
-	return lesson.Entry(name, usage, run)(args)
+	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
 // testKey returns a key that no object uses now and no other test of this run has
