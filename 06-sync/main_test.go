@@ -39,7 +39,6 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("leave-set", helperLeaveSet)
 	ipctest.Helper("bench-consumer", helperBenchConsumer)
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
-	ipctest.Helper("under-strace", helperUnderStrace)
 	ipctest.Helper("typed-in-a-shell", helperTypedInAShell)
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
@@ -446,7 +445,7 @@ func TestCtrlCWhileTheAddersRun(t *testing.T) {
 	p := ipctest.StartProgramInGroup(t, "race", "-n", "2000000000", "-every", "1")
 	p.Expect(t, "== 2. Two processes add 1", 10*time.Second)
 	var adders []int
-	require.Eventually(t, func() bool { adders = childrenOf(p.Pid()); return len(adders) == 2 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { adders = ipctest.ChildrenOf(p.Pid()); return len(adders) == 2 }, 10*time.Second, time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
 	p.SignalGroup(t, syscall.SIGINT)
 	r := p.Wait(t)
