@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -143,11 +142,6 @@ func startChild(role string, args []string, steps *stepRelay, out, errOut io.Wri
 	if err != nil {
 		return nil, err
 	}
-	// The kernel sends the parent-death signal when the thread that started the
-	// child ends, not the process (prctl(2), PR_SET_PDEATHSIG), and the Go runtime
-	// may end a thread while the program goes on: onStarterThread starts every child
-	// from one thread that lives as long as the launcher.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	c := &child{role: role, cmd: cmd, done: make(chan struct{})}
 	if steps != nil {
 		cmd.Env = append(cmd.Env, envLauncher+"=step")
@@ -165,8 +159,10 @@ func startChild(role string, args []string, steps *stepRelay, out, errOut io.Wri
 	if err != nil {
 		return nil, err
 	}
-	onStarterThread(func() { err = cmd.Start() })
-	if err != nil {
+	// The parent-death signal (prctl(2), PR_SET_PDEATHSIG) comes when the thread
+	// that started the child ends, not the process; reexec.StartTied starts every
+	// child from one thread that lives as long as the launcher.
+	if err := reexec.StartTied(cmd, syscall.SIGTERM); err != nil {
 		return nil, fmt.Errorf("starting the %s: %w", role, err)
 	}
 	c.out.Add(2)
@@ -178,26 +174,6 @@ func startChild(role string, args []string, steps *stepRelay, out, errOut io.Wri
 		close(c.done)
 	}()
 	return c, nil
-}
-
-// starter is the goroutine that starts the launcher's children, on a thread of its
-// own for as long as the process runs (see startChild).
-var starter = sync.OnceValue(func() chan<- func() {
-	calls := make(chan func())
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the process
-		for fn := range calls {
-			fn()
-		}
-	}()
-	return calls
-})
-
-// onStarterThread runs fn on the starter's thread and returns once it has run.
-func onStarterThread(fn func()) {
-	done := make(chan struct{})
-	starter() <- func() { fn(); close(done) }
-	<-done
 }
 
 // signalLines are the lines a child prints on standard error when a signal ends

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,17 +39,8 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("leave-set", helperLeaveSet)
 	ipctest.Helper("bench-consumer", helperBenchConsumer)
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
-	ipctest.Helper("under-strace", helperUnderStrace)
 	ipctest.Helper("typed-in-a-shell", helperTypedInAShell)
-	ipctest.Main(m, asMain)
-}
-
-// asMain runs the program as lesson.Main does, SIGPIPE ignored: a child whose
-// launcher has died then finds its output pipe broken, and goes on to clean up,
-// instead of dying of SIGPIPE on its next line and leaving its objects.
-func asMain(args []string) int {
-	signal.Ignore(syscall.SIGPIPE)
-	return lesson.Entry(name, usage, run)(args)
+	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 
 // testKey returns a key that no object uses now and no other test of this run has
@@ -455,7 +445,7 @@ func TestCtrlCWhileTheAddersRun(t *testing.T) {
 	p := ipctest.StartProgramInGroup(t, "race", "-n", "2000000000", "-every", "1")
 	p.Expect(t, "== 2. Two processes add 1", 10*time.Second)
 	var adders []int
-	require.Eventually(t, func() bool { adders = childrenOf(p.Pid()); return len(adders) == 2 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { adders = ipctest.ChildrenOf(p.Pid()); return len(adders) == 2 }, 10*time.Second, time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
 	p.SignalGroup(t, syscall.SIGINT)
 	r := p.Wait(t)

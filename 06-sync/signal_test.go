@@ -394,7 +394,7 @@ func TestKill9OfTheLauncher(t *testing.T) {
 			r := p.Wait(t)
 			require.Equal(t, syscall.SIGKILL, r.Signal, "stderr: %s", r.Stderr)
 			for role, pid := range pids {
-				assert.Eventually(t, func() bool { return !alive(pid) }, 2*time.Second, time.Millisecond,
+				assert.Eventually(t, func() bool { return !ipctest.Alive(pid) }, 2*time.Second, time.Millisecond,
 					"the %s (pid %d) ends within 2 s of its launcher's death", role, pid)
 			}
 			t.Logf("both children ended %v after the launcher's death", time.Since(killed))

@@ -9,6 +9,10 @@
 //     real processes, not goroutines pretending to be them.
 //   - RunProgram and StartProgram, which run the lesson's own program as a separate
 //     process, so exit statuses, signals and output are tested for real.
+//   - RunProgramWithSlowSyscall and StartProgramWithSlowSyscall, which run the
+//     program under strace with one system call held up (a shmget's return, a
+//     child's execve), so that a test can signal it inside that call; ChildrenOf
+//     and Alive to follow the processes it starts.
 //   - Small conveniences: a fresh segment or key that is removed after the test.
 //
 // Where the tests run: as root, each test binary runs its tests in an IPC namespace

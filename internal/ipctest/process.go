@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -180,33 +179,12 @@ func startFor(t testing.TB, cmd *exec.Cmd, name string, timeout time.Duration) *
 }
 
 // startTied starts cmd so that it gets SIGTERM when the test process dies
-// (PR_SET_PDEATHSIG, prctl(2)): a lesson program cleans up on it and exits, instead
-// of running on, a child of init, after the tests were killed. (The supervisor
-// stops what is left anyway; this covers its own death by SIGKILL.) The kernel sends
-// the signal when the *thread* that started the process ends, not the process, and
-// the Go runtime may end a thread while the program goes on; so every process is
-// started from one goroutine that keeps its thread for the life of the process.
+// (reexec.StartTied): a lesson program cleans up on it and exits, instead of
+// running on, a child of init, after the tests were killed. (The supervisor stops
+// what is left anyway; this covers its own death by SIGKILL.)
 func startTied(cmd *exec.Cmd) error {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGTERM
-	done := make(chan error)
-	starter() <- func() { done <- cmd.Start() }
-	return <-done
+	return reexec.StartTied(cmd, syscall.SIGTERM)
 }
-
-// starter is the goroutine that starts processes, on a thread of its own.
-var starter = sync.OnceValue(func() chan<- func() {
-	requests := make(chan func())
-	go func() {
-		runtime.LockOSThread() // and never unlocked: the thread lives as long as the process
-		for start := range requests {
-			start()
-		}
-	}()
-	return requests
-})
 
 // collect copies stdout into the buffer and the lines channel, then reaps the
 // process.

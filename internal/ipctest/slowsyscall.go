@@ -17,14 +17,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// slowCalls are the system calls RunProgramWithSlowSyscall can hold up, by strace's
-// name and by number (what /proc/PID/task/TID/syscall shows while a thread is in one).
-var slowCalls = map[string]int{
-	"shmget":   unix.SYS_SHMGET,
-	"semget":   unix.SYS_SEMGET,
-	"mkdirat":  unix.SYS_MKDIRAT,
-	"fchmodat": unix.SYS_FCHMODAT,
-	"openat":   unix.SYS_OPENAT,
+// slowCalls are the system calls that strace can hold up for a test, by strace's
+// name: their number (what /proc/PID/task/TID/syscall shows while a thread is in
+// one), and whether strace holds the call before it runs instead of before it
+// returns.
+var slowCalls = map[string]struct {
+	nr      int
+	onEntry bool
+}{
+	"shmget":   {unix.SYS_SHMGET, false},
+	"semget":   {unix.SYS_SEMGET, false},
+	"mkdirat":  {unix.SYS_MKDIRAT, false},
+	"fchmodat": {unix.SYS_FCHMODAT, false},
+	"openat":   {unix.SYS_OPENAT, false},
+	// execve is held before it runs: the child has not become the new program
+	// yet, and the parent's vfork (how Go starts a process) waits with it.
+	"execve": {unix.SYS_EXECVE, true},
 }
 
 // SlowRun is how a run of RunProgramWithSlowSyscall ended, and what it left.
@@ -41,21 +49,50 @@ type SlowRun struct {
 // left behind. So a test puts a signal into the window between the call that creates
 // something (shmget's segment exists before the call returns) and the registration
 // of its cleanup, a window of nanoseconds that a signal otherwise almost never hits.
-//
-// The program runs in a private IPC namespace (as RunProgramInIPCNamespace makes it:
-// for an ordinary user, as root of a user namespace), so that every System V object
-// left there is its own, and with TMPDIR a fresh directory that everyone may enter
-// (so that a process it starts as nobody can run a copy of the executable there),
-// so that every file it leaves there is its own. Objects lists what the namespace
-// held once the program had ended; Files what the directory held.
+// (StartProgramWithSlowSyscall is the same run, step by step.)
 //
 // The test is skipped, and says why, where strace is not installed or cannot trace
 // (ptrace refused, as in some containers), or no namespace can be made.
 func RunProgramWithSlowSyscall(t testing.TB, name string, delay time.Duration, sig syscall.Signal, args ...string) SlowRun {
 	t.Helper()
-	nr, ok := slowCalls[name]
+	p := StartProgramWithSlowSyscall(t, name, delay, args...)
+	pid := p.InSyscall(t)
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("signalling the program (pid %d): %v", pid, err)
+	}
+	return p.Wait(t)
+}
+
+// SlowProc is the package's program running under strace, which holds up one
+// system call (StartProgramWithSlowSyscall). Its Proc is the shell that runs strace:
+// Expect and Stdout read the program's standard output.
+type SlowProc struct {
+	*Proc
+	nr   int    // the held-up call's number
+	tmp  string // the program's TMPDIR
+	left string // the file where the shell writes what the namespace held at the end
+}
+
+// StartProgramWithSlowSyscall starts the package's program with args under strace,
+// which holds up every call of the system call name, in the program and in every
+// process it starts, by delay: before the call returns (strace -e
+// inject=NAME:delay_exit=...), or for execve before it runs (delay_enter), so that
+// the parent's start of a child waits with it. The test then finds the moment
+// (InSyscall, ChildInSyscall), acts, and collects the end (Wait).
+//
+// The program runs in a private IPC namespace (as RunProgramInIPCNamespace makes it:
+// for an ordinary user, as root of a user namespace), so that every System V object
+// left there is its own, and with TMPDIR a fresh directory that everyone may enter
+// (so that a process it starts as nobody can run a copy of the executable there),
+// so that every file it leaves there is its own.
+//
+// The test is skipped, and says why, where strace is not installed or no namespace
+// can be made; InSyscall and ChildInSyscall skip it where strace cannot trace.
+func StartProgramWithSlowSyscall(t testing.TB, name string, delay time.Duration, args ...string) *SlowProc {
+	t.Helper()
+	call, ok := slowCalls[name]
 	if !ok {
-		t.Fatalf("RunProgramWithSlowSyscall: no system call %q in its table", name)
+		t.Fatalf("StartProgramWithSlowSyscall: no system call %q in its table", name)
 	}
 	strace, err := exec.LookPath("strace")
 	if err != nil {
@@ -98,32 +135,109 @@ rc=$?
 tail -q -n +2 /proc/sysvipc/shm /proc/sysvipc/sem > "$left"
 exit $rc
 `
+	when := "delay_exit"
+	if call.onEntry {
+		when = "delay_enter"
+	}
 	straceArgs := []string{strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
-		"-e", fmt.Sprintf("inject=%s:delay_exit=%d", name, delay.Microseconds()),
+		"-e", fmt.Sprintf("inject=%s:%s=%d", name, when, delay.Microseconds()),
 		"/bin/sh", "-c", `exec 2>&3 3>&-; exec "$@"`, "sh", os.Args[0]}
 	cmd := exec.Command("/bin/sh", append(append([]string{"-c", script, "sh", own, left}, straceArgs...), args...)...)
 	cmd.Env = append(withoutHelper(), envProgram+"=1", "TMPDIR="+tmp)
 	cmd.SysProcAttr = attr
 	p := start(t, cmd, fmt.Sprintf("program under strace, %s held up %v: %s", name, delay, strings.Join(args, " ")))
+	return &SlowProc{Proc: p, nr: call.nr, tmp: tmp, left: left}
+}
 
-	pid, err := inSyscall(p, nr)
-	if err != nil {
-		r := p.Wait(t)
-		if b, _ := os.ReadFile(left + ".strace"); len(b) > 0 && r.ExitCode != 0 {
-			t.Skipf("strace cannot trace here (%s): skipping", strings.TrimSpace(string(b)))
+// Program returns the program's pid (strace's child), once strace has started it.
+func (p *SlowProc) Program(t testing.TB) int {
+	t.Helper()
+	var pid int
+	p.await(t, "start", func() bool {
+		for _, strace := range ChildrenOf(p.Pid()) {
+			// The shell's first child reads its namespace ($(readlink ...)).
+			if comm(strace) != "strace" {
+				continue
+			}
+			// strace forks to test ptrace before it forks the program; the
+			// program's child runs strace's code until its exec of sh.
+			for _, kid := range ChildrenOf(strace) {
+				if c := comm(kid); c != "" && c != "strace" {
+					pid = kid
+					return true
+				}
+			}
 		}
-		t.Fatalf("%v; stderr: %q", err, r.Stderr)
+		return false
+	})
+	return pid
+}
+
+// comm is the name of process pid's command ("" if there is no such process).
+func comm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// InSyscall waits for a thread of the program to be inside the held-up system
+// call, and returns the program's pid.
+func (p *SlowProc) InSyscall(t testing.TB) int {
+	t.Helper()
+	pid := p.Program(t)
+	p.await(t, fmt.Sprintf("make system call %d", p.nr), func() bool { return inSyscall(pid, p.nr) })
+	return pid
+}
+
+// ChildInSyscall waits for a process that the program started to be inside the
+// held-up system call (say, a child in its held execve, while the program's start
+// of it waits), and returns that child's pid.
+func (p *SlowProc) ChildInSyscall(t testing.TB) int {
+	t.Helper()
+	program := p.Program(t)
+	var kid int
+	p.await(t, fmt.Sprintf("start a child that makes system call %d", p.nr), func() bool {
+		for _, kid = range ChildrenOf(program) {
+			if inSyscall(kid, p.nr) {
+				return true
+			}
+		}
+		return false
+	})
+	return kid
+}
+
+// await polls cond every 2 ms until it holds, failing the test (or skipping it,
+// where strace could not trace) if the program ends first or Timeout passes.
+func (p *SlowProc) await(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(Timeout); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		select {
+		case <-p.Done():
+			r := p.Proc.Wait(t)
+			if b, _ := os.ReadFile(p.left + ".strace"); len(b) > 0 && r.ExitCode != 0 {
+				t.Skipf("strace cannot trace here (%s): skipping", strings.TrimSpace(string(b)))
+			}
+			t.Fatalf("the program ended before it could %s; stderr: %q", what, r.Stderr)
+		default:
+		}
+		if cond() {
+			return
+		}
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
-		t.Fatalf("signalling the program (pid %d): %v", pid, err)
-	}
-	run := SlowRun{Result: p.Wait(t)}
-	if b, err := os.ReadFile(left); err == nil {
+	t.Fatalf("the program did not %s within %v", what, Timeout)
+}
+
+// Wait waits for the program, strace and the shell to end, and returns how the
+// program ended and what it left.
+func (p *SlowProc) Wait(t testing.TB) SlowRun {
+	t.Helper()
+	run := SlowRun{Result: p.Proc.Wait(t)}
+	if b, err := os.ReadFile(p.left); err == nil {
 		run.Objects = nonEmptyLines(string(b))
 	} else {
 		t.Errorf("reading what the program's IPC namespace held: %v", err)
 	}
-	entries, err := os.ReadDir(tmp)
+	entries, err := os.ReadDir(p.tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,34 +247,21 @@ exit $rc
 	return run
 }
 
-// inSyscall waits for the program that strace, a child of p, runs, to have a
-// thread inside system call nr, and returns the program's pid.
-func inSyscall(p *Proc, nr int) (int, error) {
+// inSyscall reports whether a thread of process pid is inside system call nr.
+func inSyscall(pid, nr int) bool {
 	want := strconv.Itoa(nr) + " "
-	deadline := time.Now().Add(Timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.Done():
-			return 0, fmt.Errorf("the program ended before it made system call %d", nr)
-		default:
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, task := range tasks {
+		if b, err := os.ReadFile(task); err == nil && strings.HasPrefix(string(b), want) {
+			return true
 		}
-		for _, strace := range childrenOf(p.Pid()) {
-			for _, pid := range childrenOf(strace) {
-				tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
-				for _, task := range tasks {
-					if b, err := os.ReadFile(task); err == nil && strings.HasPrefix(string(b), want) {
-						return pid, nil
-					}
-				}
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("the program made no system call %d within %v", nr, Timeout)
+	return false
 }
 
-// childrenOf lists the children of process pid (/proc/PID/task/TID/children, proc(5)).
-func childrenOf(pid int) []int {
+// ChildrenOf lists the children of process pid, started by any of its threads
+// (/proc/PID/task/TID/children, proc(5)).
+func ChildrenOf(pid int) []int {
 	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var kids []int
 	for _, f := range files {
@@ -172,6 +273,17 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return kids
+}
+
+// Alive reports whether process pid exists and has not ended: a zombie, ended but
+// not yet reaped by its parent, is not alive.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // after the command name, which may hold anything
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
 
 func nonEmptyLines(s string) []string {

@@ -100,15 +100,10 @@ const (
 )
 
 // Main runs program as the process's main function with the command-line
-// arguments and the standard streams, and exits with its status. usage is the text
-// -h prints above the flag list: the synopsis and what the program shows.
-//
-// Main ignores SIGPIPE, so that `go run ./NN-name | head` does not kill the program
-// before its cleanups run (Go dies of SIGPIPE on a write to a closed stdout); the
-// writes fail instead, and the program ends normally and removes what it created.
+// arguments and the standard streams, and exits with its status (see Entry). usage
+// is the text -h prints above the flag list: the synopsis and what the program shows.
 func Main(name, usage string, program Program) {
-	signal.Ignore(syscall.SIGPIPE)
-	os.Exit(Run(name, usage, program, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(Entry(name, usage, program)(os.Args[1:]))
 }
 
 // Run runs program once and returns the exit status. Tests call it to run a lesson
@@ -395,10 +390,17 @@ func (l *Lesson) exitOnSignal() (stop func() os.Signal) {
 }
 
 // Entry returns program as a function from arguments to exit status that uses the
-// process's standard streams: what ipctest.Main runs when a test starts the lesson
-// as a separate process.
+// process's standard streams: what Main runs, and what ipctest.Main runs when a test
+// starts the lesson as a separate process, so that a test runs it as a learner does.
+//
+// It ignores SIGPIPE, so that `go run ./NN-name | head` does not kill the program
+// before its cleanups run (Go dies of SIGPIPE on a write to a closed stdout); the
+// writes fail instead, and the program ends normally and removes what it created.
+// The same holds for a child whose parent has died and taken the read end of its
+// output pipe with it.
 func Entry(name, usage string, program Program) func(args []string) int {
 	return func(args []string) int {
+		signal.Ignore(syscall.SIGPIPE)
 		return Run(name, usage, program, args, os.Stdin, os.Stdout, os.Stderr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -352,4 +353,25 @@ func TestErrnoText(t *testing.T) {
 	assert.Equal(t, "ENOENT", Errno(unix.ENOENT))
 	assert.Equal(t, "", Errno(errors.New("plain")))
 	assert.Equal(t, "plain", ErrnoText(errors.New("plain")))
+}
+
+// TestEntryIgnoresSIGPIPE: the program that Entry runs (as Main, and as the tests
+// start it) whose standard output nobody reads any more writes on, fails to write,
+// and ends as usual with its segment removed, instead of dying of SIGPIPE with the
+// segment left behind.
+func TestEntryIgnoresSIGPIPE(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	require.NoError(t, r.Close()) // nobody reads: a write gets EPIPE, or SIGPIPE
+	defer w.Close()
+	// ipctest.Main has set the environment so that this test binary, run again,
+	// runs the program (demo) through Entry.
+	cmd := exec.Command(os.Args[0])
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	require.NoError(t, err, "the program's exit; stderr: %q", stderr.String())
+	assert.Equal(t, "", stderr.String(), "the whole of stderr")
 }

@@ -17,6 +17,7 @@ import (
 const envPrintFromParent = "REEXEC_TEST_PRINT_FROM_PARENT"
 
 func TestMain(m *testing.M) {
+	tiedRole()
 	if os.Getenv(envPrintFromParent) == "1" {
 		fmt.Println(FromParent())
 		os.Exit(0)
