@@ -121,7 +121,10 @@ func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bo
 	// machine with two CPUs, and the stubborn helper might wait for its turn.
 	// -race if this test binary was built with it, so that go test finds the
 	// packages compiled the same way in the build cache.
-	goArgs := []string{"test", "-count=1", "-parallel=4"}
+	// -p 2: go test runs as many packages at once as there are CPUs, and with one
+	// CPU (taskset -c 0) the two fixture packages would run one after the other,
+	// never both busy when Ctrl-C comes.
+	goArgs := []string{"test", "-count=1", "-parallel=4", "-p=2"}
 	if raceEnabled {
 		goArgs = append(goArgs, "-race")
 	}

@@ -49,6 +49,11 @@ func tiedRole() {
 // so its thread ends. Once the threads are gone it prints "churned PID" (the
 // child's pid) and waits to be killed.
 func tiedParent(mode, file string) int {
+	// Keep the main thread for this goroutine, so that the goroutines below, which
+	// lock a thread each, get threads that can end: the main thread never ends
+	// when its goroutine returns (the runtime parks it instead). With one CPU
+	// (GOMAXPROCS=1) they would otherwise be given the main thread again and again.
+	runtime.LockOSThread()
 	out, err := os.Create(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -66,11 +71,8 @@ func tiedParent(mode, file string) int {
 			defer wg.Done()
 			runtime.LockOSThread() // never unlocked: the thread ends when this returns
 			if unix.Gettid() == os.Getpid() {
-				// The main thread does not end when its goroutine returns (the
-				// runtime parks it instead): try again on another.
-				runtime.UnlockOSThread()
-				endThread(fn)
-				return
+				fmt.Fprintln(os.Stderr, "a goroutine got the main thread, which tiedParent holds")
+				os.Exit(1)
 			}
 			if err := fn(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
