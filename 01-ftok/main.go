@@ -51,12 +51,12 @@ func run(l *lesson.Lesson, args []string) error {
 		return err
 	}
 	// A directory of our own for the files this lesson creates, links and deletes.
-	// The cleanup removes it however the program ends (error, panic, Ctrl-C).
-	dir, err := os.MkdirTemp("", "01-ftok-")
+	// It is removed however the program ends (error, panic, Ctrl-C), even when the
+	// signal comes while it is being made (lesson.MkdirTemp).
+	dir, err := lesson.MkdirTemp(l, "01-ftok-")
 	if err != nil {
 		return fmt.Errorf("creating a temporary directory: %w", err)
 	}
-	l.Cleanup("remove "+dir, func() error { return os.RemoveAll(dir) })
 	own := filepath.Join(dir, "keyfile")
 	if err := os.WriteFile(own, []byte("a file to make keys from\n"), 0o644); err != nil {
 		return err

@@ -68,7 +68,7 @@ func whyCreateFailed(err error, size int) string {
 	case errors.Is(err, unix.EINVAL) && size == 0:
 		return "size 0 cannot create a segment: a new segment needs at least SHMMIN (1) byte and at most SHMMAX; size 0 is only for opening one that exists"
 	case errors.Is(err, unix.EINVAL):
-		return "the size is above SHMMAX (sysctl kernel.shmmax)"
+		return "the size is above SHMMAX (/proc/sys/kernel/shmmax)"
 	case errors.Is(err, unix.EEXIST):
 		return "a segment with this key exists already (ipcs -m; remove a leftover of yours with ipcrm -m ID)"
 	case errors.Is(err, unix.ENOSPC):

@@ -274,12 +274,12 @@ func explainLimit(l *lesson.Lesson, err error, size uint64) bool {
 	case errors.Is(err, unix.EINVAL):
 		max, _ := readNumber("/proc/sys/kernel/shmmax")
 		l.Say("SHMMAX here is %d bytes, less than %s: shmget refuses a size above", max, bytesString(size))
-		l.Say("SHMMAX with EINVAL before it counts any memory (sysctl kernel.shmmax).")
+		l.Say("SHMMAX with EINVAL before it counts any memory (/proc/sys/kernel/shmmax).")
 	case errors.Is(err, unix.ENOSPC):
 		all, _ := readNumber("/proc/sys/kernel/shmall")
 		l.Say("SHMALL here is %d pages for all segments together (or all SHMMNI ids are", all)
 		l.Say("taken): %s would pass it, so shmget refuses with ENOSPC before it counts", bytesString(size))
-		l.Say("any memory (sysctl kernel.shmall kernel.shmmni; ipcs -m -u: pages in use).")
+		l.Say("any memory (ipcs -m -l for the limits; ipcs -m -u: pages in use).")
 	default:
 		return false
 	}

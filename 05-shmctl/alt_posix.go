@@ -71,8 +71,9 @@ func (a *altState) posix() error {
 	l.Say("it, and the file stays in /dev/shm until reboot, holding its memory; ls shows it.")
 	l.Look("ls -l %s    # step 6 unlinks it", path)
 	if left := leftPosixObjects(); len(left) > 0 {
-		l.Say("Here is the crash case for real: earlier runs of this lesson that were killed")
-		l.Say("(their pids are gone) left these, still holding memory. Remove them yourself:")
+		l.Say("Here is the crash case for real: runs of this lesson whose pids no longer run")
+		l.Say("here, killed most likely, left these, still holding memory. Unless another")
+		l.Say("container shares this /dev/shm (its pids are not seen here), remove them yourself:")
 		l.Look("rm %s", strings.Join(left, " "))
 	}
 	a.posixPath = path
@@ -81,8 +82,9 @@ func (a *altState) posix() error {
 }
 
 // leftPosixObjects lists the objects /dev/shm/05-shmctl-PID of yours whose process
-// no longer exists: left by a run of this lesson that was killed before step 6
-// (kill -9 gives no chance to unlink). The lesson only shows them: removing files it
+// no longer exists in this PID namespace: left by a run of this lesson that was
+// killed before step 6 (kill -9 gives no chance to unlink), or, where /dev/shm is
+// shared with a container, made by a run there, which the narration allows for. The lesson only shows them: removing files it
 // did not create in this run is for you to decide.
 func leftPosixObjects() []string {
 	entries, err := os.ReadDir(devShm)

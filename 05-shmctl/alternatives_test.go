@@ -242,6 +242,6 @@ func TestAlternativesShowsObjectsOfKilledRuns(t *testing.T) {
 	r := ipctest.RunProgram(t, "alternatives")
 	require.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
-	assert.Regexp(t, `were killed\n.*Remove them yourself:\n   \$ rm (/dev/shm/05-shmctl-\d+ )*`+regexp.QuoteMeta(left), r.Stdout)
+	assert.Regexp(t, `no longer run\n.*\n.*remove them yourself:\n   \$ rm (/dev/shm/05-shmctl-\d+ )*`+regexp.QuoteMeta(left), r.Stdout)
 	assert.FileExists(t, left, "the lesson only shows it")
 }
