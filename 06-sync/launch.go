@@ -184,6 +184,7 @@ func startChild(role string, args []string, steps *stepRelay, out, errOut io.Wri
 var signalLines = map[string]bool{
 	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGINT):  true,
 	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGTERM): true,
+	fmt.Sprintf("%s: %v: cleaning up and exiting", name, syscall.SIGHUP):  true, // the terminal closed
 }
 
 // copyLines copies the child's output line by line, each prefixed with its role,
@@ -349,7 +350,7 @@ func (e end) signalled() bool {
 		return false
 	}
 	ws, _ := ee.Sys().(syscall.WaitStatus)
-	return ws.Signaled() || ee.ExitCode() == lesson.ExitInterrupted || ee.ExitCode() == lesson.ExitTerminated
+	return ws.Signaled() || ee.ExitCode() == lesson.ExitInterrupted || ee.ExitCode() == lesson.ExitTerminated || ee.ExitCode() == lesson.ExitHangup
 }
 
 // verdict names how the children ended, nil if all of them succeeded. It names
@@ -404,6 +405,8 @@ func describeExit(err error) string {
 		return fmt.Sprintf("was stopped by SIGINT (exit status %d)", ee.ExitCode())
 	case ee.ExitCode() == lesson.ExitTerminated:
 		return fmt.Sprintf("was stopped by SIGTERM (exit status %d)", ee.ExitCode())
+	case ee.ExitCode() == lesson.ExitHangup:
+		return fmt.Sprintf("was stopped by SIGHUP (exit status %d)", ee.ExitCode())
 	}
 	return fmt.Sprintf("failed (exit status %d)", ee.ExitCode())
 }

@@ -41,7 +41,7 @@ type Lesson struct {
 	starting  sync.Mutex    // held while a child starts (StartChild), and to set ending
 	ending    bool          // the cleanups have begun: start no child (under starting)
 	exiting   sync.Mutex    // held by whichever of Run and the signal handler ends the program
-	signalled chan struct{} // closed when SIGINT or SIGTERM arrives
+	signalled chan struct{} // closed when SIGINT, SIGTERM or SIGHUP arrives
 }
 
 type cleanup struct {
@@ -95,6 +95,7 @@ const (
 	ExitOK          = 0
 	ExitFailed      = 1
 	ExitUsage       = 2
+	ExitHangup      = 129 // 128 + SIGHUP: the terminal was closed
 	ExitInterrupted = 130 // 128 + SIGINT, as shells report it
 	ExitTerminated  = 143 // 128 + SIGTERM
 )
@@ -110,7 +111,9 @@ func Main(name, usage string, program Program) {
 // in-process; Main calls it for real.
 //
 // While it runs, SIGINT and SIGTERM run the cleanups and exit the process
-// (status 130 or 143), even if the program is blocked in a system call. The signal
+// (status 130 or 143), even if the program is blocked in a system call; so does
+// SIGHUP, the closing of the terminal (129), unless the program was started with it
+// ignored (nohup). The signal
 // is handled in another goroutine while the program's own goroutine goes on, so:
 //
 //   - the cleanups that CleanupOnReturn registered do not run on a signal: the
@@ -188,7 +191,7 @@ func (l *Lesson) finish(stopSignals func() os.Signal) os.Signal {
 	return stopSignals()
 }
 
-// stopPending reports whether SIGINT or SIGTERM is pending for the process: sent,
+// stopPending reports whether SIGINT, SIGTERM or SIGHUP is pending for the process: sent,
 // but not yet taken by any of its threads (ShdPnd in /proc/self/status, the mask of
 // signals pending for the whole process; signal 1 is bit 0).
 func stopPending() bool {
@@ -199,7 +202,7 @@ func stopPending() bool {
 	for _, line := range strings.Split(string(b), "\n") {
 		if hex, ok := strings.CutPrefix(line, "ShdPnd:"); ok {
 			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			return err == nil && mask&(1<<(syscall.SIGINT-1)|1<<(syscall.SIGTERM-1)) != 0
+			return err == nil && mask&(1<<(syscall.SIGINT-1)|1<<(syscall.SIGTERM-1)|1<<(syscall.SIGHUP-1)) != 0
 		}
 	}
 	return false
@@ -214,8 +217,11 @@ func (l *Lesson) signalExit(sig os.Signal) int {
 		nl = "\n"
 	}
 	fmt.Fprintf(l.Err, "%s%s: %v: cleaning up and exiting\n", nl, l.Name, sig)
-	if sig == syscall.SIGTERM {
+	switch sig {
+	case syscall.SIGTERM:
 		return ExitTerminated
+	case syscall.SIGHUP:
+		return ExitHangup
 	}
 	return ExitInterrupted
 }
@@ -344,13 +350,19 @@ func (l *Lesson) runCleanups(onSignal bool) {
 	}
 }
 
-// exitOnSignal makes SIGINT and SIGTERM run the cleanups and exit. The returned
+// exitOnSignal makes SIGINT, SIGTERM and SIGHUP run the cleanups and exit. The returned
 // function stops listening.
 func (l *Lesson) exitOnSignal() (stop func() os.Signal) {
 	signals := make(chan os.Signal, 1)
 	done := make(chan struct{})   // closed by stop: the program has finished
 	exited := make(chan struct{}) // closed when the handler returns without exiting
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP comes when the terminal closes (a window shut during a -step pause,
+	// say): clean up for it too, unless the program was started to ignore it
+	// (nohup), which Notify would undo.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(signals, syscall.SIGHUP)
+	}
 	go func() {
 		defer close(exited)
 		select {

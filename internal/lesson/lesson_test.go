@@ -198,6 +198,7 @@ func TestSignalsRunCleanups(t *testing.T) {
 	}{
 		{syscall.SIGINT, ExitInterrupted},
 		{syscall.SIGTERM, ExitTerminated},
+		{syscall.SIGHUP, ExitHangup}, // the terminal closed
 	}
 	for _, tt := range tests {
 		t.Run(tt.sig.String(), func(t *testing.T) {
