@@ -40,7 +40,7 @@ func execute(l *lesson.Lesson, keyFile string, nobody *lesson.Child) error {
 			l.Say("This process has CAP_IPC_OWNER, which skips the check, so every try below")
 			l.Say("succeeds; as an ordinary user (or as root, through nobody) you see refusals.")
 		} else {
-			l.Say("You are not root and have no CAP_IPC_OWNER, so the kernel checks you: this")
+			l.Say("You have no CAP_IPC_OWNER that counts here, so the kernel checks you: this")
 			l.Say("process creates two segments of its own, 0600 and 0700, and tries:")
 		}
 		if err := tryExecute(l, fmt.Sprintf("uid %d:", os.Getuid()), keyFile); err != nil {

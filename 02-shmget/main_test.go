@@ -691,7 +691,7 @@ func TestAsNobody(t *testing.T) {
 	assert.Contains(t, s, "0604 (your -mode): the others digit is 4, so a user neither owner nor in the group\n   (such as the user nobody) may attach it read-only (SHM_RDONLY) only.\n")
 	assert.Contains(t, section(t, r.Stdout, stepPrivate), "now holds \"hello back from pid")
 	e := section(t, r.Stdout, stepExec)
-	assert.Contains(t, e, "You are not root and have no CAP_IPC_OWNER")
+	assert.Contains(t, e, "You have no CAP_IPC_OWNER that counts here")
 	assert.Regexp(t, fmt.Sprintf(`(?m)^-> uid %d: shmget\(0x[0-9a-f]{8}, 0, 0100\): EACCES \(permission denied\)$`, uid), e, "this process itself is refused")
 	assert.Contains(t, section(t, r.Stdout, stepHuge), "EPERM (operation not permitted)", "nobody has no CAP_IPC_LOCK")
 	assert.Contains(t, section(t, r.Stdout, stepOutlive), "the second process of the IPC_PRIVATE step has exited, its segment has not")

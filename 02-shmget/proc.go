@@ -81,7 +81,7 @@ func umask() (int, error) {
 
 // hasCapIPCOwner: CAP_IPC_OWNER skips System V permission checks. Root has it unless
 // a container dropped it.
-func hasCapIPCOwner() bool { return caps.Has(unix.CAP_IPC_OWNER) }
+func hasCapIPCOwner() bool { return caps.HasOverIPC(unix.CAP_IPC_OWNER) }
 
 // inGroup reports whether gid is this process's effective group or one of its
 // supplementary groups, as the kernel's in_group_p checks.

@@ -10,7 +10,12 @@
 // or remove another user's object and create IPC namespaces.
 package caps
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // Has reports whether this process has capability c (unix.CAP_IPC_OWNER, ...) in its
 // effective set, the one the kernel checks (capget(2); /proc/self/status shows the
@@ -25,4 +30,44 @@ func Has(c int) bool {
 		return false
 	}
 	return data[c/32].Effective&(1<<(c%32)) != 0
+}
+
+// HasOverIPC reports whether this process has capability c and it counts for the
+// System V objects it sees. The kernel checks CAP_IPC_OWNER (and CAP_SYS_ADMIN) on
+// an IPC object against the user namespace that owns the IPC namespace
+// (ipc_namespaces(7), user_namespaces(7)). Root of a user namespace made without a
+// new IPC namespace (`unshare -r`) has every capability in its effective set, yet
+// none of them counts for the machine's objects; with one (`unshare -r --ipc`) they
+// count for the new namespace's.
+func HasOverIPC(c int) bool {
+	return Has(c) && ipcNamespaceIsOurs()
+}
+
+// ipcNamespaceIsOurs reports whether this process's IPC namespace is owned by its
+// user namespace, or the process is in the initial user namespace, whose
+// capabilities count in every namespace.
+func ipcNamespaceIsOurs() bool {
+	if m, err := os.ReadFile("/proc/self/uid_map"); err != nil || strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295" {
+		return true // no user namespaces here, or the initial one: it maps every uid
+	}
+	ipc, err := os.Open("/proc/self/ns/ipc")
+	if err != nil {
+		return true
+	}
+	defer ipc.Close()
+	// ioctl_ns(2): NS_GET_USERNS gives a descriptor of the owning user namespace;
+	// EPERM when that is an ancestor of ours, outside our view: not ours.
+	fd, err := unix.IoctlRetInt(int(ipc.Fd()), unix.NS_GET_USERNS)
+	if err == unix.EPERM {
+		return false
+	}
+	if err != nil {
+		return true // a kernel without the ioctl: assume the capability counts
+	}
+	defer unix.Close(fd)
+	var owner, ours unix.Stat_t
+	if unix.Fstat(fd, &owner) != nil || unix.Stat("/proc/self/ns/user", &ours) != nil {
+		return true
+	}
+	return owner.Ino == ours.Ino && owner.Dev == ours.Dev
 }

@@ -4,9 +4,12 @@ package caps
 
 import (
 	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,7 +19,48 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 )
 
-func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+func TestMain(m *testing.M) {
+	if os.Getenv(envReport) != "" { // a process started by TestHasOverIPC
+		fmt.Println(Has(unix.CAP_IPC_OWNER), HasOverIPC(unix.CAP_IPC_OWNER))
+		os.Exit(0)
+	}
+	ipctest.Main(m, nil)
+}
+
+// envReport makes this test binary print Has and HasOverIPC of CAP_IPC_OWNER.
+const envReport = "CAPS_TEST_REPORT"
+
+// HasOverIPC: root of a user namespace has CAP_IPC_OWNER in its effective set, but
+// it counts only in an IPC namespace of its own (unshare -r --ipc), not in the one it
+// came from (unshare -r). (Step 10 of 03-shmat run under unshare -r shows the
+// kernel agreeing: read-write on a 0400 segment of its own is refused.)
+func TestHasOverIPC(t *testing.T) {
+	ipcOwner := Has(unix.CAP_IPC_OWNER)
+	assert.Equal(t, ipcOwner, HasOverIPC(unix.CAP_IPC_OWNER), "outside a user namespace, what the set says")
+	for _, tt := range []struct {
+		name  string
+		flags uintptr
+		want  string
+	}{
+		{"unshare -r", syscall.CLONE_NEWUSER, "true false\n"},
+		{"unshare -r --ipc", syscall.CLONE_NEWUSER | syscall.CLONE_NEWIPC, "true true\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), envReport+"=1")
+			cmd.SysProcAttr = &syscall.SysProcAttr{
+				Cloneflags:  tt.flags,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Skipf("no user namespace here (%v)", err)
+			}
+			assert.Equal(t, tt.want, string(out), "Has, HasOverIPC")
+		})
+	}
+}
 
 // capEff reads the effective set from /proc/self/status, as a second witness.
 func capEff(t *testing.T) uint64 {
