@@ -26,6 +26,7 @@ import (
 func TestMain(m *testing.M) {
 	// The program itself, run by a helper process, so that it can run as another user.
 	ipctest.Helper("program", lesson.Entry(name, usage, run))
+	ipctest.Alongside() // keys only: it creates no System V object
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

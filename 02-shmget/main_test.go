@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 		fmt.Println(got)
 		return 0
 	})
+	// Keys of its own files and private segments, no system-wide count: in the
+	// shared namespace it may run beside other packages (see ipctest.Alongside).
+	ipctest.Alongside()
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

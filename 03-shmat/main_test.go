@@ -25,6 +25,9 @@ import (
 func TestMain(m *testing.M) {
 	// The lesson program, as a helper that StartHelperAs can run as another user.
 	ipctest.Helper("program", lesson.Entry(name, usage, run))
+	// Its own keys (ftok of its own files) and private segments only: in the shared
+	// namespace it may run beside other packages (see ipctest.Alongside).
+	ipctest.Alongside()
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

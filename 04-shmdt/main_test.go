@@ -23,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Keys of its own files and private segments, no system-wide count: in the
+	// shared namespace it may run beside other packages (see ipctest.Alongside).
+	ipctest.Alongside()
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("bench-consumer", helperBenchConsumer)
 	ipctest.Helper("on-one-cpu", helperOnOneCPU)
 	ipctest.Helper("typed-in-a-shell", helperTypedInAShell)
+	// Keys of its own (and the demo's well-known key, which only this package
+	// uses), no system-wide count: it may run beside other packages.
+	ipctest.Alongside()
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

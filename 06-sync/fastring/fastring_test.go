@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("echo", helperEcho)
 	ipctest.Helper("sink", helperSink)
 	ipctest.Helper("exit", func([]string) int { return 0 })
+	ipctest.Alongside() // private segments and sets only
 	ipctest.Main(m, nil)
 }
 

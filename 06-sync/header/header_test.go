@@ -24,6 +24,7 @@ import (
 
 func TestMain(m *testing.M) {
 	ipctest.Helper("claim", helperClaim)
+	ipctest.Alongside() // private objects only
 	ipctest.Main(m, nil)
 }
 

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	Poll = 50 * time.Millisecond // a dead peer is noticed sooner; the protocol is the same
 	ipctest.Helper("consume", helperConsume)
 	ipctest.Helper("stall", helperStall)
+	ipctest.Alongside() // private objects only
 	ipctest.Main(m, nil)
 }
 

@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 		fmt.Println(Has(unix.CAP_IPC_OWNER), HasOverIPC(unix.CAP_IPC_OWNER))
 		os.Exit(0)
 	}
+	ipctest.Alongside() // private segments only
 	ipctest.Main(m, nil)
 }
 

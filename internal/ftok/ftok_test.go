@@ -20,7 +20,10 @@ import (
 	"github.com/learn-sysv/shm-course/internal/ipctest"
 )
 
-func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+func TestMain(m *testing.M) {
+	ipctest.Alongside() // keys only: it creates no System V object
+	ipctest.Main(m, nil)
+}
 
 // cFtok is a C program that prints glibc's ftok(path, id) for each pair of
 // arguments, as "0x%08x", or the errno name's number if ftok fails.

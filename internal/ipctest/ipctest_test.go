@@ -373,3 +373,45 @@ func TestRemoveNowSaysWhatHappened(t *testing.T) {
 		object{kind: "shm", id: id}.removeNow(), "a second removal fails, and the report says so")
 	assert.Equal(t, "could not remove it: invalid argument; as its owner or root: ipcrm -s -1", object{kind: "sem", id: -1}.removeNow(), "a semaphore set's command (-1: no set has it)")
 }
+
+// Packages that run alongside others (Alongside) share the course-wide lock with
+// each other, while a second run of the same package, and a package that needs the
+// namespace to itself, wait.
+func TestLocksAlongside(t *testing.T) {
+	course := filepath.Join(t.TempDir(), "tests.lock")
+	took := func(alongside bool, pkg string) <-chan func() {
+		c := make(chan func(), 1)
+		go func() { c <- takeLocks(course, alongside, pkg) }()
+		return c
+	}
+	waits := func(c <-chan func(), what string) {
+		t.Helper()
+		select {
+		case unlock := <-c:
+			unlock()
+			t.Fatalf("%s did not wait", what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	gets := func(c <-chan func(), what string) func() {
+		t.Helper()
+		select {
+		case unlock := <-c:
+			return unlock
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s waited", what)
+			return nil
+		}
+	}
+	unlockA := gets(took(true, "a"), "package a alongside")
+	unlockB := gets(took(true, "b"), "package b alongside, beside a")
+	secondA := took(true, "a")
+	waits(secondA, "a second run of package a")
+	alone := took(false, "c")
+	waits(alone, "package c, which needs the namespace to itself")
+	unlockA()
+	unlockSecondA := gets(secondA, "the second run of a, once the first has ended")
+	unlockB()
+	unlockSecondA()
+	gets(alone, "package c, once the others have ended")()
+}

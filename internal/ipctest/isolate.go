@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,28 +43,72 @@ const envNamespace = "SHMCOURSE_TEST_NAMESPACE"
 // turns. A fixed path, not $TMPDIR: every user's runs must find the same file.
 const lockPath = "/tmp/shm-course-tests.lock"
 
-// lockTests takes the course-wide test lock, for a run in a shared namespace. The
-// file is opened without O_CREAT when it exists: with fs.protected_regular set, the
-// kernel refuses O_CREAT on another user's file in /tmp, even to root.
+// alongside is set by Alongside: this package's tests may run at the same time as
+// other such packages' in the shared namespace.
+var alongside bool
+
+// Alongside declares, before Main, that the package's tests may run in the shared
+// namespace at the same time as other test packages of the course that declare it
+// too: they compare no system-wide table (ipcs totals, used ids, the whole of
+// /proc/sysvipc), use no key that another package's tests use, and start no test
+// run of their own (which would wait for the lock this run holds). Such a run takes
+// the course-wide lock shared (LOCK_SH), so it still waits for, and holds off, the
+// packages that need the namespace to themselves, and it takes a lock of its own
+// package's exclusively, so that two runs of the same package (two terminals, two
+// users: the same well-known keys) still take turns. The leak checks tell each run's
+// objects from the others' by process id and start time (runpids.go).
+func Alongside() { alongside = true }
+
+// lockTests takes the course-wide test lock, for a run in a shared namespace:
+// exclusively, or shared (after its package's own lock) for a package that runs
+// alongside others. A file is opened without O_CREAT when it exists: with
+// fs.protected_regular set, the kernel refuses O_CREAT on another user's file in
+// /tmp, even to root.
 func lockTests() (unlock func()) {
-	f, err := openLockFile()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: running without the test lock (%v)\n", err)
-		return func() {}
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		fmt.Fprintf(os.Stderr, "ipctest: running without the test lock (%v)\n", err)
-	}
-	return func() { f.Close() } // closing releases the lock
+	return takeLocks(lockPath, alongside, strings.TrimSuffix(filepath.Base(os.Args[0]), ".test"))
 }
 
-func openLockFile() (*os.File, error) {
+// takeLocks takes the lock file course (exclusively, or shared after the lock of
+// package pkg) and returns what releases them.
+func takeLocks(course string, alongside bool, pkg string) (unlock func()) {
+	var held []*os.File
+	unlock = func() {
+		for _, f := range held {
+			f.Close() // closing releases the lock
+		}
+	}
+	take := func(path string, how int) {
+		f, err := openLockFile(path)
+		if err == nil {
+			err = unix.Flock(int(f.Fd()), how)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ipctest: running without the test lock %s (%v)\n", path, err)
+		}
+		if f != nil {
+			held = append(held, f)
+		}
+	}
+	if !alongside {
+		take(course, unix.LOCK_EX)
+		return unlock
+	}
+	// Its own package's lock first, so that a second run of the package waits
+	// without holding the course-wide lock (and so holding off the others). The
+	// file is named after the test binary (go test names it PACKAGE.test), so that
+	// every user's runs of the package find it.
+	take(strings.TrimSuffix(course, ".lock")+"-"+pkg+".lock", unix.LOCK_EX)
+	take(course, unix.LOCK_SH)
+	return unlock
+}
+
+func openLockFile(path string) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if !errors.Is(err, os.ErrNotExist) {
 			return f, err
 		}
-		f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, os.ErrExist) {
 			continue // another run created it in between: open that one
 		}

@@ -231,7 +231,8 @@ func (s *supervisor) startTests() (pid int, err error) {
 		mode = "own"
 	}
 	env := withEnv(os.Environ(), envSupervisor, fmt.Sprintf("%d %s", os.Getpid(), mode))
-	if start, ok := procStart(os.Getpid()); ok {
+	// A run alongside others does not have the shared namespace to itself.
+	if start, ok := procStart(os.Getpid()); ok && (s.ownNamespace || !alongside) {
 		env = withEnv(env, envAlone, fmt.Sprintf("%d %d", os.Getpid(), start))
 	}
 	return syscall.ForkExec(exe, os.Args, &syscall.ProcAttr{

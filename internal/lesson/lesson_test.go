@@ -132,7 +132,10 @@ func readUntilSignalled(l *Lesson, id int, detachToo bool) error {
 	return nil
 }
 
-func TestMain(m *testing.M) { ipctest.Main(m, Entry("demo", testUsage, demo)) }
+func TestMain(m *testing.M) {
+	ipctest.Alongside() // private segments only
+	ipctest.Main(m, Entry("demo", testUsage, demo))
+}
 
 func run(args []string, stdin string) (status int, stdout, stderr string) {
 	var out, errb bytes.Buffer

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	ipctest.Helper("add", helperAdd)
 	ipctest.Helper("hold", helperHold)
 	ipctest.Helper("limits", helperLimits)
+	ipctest.Alongside() // private objects only
 	ipctest.Main(m, nil)
 }
 

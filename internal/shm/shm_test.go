@@ -16,7 +16,10 @@ import (
 	"github.com/learn-sysv/shm-course/internal/lesson"
 )
 
-func TestMain(m *testing.M) { ipctest.Main(m, nil) }
+func TestMain(m *testing.M) {
+	ipctest.Alongside() // private segments only
+	ipctest.Main(m, nil)
+}
 
 func TestParseID(t *testing.T) {
 	tests := []struct {
