@@ -64,8 +64,7 @@ func tiedParent(mode, file string) int {
 	child.Stdout = out
 	ended := make(chan int) // the tids of the threads that end
 	var wg sync.WaitGroup
-	var endThread func(fn func() error)
-	endThread = func(fn func() error) {
+	endThread := func(fn func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
