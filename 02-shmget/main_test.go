@@ -1110,4 +1110,9 @@ func TestRootOfAUserNamespace(t *testing.T) {
 	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "where the user nobody\n   (uid 65534) does not exist, so this part is skipped")
+	// SHM_HUGETLB's CAP_IPC_LOCK counts only in the initial user namespace.
+	if !strings.Contains(r.Stdout, "no Hugepagesize in /proc/meminfo") {
+		assert.Contains(t, r.Stdout, "CAP_IPC_LOCK only in its own user namespace, where it does not count for this")
+		assert.NotContains(t, r.Stdout, "CAP_IPC_LOCK yes")
+	}
 }

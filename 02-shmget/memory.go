@@ -299,8 +299,14 @@ func hugePages(l *lesson.Lesson) error {
 	free, _ := meminfo("HugePages_Free")
 	group, _ := readNumber("/proc/sys/vm/hugetlb_shm_group")
 	l.Result("huge page size %s; /proc/sys/vm/nr_hugepages = %d reserved, %d free (HugePages_Free)", bytesString(huge), reserved, free)
-	capLock, member := caps.Has(unix.CAP_IPC_LOCK), inGroup(int(group))
-	l.Result("this process: CAP_IPC_LOCK %s; group %d (/proc/sys/vm/hugetlb_shm_group) %s", yesNo(capLock, "yes", "no"), group, yesNo(member, "is one of its groups", "is not one of its groups"))
+	// The kernel checks both in the initial user namespace: capable(CAP_IPC_LOCK),
+	// and the group as the machine numbers it (ipc/shm.c, can_do_hugetlb_shm).
+	capLock, member := caps.HasInInitialNamespace(unix.CAP_IPC_LOCK), inGroup(int(group))
+	lockText := yesNo(capLock, "yes", "no")
+	if !capLock && caps.Has(unix.CAP_IPC_LOCK) {
+		lockText = "only in its own user namespace, where it does not count for this"
+	}
+	l.Result("this process: CAP_IPC_LOCK %s; group %d (/proc/sys/vm/hugetlb_shm_group) %s", lockText, group, yesNo(member, "is one of its groups", "is not one of its groups"))
 	l.Look("grep -i huge /proc/meminfo; cat /proc/sys/vm/hugetlb_shm_group")
 	l.Say("SHM_HUGETLB needs CAP_IPC_LOCK or membership of that group, and free huge pages:")
 	flg := unix.IPC_CREAT | shmHugeTLB | 0o600

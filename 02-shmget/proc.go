@@ -86,19 +86,34 @@ func hasCapIPCOwner() bool { return caps.HasOverIPC(unix.CAP_IPC_OWNER) }
 // inGroup reports whether gid is this process's effective group or one of its
 // supplementary groups, as the kernel's in_group_p checks.
 func inGroup(gid int) bool {
-	if os.Getegid() == gid {
-		return true
-	}
 	groups, err := os.Getgroups()
 	if err != nil {
-		return false
+		groups = nil
 	}
-	for _, g := range groups {
-		if g == gid {
+	for _, g := range append(groups, os.Getegid()) {
+		if h, ok := machineGID(g); ok && h == gid {
 			return true
 		}
 	}
 	return false
+}
+
+// machineGID is group g of this process's user namespace as the machine (the
+// initial namespace) numbers it, through /proc/self/gid_map ("inside outside
+// count" per line; user_namespaces(7)): under unshare -r, group 0 inside is your
+// own group outside. ok is false for a group the map does not cover.
+func machineGID(g int) (int, bool) {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return g, true // no user namespaces: the ids are the machine's
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var inside, outside, count int64
+		if _, err := fmt.Sscan(line, &inside, &outside, &count); err == nil && int64(g) >= inside && int64(g)-inside < count {
+			return int(outside + int64(g) - inside), true
+		}
+	}
+	return 0, false
 }
 
 // mapping is one mapping of this process, from /proc/self/smaps.

@@ -47,8 +47,8 @@ func HasOverIPC(c int) bool {
 // user namespace, or the process is in the initial user namespace, whose
 // capabilities count in every namespace.
 func ipcNamespaceIsOurs() bool {
-	if m, err := os.ReadFile("/proc/self/uid_map"); err != nil || strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295" {
-		return true // no user namespaces here, or the initial one: it maps every uid
+	if InitialUserNamespace() {
+		return true
 	}
 	ipc, err := os.Open("/proc/self/ns/ipc")
 	if err != nil {
@@ -70,4 +70,20 @@ func ipcNamespaceIsOurs() bool {
 		return true
 	}
 	return owner.Ino == ours.Ino && owner.Dev == ours.Dev
+}
+
+// HasInInitialNamespace reports whether this process has capability c and it counts
+// for checks the kernel makes against the initial user namespace (capable(), not
+// ns_capable()): CAP_IPC_LOCK for SHM_HUGETLB, for one. Root of any user namespace
+// but the first has it in its effective set to no effect there.
+func HasInInitialNamespace(c int) bool {
+	return Has(c) && InitialUserNamespace()
+}
+
+// InitialUserNamespace reports whether this process is in the initial user
+// namespace, whose uid_map maps every uid to itself (or the kernel has no user
+// namespaces at all).
+func InitialUserNamespace() bool {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	return err != nil || strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295"
 }
