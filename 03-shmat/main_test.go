@@ -268,3 +268,16 @@ func TestRootOfAUserNamespace(t *testing.T) {
 	assert.Empty(t, r.Stderr)
 	assert.Contains(t, r.Stdout, "there is no one here to be refused")
 }
+
+// As root of a user namespace without an IPC namespace of its own (unshare -r), the
+// process is uid 0 but its CAP_IPC_OWNER does not count for the segments it sees:
+// the permission step shows EACCES on a segment of its own, and says why.
+func TestRootOfAUserNamespaceWithoutItsOwnIPC(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := ipctest.RunProgramAsUserNamespaceRoot(t)
+	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Contains(t, r.Stdout, "(read-write: refused)\n-> EACCES (permission denied)")
+	assert.Contains(t, r.Stdout, "This process is uid 0, yet it was refused: its CAP_IPC_OWNER does not count here")
+	assert.NotContains(t, r.Stdout, "there is no one here to be refused")
+}

@@ -74,8 +74,14 @@ func (t *tour) ownReadOnlySegment() error {
 	l.Say("Segment %d is ours, with mode 0400: the owner may read, nobody may write.", id)
 	tryAttach(l, id, 0, unix.SHM_RDONLY, "read-only: allowed")
 	tryAttach(l, id, 0, 0, "read-write: refused")
-	l.Say("Run as root and root passes every check (CAP_IPC_OWNER); the lesson then starts a")
-	l.Say("child as the user nobody instead. To see it: go build -o /tmp/03-shmat ./03-shmat && sudo /tmp/03-shmat")
+	if os.Geteuid() == 0 {
+		l.Say("This process is uid 0, yet it was refused: its CAP_IPC_OWNER does not count here")
+		l.Say("(a user namespace without an IPC namespace of its own, as unshare -r makes, or a")
+		l.Say("container that dropped the capability), so the kernel checks its bits like anyone's.")
+	} else {
+		l.Say("Run as root and root passes every check (CAP_IPC_OWNER); the lesson then starts a")
+		l.Say("child as the user nobody instead. To see it: go build -o /tmp/03-shmat ./03-shmat && sudo /tmp/03-shmat")
+	}
 	return release()
 }
 

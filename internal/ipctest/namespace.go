@@ -64,8 +64,21 @@ func RunProgramInIPCNamespace(t testing.TB, sysctls map[string]string, args ...s
 // refuses user namespaces, the test is skipped with a message.
 func RunProgramAsNamespaceRoot(t testing.TB, args ...string) Result {
 	t.Helper()
+	return runAsNamespaceRoot(t, syscall.CLONE_NEWIPC, args...)
+}
+
+// RunProgramAsUserNamespaceRoot is RunProgramAsNamespaceRoot without the IPC
+// namespace (`unshare -r`): root of its user namespace, with every capability in its
+// effective set, among the test's own segments, over which none of them counts.
+func RunProgramAsUserNamespaceRoot(t testing.TB, args ...string) Result {
+	t.Helper()
+	return runAsNamespaceRoot(t, 0, args...)
+}
+
+func runAsNamespaceRoot(t testing.TB, flags uintptr, args ...string) Result {
+	t.Helper()
 	attr := &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWIPC | syscall.CLONE_NEWUSER,
+		Cloneflags:  flags | syscall.CLONE_NEWUSER,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
 	}
