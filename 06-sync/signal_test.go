@@ -39,7 +39,7 @@ func exitFor(sig syscall.Signal) int { return 128 + int(sig) }
 
 // sigName is how describeExit names sig.
 func sigName(sig syscall.Signal) string {
-	return map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
+	return map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP"}[sig]
 }
 
 // assertStderr checks that stderr is exactly one line for each pattern, in any
@@ -150,7 +150,8 @@ func TestSignalsStopEverything(t *testing.T) {
 	t.Parallel()
 	for _, tr := range transportNames() {
 		for _, target := range []string{"launcher", "group", "producer", "consumer"} {
-			for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			// SIGHUP: the terminal closed.
+			for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 				t.Run(fmt.Sprintf("%s/%v to the %s", tr, sig, target), func(t *testing.T) {
 					t.Parallel()
 					signalLauncher(t, tr, target, sig, 20*time.Millisecond, midStream...)
