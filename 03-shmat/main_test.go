@@ -132,6 +132,7 @@ func TestProgram(t *testing.T) {
 // 1 (in a private IPC namespace): it says what the setting changes, still shows
 // every step, and ends with the last detach destroying the segment.
 func TestProgramWithShmRmidForced(t *testing.T) {
+	t.Parallel() // in an IPC namespace of its own: nothing of it is seen here
 	r := ipctest.RunProgramInIPCNamespace(t, map[string]string{"shm_rmid_forced": "1"})
 
 	require.Equal(t, 0, r.ExitCode, "stderr: %s\nstdout:\n%s", r.Stderr, r.Stdout)
@@ -263,6 +264,7 @@ func TestCtrlCWhileAChildRuns(t *testing.T) {
 // As root of a user namespace where only root exists (unshare -r --ipc, or a
 // container), no one can be refused: the permission step says so.
 func TestRootOfAUserNamespace(t *testing.T) {
+	t.Parallel() // in an IPC namespace of its own: nothing of it is seen here
 	r := ipctest.RunProgramAsNamespaceRoot(t)
 	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
@@ -273,7 +275,9 @@ func TestRootOfAUserNamespace(t *testing.T) {
 // process is uid 0 but its CAP_IPC_OWNER does not count for the segments it sees:
 // the permission step shows EACCES on a segment of its own, and says why.
 func TestRootOfAUserNamespaceWithoutItsOwnIPC(t *testing.T) {
-	ipctest.NoLeaks(t)
+	// In parallel with the two tests above, whose objects are in namespaces of their
+	// own; the run's leak check covers this one's (NoLeaks is for sequential tests).
+	t.Parallel()
 	r := ipctest.RunProgramAsUserNamespaceRoot(t)
 	assert.Equal(t, 0, r.ExitCode, "stderr: %s", r.Stderr)
 	assert.Empty(t, r.Stderr)
