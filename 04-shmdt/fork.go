@@ -116,7 +116,7 @@ func buildFork(l *lesson.Lesson, gcc string) (string, error) {
 		return "", err
 	}
 	l.Call("gcc -O2 -Wall -o %s %s    (c/fork.c, built into this program)", bin, src)
-	if out, err := lesson.BuildC(gcc, dir, src, bin); err != nil {
+	if out, err := lesson.BuildC(l, gcc, dir, src, bin); err != nil {
 		return "", fmt.Errorf("gcc could not compile c/fork.c (%v): %s", err, lesson.FirstLines(string(out), 1))
 	}
 	return bin, nil

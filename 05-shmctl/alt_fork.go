@@ -40,7 +40,7 @@ func (a *altState) forkInC() error {
 		return err
 	}
 	l.Call("gcc -O2 -Wall -o %s 05-shmctl/c/anon_shared.c", exe)
-	if out, err := lesson.BuildC(gcc, dir, src, exe); err != nil {
+	if out, err := lesson.BuildC(l, gcc, dir, src, exe); err != nil {
 		return errors.New("gcc failed to build c/anon_shared.c: " + string(out))
 	}
 	l.Call("%s    (a C program: its lines and its child's come through it)", exe)

@@ -145,12 +145,16 @@ func showIDs(l *lesson.Lesson, ids []int) {
 			gap = false
 		}
 		seq, index := splitID(id)
+		var notes []string
+		if i > 0 && seq != ids[i-1]>>idShift() {
+			notes = append(notes, "seq + 1: the index started again")
+		}
+		if i == len(ids)-1 && len(ids) > 1 {
+			notes = append(notes, "a slot used before: kept") // maybe the very first of a new seq
+		}
 		note := ""
-		switch {
-		case i > 0 && seq != ids[i-1]>>idShift():
-			note = "   seq + 1: the index started again"
-		case i == len(ids)-1 && len(ids) > 1:
-			note = "   a slot used before: kept"
+		if len(notes) > 0 {
+			note = "   " + strings.Join(notes, "; ")
 		}
 		l.Say("  %5d  %-10d   = %5d × %d + %d%s", i+1, id, seq, per, index, note)
 	}

@@ -3,9 +3,11 @@
 package lesson
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,14 +27,21 @@ func TestBuildC(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, []byte("int main(void) { return 7; }\n"), 0o600))
 	require.NoError(t, os.WriteFile(bad, []byte("int main(void) { return }\n"), 0o600))
 
-	out, err := BuildC(gcc, dir, good, exe)
+	build := func(src, exe string) (out []byte, err error) {
+		Run("demo", "", func(l *Lesson, args []string) error {
+			out, err = BuildC(l, gcc, dir, src, exe)
+			return nil
+		}, nil, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+		return out, err
+	}
+	out, err := build(good, exe)
 	require.NoError(t, err, "%s", out)
 	err = exec.Command(exe).Run()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 7, ee.ExitCode(), "the program built is the one in good.c")
 
-	out, err = BuildC(gcc, dir, bad, filepath.Join(dir, "bad"))
+	out, err = build(bad, filepath.Join(dir, "bad"))
 	assert.Error(t, err)
 	assert.Contains(t, string(out), "error", "gcc's message comes back")
 }
