@@ -361,68 +361,47 @@ func TestCProducerRefusedLeavesMaxMessage(t *testing.T) {
 // only after the consumer (Go or C) has found its pid; then it sends three
 // 5000-byte messages and the trailer.
 func TestConsumerWaitsForMaxMessage(t *testing.T) {
-	useC(t)
-	t.Parallel()
-	tests := []struct {
-		transport, cConsumer string
-	}{
-		{"semring", "consumer"},
-		{"fast", "fast_consumer"},
-	}
-	for _, tt := range tests {
-		for _, lang := range []string{"Go", "C"} {
-			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
-				t.Parallel()
-				var cConsumer string
-				if lang == "C" {
-					cConsumer = buildC(t, tt.cConsumer)
-				}
-				k, key := testKey(t)
-				seg, semid := cRing(t, tt.transport, k, true)
-				hdr := header.Of(seg)
-				require.NoError(t, hdr.Claim(header.Producer))
-				var done <-chan struct{}
-				var cOut strings.Builder
-				var cmd *exec.Cmd
-				var g *ipctest.Proc
-				if lang == "Go" {
-					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
-					g.Expect(t, "load max message at offset 28", 10*time.Second)
-					done = g.Done()
-				} else {
-					cmd = exec.Command(cConsumer, key)
-					cmd.Stdout, cmd.Stderr = &cOut, &cOut
-					require.NoError(t, cmd.Start())
-					ch := make(chan struct{})
-					go func() { _ = cmd.Wait(); close(ch) }()
-					done = ch
-					require.Eventually(t, func() bool { return hdr.Pid(header.Consumer) == cmd.Process.Pid }, 10*time.Second, time.Millisecond, "the C consumer never claimed its role")
-				}
-				select {
-				case <-done:
-					t.Fatal("the consumer ended while max message was still 0")
-				case <-time.After(300 * time.Millisecond):
-				}
-				if g != nil {
-					assert.NotContains(t, g.Stdout(), "the largest message the producer will send", "read while max message was 0")
-				}
-				hdr.SetMaxMessage(5000)
-
-				sent := playProducer(t, tt.transport, seg, semid, 3, 5000)
-				<-done
-				if g != nil {
-					r := g.Wait(t)
-					require.Equal(t, 0, r.ExitCode, r.Stderr)
-					assert.Empty(t, r.Stderr)
-					assert.Contains(t, r.Stdout, "-> 5000 bytes: the largest message the producer will send\n")
-					assertVerified(t, r.Stdout, 3)
-				} else {
-					assert.Equal(t, 0, cmd.ProcessState.ExitCode(), cOut.String())
-					assert.Equal(t, fmt.Sprintf("C consumer: 3 messages, 15000 bytes, crc32 %#08x verified\n", sent.crc), cOut.String())
-				}
-			})
+	eachConsumerWithTheTestAsProducer(t, func(t *testing.T, p testProducer) {
+		var done <-chan struct{}
+		var cOut strings.Builder
+		var cmd *exec.Cmd
+		var g *ipctest.Proc
+		if p.cConsumer == "" {
+			g = ipctest.StartProgram(t, "consumer", "-transport", p.transport, "-key", p.key, "-wait", "10s")
+			g.Expect(t, "load max message at offset 28", 10*time.Second)
+			done = g.Done()
+		} else {
+			cmd = exec.Command(p.cConsumer, p.key)
+			cmd.Stdout, cmd.Stderr = &cOut, &cOut
+			require.NoError(t, cmd.Start())
+			ch := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(ch) }()
+			done = ch
+			require.Eventually(t, func() bool { return p.hdr.Pid(header.Consumer) == cmd.Process.Pid }, 10*time.Second, time.Millisecond, "the C consumer never claimed its role")
 		}
-	}
+		select {
+		case <-done:
+			t.Fatal("the consumer ended while max message was still 0")
+		case <-time.After(300 * time.Millisecond):
+		}
+		if g != nil {
+			assert.NotContains(t, g.Stdout(), "the largest message the producer will send", "read while max message was 0")
+		}
+		p.hdr.SetMaxMessage(5000)
+
+		sent := playProducer(t, p.transport, p.seg, p.semid, 3, 5000)
+		<-done
+		if g != nil {
+			r := g.Wait(t)
+			require.Equal(t, 0, r.ExitCode, r.Stderr)
+			assert.Empty(t, r.Stderr)
+			assert.Contains(t, r.Stdout, "-> 5000 bytes: the largest message the producer will send\n")
+			assertVerified(t, r.Stdout, 3)
+		} else {
+			assert.Equal(t, 0, cmd.ProcessState.ExitCode(), cOut.String())
+			assert.Equal(t, fmt.Sprintf("C consumer: 3 messages, 15000 bytes, crc32 %#08x verified\n", sent.crc), cOut.String())
+		}
+	})
 }
 
 // playProducer sends messages data messages of size bytes, the trailer and the end
@@ -450,66 +429,81 @@ func playProducer(t *testing.T, transport string, seg []byte, semid, messages, s
 // CRC-32 of those wrong bytes must fail too: the consumers, Go and C, check every
 // byte k >= 8 of message i against (i + k) & 0xff. The test plays that producer.
 func TestConsumerChecksThePattern(t *testing.T) {
+	eachConsumerWithTheTestAsProducer(t, func(t *testing.T, p testProducer) {
+		p.hdr.SetMaxMessage(300)
+		var g *ipctest.Proc
+		var cmd *exec.Cmd
+		var cOut strings.Builder
+		if p.cConsumer == "" {
+			g = ipctest.StartProgram(t, "consumer", "-transport", p.transport, "-key", p.key, "-wait", "10s")
+		} else {
+			cmd = exec.Command(p.cConsumer, p.key)
+			cmd.Stdout, cmd.Stderr = &cOut, &cOut
+			require.NoError(t, cmd.Start())
+		}
+		tr, _ := transportNamed(p.transport)
+		out, err := tr.Sender(p.seg, sem.FromID(p.semid))
+		require.NoError(t, err)
+		var sent tally
+		msg := make([]byte, 300)
+		for i := uint64(0); i < 3; i++ {
+			fillMessage(msg, i)
+			if i == 2 {
+				msg[270] ^= 0x40 // wrong, and counted in the CRC as sent
+			}
+			sent.add(msg)
+			if err := out.Send(msg); err != nil {
+				break // the consumer stopped at the wrong byte and removed the set
+			}
+		}
+		_ = out.Send(sent.trailer())
+		_ = out.Close()
+		good := byte((2 + 270) & 0xff)
+		want := fmt.Sprintf("message 2: byte 270 is 0x%02x, not 0x%02x", good^0x40, good)
+		if g != nil {
+			r := g.Wait(t)
+			ipctest.AssertOneLineError(t, r, 1, want+" ((2 + 270) & 0xff): the payload is not the documented pattern")
+		} else {
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, cOut.String())
+			assert.Equal(t, 1, exit.ExitCode())
+			assert.Equal(t, want+": the payload is not the documented pattern\n", cOut.String())
+		}
+	})
+}
+
+// testProducer is a ring made by the test, whose producer role the test has
+// claimed, and the consumer to run against it: the C one if cConsumer names its
+// program, else the Go one.
+type testProducer struct {
+	transport string
+	key       string // for -key, and the C consumer's argument
+	seg       []byte
+	semid     int
+	hdr       header.Header
+	cConsumer string
+}
+
+// eachConsumerWithTheTestAsProducer runs body in parallel for each transport and
+// each consumer, Go and C, with a new ring whose producer role the test has claimed.
+func eachConsumerWithTheTestAsProducer(t *testing.T, body func(t *testing.T, p testProducer)) {
 	useC(t)
 	t.Parallel()
-	tests := []struct {
-		transport, cConsumer string
-	}{
-		{"semring", "consumer"},
-		{"fast", "fast_consumer"},
-	}
-	for _, tt := range tests {
+	for _, tt := range []struct{ transport, cConsumer string }{{"semring", "consumer"}, {"fast", "fast_consumer"}} {
 		for _, lang := range []string{"Go", "C"} {
 			t.Run(tt.transport+"/"+lang, func(t *testing.T) {
 				t.Parallel()
-				var cConsumer string
+				p := testProducer{transport: tt.transport}
 				if lang == "C" {
-					cConsumer = buildC(t, tt.cConsumer)
+					p.cConsumer = buildC(t, tt.cConsumer)
 				}
 				k, key := testKey(t)
-				seg, semid := cRing(t, tt.transport, k, true)
-				hdr := header.Of(seg)
-				require.NoError(t, hdr.Claim(header.Producer))
-				hdr.SetMaxMessage(300)
-				var g *ipctest.Proc
-				var cmd *exec.Cmd
-				var cOut strings.Builder
-				if lang == "Go" {
-					g = ipctest.StartProgram(t, "consumer", "-transport", tt.transport, "-key", key, "-wait", "10s")
-				} else {
-					cmd = exec.Command(cConsumer, key)
-					cmd.Stdout, cmd.Stderr = &cOut, &cOut
-					require.NoError(t, cmd.Start())
-				}
-				tr, _ := transportNamed(tt.transport)
-				out, err := tr.Sender(seg, sem.FromID(semid))
-				require.NoError(t, err)
-				var sent tally
-				msg := make([]byte, 300)
-				for i := uint64(0); i < 3; i++ {
-					fillMessage(msg, i)
-					if i == 2 {
-						msg[270] ^= 0x40 // wrong, and counted in the CRC as sent
-					}
-					sent.add(msg)
-					if err := out.Send(msg); err != nil {
-						break // the consumer stopped at the wrong byte and removed the set
-					}
-				}
-				_ = out.Send(sent.trailer())
-				_ = out.Close()
-				good := byte((2 + 270) & 0xff)
-				want := fmt.Sprintf("message 2: byte 270 is 0x%02x, not 0x%02x", good^0x40, good)
-				if g != nil {
-					r := g.Wait(t)
-					ipctest.AssertOneLineError(t, r, 1, want+" ((2 + 270) & 0xff): the payload is not the documented pattern")
-				} else {
-					err := cmd.Wait()
-					var exit *exec.ExitError
-					require.ErrorAs(t, err, &exit, cOut.String())
-					assert.Equal(t, 1, exit.ExitCode())
-					assert.Equal(t, want+": the payload is not the documented pattern\n", cOut.String())
-				}
+				p.key = key
+				p.seg, p.semid = cRing(t, tt.transport, k, true)
+				p.hdr = header.Of(p.seg)
+				require.NoError(t, p.hdr.Claim(header.Producer))
+				body(t, p)
 			})
 		}
 	}
