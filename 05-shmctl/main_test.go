@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 	// ipctest.StartHelperAs.
 	ipctest.Helper(helperProgram, lesson.Entry(name, usage, run))
 	ipctest.Helper(helperListen, listen)
+	// TestIpcsLinesMatchIpcs makes nobody the owner of a segment.
+	ipctest.GivesSegmentsAway()
 	ipctest.Main(m, lesson.Entry(name, usage, run))
 }
 

@@ -321,12 +321,39 @@ func unusedPid(t *testing.T) int {
 	return 0
 }
 
-// Run by root, the tests run in an IPC namespace of their own; otherwise they hold
-// the lock that the course's test runs in a shared namespace take turns on. Either
-// way their temporary files go to a directory of the run's own.
+// The tests run in an IPC namespace of their own: root's in one the supervisor
+// made, an ordinary user's in one made with a user namespace that maps only that
+// user, who keeps no capability there. Where there is none, they hold the lock that
+// the course's test runs in a shared namespace take turns on. Either way their
+// temporary files go to a directory of the run's own.
 func TestWhereTheTestsRun(t *testing.T) {
 	assert.True(t, strings.HasPrefix(filepath.Base(os.TempDir()), "shm-course-test-"), "TMPDIR is the run's: %s", os.TempDir())
 	assert.True(t, strings.HasPrefix(t.TempDir(), os.TempDir()+"/"), "t.TempDir is in it")
+	if os.Geteuid() != 0 && insideOwnNamespace() {
+		// The wrapper outside is beyond this user namespace's view (/proc/PID/ns of
+		// a process there: EACCES). What proves the IPC namespace new is its owner:
+		// this user namespace, which only a new IPC namespace made with it can have.
+		uid, gid := os.Geteuid(), os.Getegid()
+		for file, want := range map[string]string{"uid_map": fmt.Sprintf("%d %d 1", uid, uid), "gid_map": fmt.Sprintf("%d %d 1", gid, gid)} {
+			m, err := os.ReadFile("/proc/self/" + file)
+			require.NoError(t, err)
+			assert.Equal(t, want, strings.Join(strings.Fields(string(m)), " "), "%s maps this user to itself and nobody else", file)
+		}
+		status, err := os.ReadFile("/proc/self/status")
+		require.NoError(t, err)
+		assert.Contains(t, string(status), "\nCapEff:\t0000000000000000\n", "no capability")
+		ipc, err := os.Open("/proc/self/ns/ipc")
+		require.NoError(t, err)
+		defer ipc.Close()
+		owner, err := unix.IoctlRetInt(int(ipc.Fd()), unix.NS_GET_USERNS)
+		require.NoError(t, err, "ioctl(NS_GET_USERNS) on the IPC namespace")
+		defer unix.Close(owner)
+		var ownerStat, ours unix.Stat_t
+		require.NoError(t, unix.Fstat(owner, &ownerStat))
+		require.NoError(t, unix.Stat("/proc/self/ns/user", &ours))
+		assert.Equal(t, ours.Ino, ownerStat.Ino, "the IPC namespace belongs to this user namespace")
+		return
+	}
 	if insideOwnNamespace() {
 		// The supervisor (the parent) made the namespace; its own parent (go test)
 		// is in the one the run was started in.

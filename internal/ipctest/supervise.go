@@ -108,6 +108,11 @@ func supervise() int {
 	// process ends, not when the Go runtime retires a thread. And in a run with a
 	// namespace of its own, this thread is the one in it (see enterNamespace).
 	runtime.LockOSThread()
+	if wantsUserNamespace() {
+		if status, ok := superviseInUserNamespace(); ok {
+			return status
+		}
+	}
 	nesting, _ := strconv.Atoi(os.Getenv(envNesting))
 	if nesting >= maxNesting {
 		fmt.Fprintf(os.Stderr, "ipctest: %d test runs nested in each other: not starting another (does every test run start a test run?)\n", nesting)
@@ -166,6 +171,9 @@ func supervise() int {
 // this, so no other thread of this process ends up in the namespace.) It reports
 // whether the run has a namespace of its own.
 func enterNamespace() bool {
+	if inUserNamespace() {
+		return true // an ordinary user's: the wrapper made it (usernamespace.go)
+	}
 	if os.Geteuid() != 0 || os.Getenv(envNamespace) == "off" {
 		return false
 	}

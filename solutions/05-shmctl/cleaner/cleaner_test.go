@@ -25,6 +25,7 @@ import (
 func TestMain(m *testing.M) {
 	ipctest.Helper("create", helperCreate)
 	ipctest.Helper("clean", helperClean)
+	ipctest.GivesSegmentsAway() // giveAway
 	ipctest.Main(m, nil)
 }
 

@@ -25,6 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	ipctest.Helper("row-as-long-name", helperRowAsLongName)
+	ipctest.GivesSegmentsAway() // setOwner
 	ipctest.Main(m, nil)
 }
 
