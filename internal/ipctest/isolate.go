@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Where the tests run. Run by root, each test binary runs its tests in an IPC
-// namespace of its own (ipc_namespaces(7); the supervisor makes it, see
-// supervise.go): there /proc/sysvipc and the limits in
+// Where the tests run. Each test binary runs its tests in an IPC namespace of its
+// own (ipc_namespaces(7)): root's supervisor makes it (supervise.go), an ordinary
+// user's gets it together with a user namespace that maps only that user, from a
+// wrapper (usernamespace.go). There /proc/sysvipc and the limits in
 // /proc/sys/kernel belong to the run alone, so the run cannot see, count or remove
 // another run's segments and semaphore sets, and need not wait for one. When the last
 // process of the run ends, the kernel destroys the namespace and whatever is still in
@@ -22,19 +23,16 @@ import (
 // /proc/meminfo when its process exits), so even a test run killed with kill -9
 // leaves nothing on the machine once its processes have ended.
 //
-// Everyone else, and root where the kernel refuses a new namespace (a container
-// without CAP_SYS_ADMIN), runs the tests in the namespace they started in. There
-// the course's test runs take turns on a lock file (the supervisor holds it from
-// before the tests start until it has cleaned up after them), because tests compare
-// system-wide tables and some use well-known keys, and the leak check tells the run's
-// objects from others' by process id and start time (runpids.go).
-//
-// Why not a user namespace for an ordinary user, which would let them create an IPC
-// namespace too? Inside one only their own uid and gid can be mapped, and shmctl
-// IPC_SET refuses an owner outside the map with EINVAL: handing a segment to another
-// user (lesson 05 does) works on the machine and would fail in the tests.
+// An ordinary user's packages that give segments to other users (GivesSegmentsAway),
+// and everyone's where the kernel refuses a new namespace (user namespaces turned
+// off, a container's seccomp profile, root without CAP_SYS_ADMIN), run the tests in
+// the namespace they started in. There the course's test runs take turns on a lock
+// file (the supervisor holds it from before the tests start until it has cleaned up
+// after them), because tests compare system-wide tables and some use well-known
+// keys, and the leak check tells the run's objects from others' by process id and
+// start time (runpids.go).
 
-// envNamespace set to "off" makes root's tests run in the current IPC namespace,
+// envNamespace set to "off" makes the tests run in the current IPC namespace,
 // taking turns on the lock file: to watch them with ipcs from another terminal, or
 // to test that way of running.
 const envNamespace = "SHMCOURSE_TEST_NAMESPACE"

@@ -17,7 +17,9 @@ import (
 
 // The supervisor. A test run of the course is two processes: the supervisor, which
 // `go test` (or whoever runs the test binary) starts, and under it the same test
-// binary again, which runs the tests (runTests). The supervisor starts nothing else
+// binary again, which runs the tests (runTests). (An ordinary user's run has a third
+// above the two, the wrapper that starts the supervisor in namespaces of its own:
+// usernamespace.go.) The supervisor starts nothing else
 // and does nothing while the tests run; it is there for the end:
 //
 //   - It is a child subreaper (PR_SET_CHILD_SUBREAPER, prctl(2)): every process the
@@ -164,7 +166,8 @@ func supervise() int {
 }
 
 // enterNamespace moves this thread into a new IPC namespace for root's runs (see
-// isolate.go), unless SHMCOURSE_TEST_NAMESPACE=off; the tests' process, started
+// isolate.go; an ordinary user's supervisor is born in one), unless
+// SHMCOURSE_TEST_NAMESPACE=off; the tests' process, started
 // from this thread, is born in it. The thread holds the namespace until the run
 // has ended, and the supervisor looks into it from here to clean up. (The Go
 // runtime starts new threads from a thread of its own, not from a locked one like
