@@ -73,7 +73,7 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			cmd.Env = append(withoutHelper(), envHold+"=1")
 			if tc.ownNamespace {
 				if !insideOwnNamespace() {
-					t.Skip("this test run has no namespace of its own (only root's get one, where the kernel allows it), so neither would the run it starts")
+					t.Skip("this test run has no namespace of its own (the kernel refused one, or SHMCOURSE_TEST_NAMESPACE=off), so neither would the run it starts")
 				}
 			} else {
 				cmd.Env = append(cmd.Env, envNamespace+"=off")
