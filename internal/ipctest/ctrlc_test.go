@@ -81,16 +81,21 @@ func TestCtrlCDuringGoTest(t *testing.T) {
 	}
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	if *ctrlcRuns == 0 {
 		// The helper that ignores the signals costs the two seconds before SIGKILL:
-		// once is enough by default.
+		// once is enough by default. The two run at once, each with random numbers
+		// of its own and keys from a range of its own (lane).
 		byDefault[1].stubborn = false
-		for _, w := range byDefault {
-			t.Run(w.name, func(t *testing.T) { ctrlcOnce(t, goCmd, w, rng, false) })
+		for lane, w := range byDefault {
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(lane)))
+			t.Run(w.name, func(t *testing.T) {
+				t.Parallel()
+				ctrlcOnce(t, goCmd, w, rng, lane, false)
+			})
 		}
 		return
 	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	for i := 0; i < *ctrlcRuns; i++ {
 		w := ways[rng.IntN(len(ways))]
 		w.stubborn = rng.IntN(2) == 0
@@ -102,7 +107,7 @@ func TestCtrlCDuringGoTest(t *testing.T) {
 		if w.stubborn {
 			when += ", with a stubborn helper"
 		}
-		if !t.Run(fmt.Sprintf("%d %s %s", i, w.name, when), func(t *testing.T) { ctrlcOnce(t, goCmd, w, rng, early) }) {
+		if !t.Run(fmt.Sprintf("%d %s %s", i, w.name, when), func(t *testing.T) { ctrlcOnce(t, goCmd, w, rng, 0, early) }) {
 			return // a failure is enough; its leftovers are removed
 		}
 	}
@@ -111,10 +116,10 @@ func TestCtrlCDuringGoTest(t *testing.T) {
 // ctrlcOnce runs go test the way w says, presses Ctrl-C and checks what is left.
 // early: at a random moment of go test's first second and a half, whatever it is
 // doing; otherwise once every fixture test binary holds objects, and then after a
-// random pause.
-func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, early bool) {
+// random pause. Runs at the same time take keys from different lanes (0 or 1).
+func ctrlcOnce(t *testing.T, goCmd string, w goTestWay, rng *rand.Rand, lane int, early bool) {
 	mark := fmt.Sprintf("ctrlc-%d-%d", os.Getpid(), rng.Uint64())
-	keys := unusedKeyRange(t, rng)
+	keys := unusedKeyRange(t, rng, lane)
 	dir := t.TempDir() // the fixture's ready files
 	tmp := t.TempDir() // $TMPDIR of go test and the fixture's runs
 	// -parallel 4: with the default, GOMAXPROCS, two tests would run at once on a
@@ -221,10 +226,11 @@ func waitForFiles(dir string, names []string, timeout time.Duration) bool {
 }
 
 // unusedKeyRange returns the high 16 bits of a range of 65536 keys that no segment
-// or semaphore set uses now.
-func unusedKeyRange(t *testing.T, rng *rand.Rand) uint32 {
+// or semaphore set uses now: one of the 128 ranges of lane 0 or 1 (the lowest bit),
+// so that two runs at once cannot pick the same.
+func unusedKeyRange(t *testing.T, rng *rand.Rand, lane int) uint32 {
 	for {
-		base := uint32(0x5e000000 | rng.IntN(1<<8)<<16)
+		base := uint32(0x5e000000 | (rng.IntN(1<<7)<<1|lane&1)<<16)
 		if len(fixtureObjects(t, base)) == 0 {
 			return base
 		}

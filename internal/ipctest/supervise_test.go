@@ -91,7 +91,9 @@ func TestSupervisorAfterTheTests(t *testing.T) {
 			``},
 	} {
 		t.Run(tc.end, func(t *testing.T) {
-			NoLeaks(t)
+			// At once (a second or two of waiting each); what one leaves, the
+			// package's leak check finds (NoLeaks is not for parallel tests).
+			t.Parallel()
 			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestEndAsTold$"}, tc.args...)...)
 			cmd.Env = append(withoutHelper(), envEnd+"="+tc.end, envNamespace+"=off")
 			r := start(t, cmd, "a test run that ends: "+tc.end).Wait(t)
