@@ -99,11 +99,15 @@ func TestIpcsLinesMatchIpcs(t *testing.T) {
 	ipctest.NoLeaks(t)
 	_, id := newKeyedSegment(t, 5000, 0o640)
 	// Make every field distinct from its neighbour, so that a printer that swaps
-	// two of them fails: owner nobody (uid != cuid, gid != cgid), a detach by us
-	// (det_time set), then an attach by another process (lpid != cpid).
+	// two of them fails: owner nobody (uid != cuid, gid != cgid; for tests run as
+	// nobody, the ids below nobody's), a detach by us (det_time set), then an attach
+	// by another process (lpid != cpid).
 	ds, err := stat(id)
 	require.NoError(t, err)
 	ds.Perm.Uid, ds.Perm.Gid = reexec.Nobody()
+	if ds.Perm.Uid == ds.Perm.Cuid { // the tests run as nobody: another owner then
+		ds.Perm.Uid, ds.Perm.Gid = ds.Perm.Uid-1, ds.Perm.Gid-1
+	}
 	_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
 	require.NoError(t, err)
 	mem, err := unix.SysvShmAttach(id, 0, 0)
