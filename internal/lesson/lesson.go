@@ -372,7 +372,13 @@ func (l *Lesson) exitOnSignal() (stop func() os.Signal) {
 			select {
 			case <-done: // the program finished first and has cleaned up
 				l.exiting.Unlock()
-				signals <- sig // stop reports it: the program was still interrupted
+				// stop reports it: the program was still interrupted. If a second
+				// signal already fills the channel, that one is reported instead
+				// (a blocking send would wait for ever: stop waits for this).
+				select {
+				case signals <- sig:
+				default:
+				}
 				return
 			default:
 			}

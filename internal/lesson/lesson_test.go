@@ -34,7 +34,7 @@ func demo(l *Lesson, args []string) error {
 	if len(args) > 0 && args[0] == roleChild {
 		return demoChild(l, args[1:])
 	}
-	fail := l.Flags.String("fail", "", "how to end: call, panic, block, read, read-detach, signal-self, signal-late, signal-late-unmarked, no-signal, or nothing")
+	fail := l.Flags.String("fail", "", "how to end: call, panic, block, read, read-detach, signal-self, signal-self-then-end, two-signals-while-cleaning-up, signal-late, signal-late-unmarked, signal-while-making, signal-while-making-unkept, no-signal, or nothing")
 	if err := l.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +67,18 @@ func demo(l *Lesson, args []string) error {
 	case "signal-self-then-end":
 		// A signal that arrives as the program ends well: it must not be lost.
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		return nil
+	case "two-signals-while-cleaning-up":
+		// Two signals while the program's own cleanups run at its end: the handler
+		// takes the first and waits for the cleanups; the second waits in the
+		// channel. Neither may keep the program from exiting.
+		l.Cleanup("a cleanup that two signals interrupt", func() error {
+			for i := 0; i < 2; i++ {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+				time.Sleep(100 * time.Millisecond)
+			}
+			return nil
+		})
 		return nil
 	case "signal-late", "signal-late-unmarked":
 		// The signal comes long after SignalGrace, as on a busy machine.
@@ -278,6 +290,17 @@ func TestSignalAsTheProgramEndsIsNotLost(t *testing.T) {
 		assert.Equal(t, ExitInterrupted, r.ExitCode, "run %d: stderr: %s", i, r.Stderr)
 		assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr, "run %d", i)
 	}
+}
+
+// Two signals that come while the program cleans up at its end (Ctrl-C pressed
+// twice as a lesson finishes) end it like one: exit 130 and one line. (The handler
+// used to block, handing the first back into a channel the second had filled, and
+// the program waited for it for ever.)
+func TestTwoSignalsAsTheProgramEnds(t *testing.T) {
+	ipctest.NoLeaks(t)
+	r := ipctest.RunProgram(t, "-fail", "two-signals-while-cleaning-up")
+	assert.Equal(t, ExitInterrupted, r.ExitCode, "stderr: %s", r.Stderr)
+	assert.Equal(t, "demo: interrupt: cleaning up and exiting\n", r.Stderr)
 }
 
 // Keep: a signal that comes while something is being made, before its undo is
