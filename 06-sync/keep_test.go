@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -106,4 +108,38 @@ func TestSignalWhileStartingTheChildren(t *testing.T) {
 			assert.Equal(t, unix.ESRCH, syscall.Kill(-p.Pid(), 0), "no process of the launcher's group is left")
 		})
 	}
+}
+
+// A program under strace ends with the test that started it, even when that test's
+// process dies at once (kill -9 of the test run): the shell in front of strace gets
+// its parent-death signal, strace gets SIGKILL when the shell goes, and the program,
+// whose parent strace is, SIGTERM, on which it cleans up. (strace blocks the fatal
+// signals and would trace on alone: a stream of 2,000,000,000 messages ran on at a
+// full CPU in a namespace that ipcs cannot see.) Here the shell gets SIGKILL.
+func TestUnderStraceEndsWithTheTests(t *testing.T) {
+	t.Parallel()
+	_, key := testKey(t)
+	p := ipctest.StartProgramWithSlowSyscall(t, "execve", slowCall, longStream("semring", key)...)
+	p.Expect(t, "started the producer, pid", 20*time.Second)
+	launcher := p.Program(t)
+	strace := ipctest.ChildrenOf(p.Pid())
+	kids := ipctest.ChildrenOf(launcher)
+	require.NotEmpty(t, kids, "the launcher's children")
+	require.NoError(t, syscall.Kill(p.Pid(), syscall.SIGKILL))
+	killed := time.Now()
+	for _, pid := range append(append(strace, launcher), kids...) {
+		for ipctest.Alive(pid) && time.Since(killed) < 5*time.Second {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !assert.False(t, ipctest.Alive(pid), "pid %d (%s) still runs 5 s after the shell in front of strace died", pid, comm(pid)) {
+			_ = syscall.Kill(pid, syscall.SIGKILL) // so that the shell's output ends
+		}
+	}
+	p.Proc.Wait(t)
+}
+
+// comm is the name of process pid's command.
+func comm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
 }

@@ -18,6 +18,9 @@ const (
 	envHelper  = "SHMCOURSE_TEST_HELPER"  // run the named helper
 	envProgram = "SHMCOURSE_TEST_PROGRAM" // run the package's program (the lesson's main)
 	envPidFile = "SHMCOURSE_TEST_PIDS"    // file where every process of the test run logs its pid
+	// envTieToParent makes the program get SIGTERM when its parent dies (a program
+	// under strace, whose parent is strace: see StartProgramWithSlowSyscall).
+	envTieToParent = "SHMCOURSE_TEST_TIE"
 )
 
 var helpers = map[string]func(args []string) int{}
@@ -51,6 +54,7 @@ func Main(m *testing.M, program func(args []string) int) {
 	}
 	if os.Getenv(envProgram) != "" && program != nil {
 		logPid()
+		tieToParent()
 		os.Exit(program(os.Args[1:]))
 	}
 	if _, ok := supervised(); !ok {
@@ -62,6 +66,23 @@ func Main(m *testing.M, program func(args []string) int) {
 		os.Setenv(envProgram, "1")
 	}
 	os.Exit(runTests(m))
+}
+
+// tieToParent asks, where envTieToParent says so, for SIGTERM when this process's
+// parent ends (PR_SET_PDEATHSIG, prctl(2)). The variable goes, so that the
+// processes this one starts do not tie themselves to it.
+func tieToParent() {
+	if os.Getenv(envTieToParent) == "" {
+		return
+	}
+	os.Unsetenv(envTieToParent)
+	parent := os.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "ipctest: prctl(PR_SET_PDEATHSIG): %v\n", err)
+	}
+	if os.Getppid() != parent { // the parent died before the call: too late for it
+		_ = unix.Kill(os.Getpid(), unix.SIGTERM)
+	}
 }
 
 func runHelper(name string) int {
