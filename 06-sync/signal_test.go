@@ -154,6 +154,7 @@ func TestSignalsStopEverything(t *testing.T) {
 			for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 				t.Run(fmt.Sprintf("%s/%v to the %s", tr, sig, target), func(t *testing.T) {
 					t.Parallel()
+					ipctest.NeedSignal(t, sig)
 					signalLauncher(t, tr, target, sig, 20*time.Millisecond, midStream...)
 				})
 			}

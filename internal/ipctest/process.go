@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -376,4 +377,15 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(b)
+}
+
+// NeedSignal skips the test where sig is ignored in the test run: under nohup
+// (SIGHUP), or as a background job of a shell without job control (SIGINT). The
+// processes the test starts inherit that, as they should (a program started to
+// ignore a signal keeps ignoring it), so sig would not end them.
+func NeedSignal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if signal.Ignored(sig) {
+		t.Skipf("%v is ignored in this test run (nohup, or a background job of a script), and so in the processes it starts: run it without that to see this", sig)
+	}
 }

@@ -47,6 +47,9 @@ func TestAnOrdinaryUsersRun(t *testing.T) {
 			refused + "ipctest: terminated: stopped the tests and removed the 3 System V object(s) they had created\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.sig != 0 {
+				NeedSignal(t, tc.sig)
+			}
 			NoLeaks(t)
 			p := startAsOrdinaryUser(t, tc.refuseUser, "-test.run=^"+tc.run+"$", "-test.v")
 			if tc.sig != 0 {

@@ -217,6 +217,7 @@ func TestSignalsRunCleanups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sig.String(), func(t *testing.T) {
+			ipctest.NeedSignal(t, tt.sig)
 			ipctest.NoLeaks(t)
 			p := ipctest.StartProgram(t, "-fail", "block")
 			line := p.Expect(t, "-> id ", 5*time.Second)
