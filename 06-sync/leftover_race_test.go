@@ -51,10 +51,11 @@ var leftovers = []struct {
 			return err
 		}
 		_, values := semringTransport{}.Layout(raceConfig)
-		_, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(len(values)), unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(key), uintptr(len(values)), unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 		if errno != 0 {
 			return errno
 		}
+		ipctest.ClaimSet(int(id)) // no operation names the run as its maker
 		return nil
 	}},
 	// A producer killed while it waited for a consumer: published objects, fresh ring.

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
 
 // Which processes belong to the test run. A test run is this process and every
@@ -53,6 +55,48 @@ func logPid() {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "%d %d\n", os.Getpid(), start) // one small O_APPEND write: lines never interleave
+}
+
+// ClaimSet records semaphore set id as one of the test run's. The leak checks, and
+// the cleanup after a signal in a shared namespace, know a set as the run's by the
+// last process to operate on it; a set that a test makes and leaves untouched on
+// purpose (as one whose creator died before its first semop) names none, so the
+// test claims it right after semget(2). The record is the id and the set's ctime,
+// so that a set another program gets under the same id later is not the run's.
+func ClaimSet(id int) {
+	path := os.Getenv(envPidFile)
+	sets, err := procsysv.ReadSem()
+	if path == "" || err != nil {
+		return
+	}
+	for _, s := range sets {
+		if s.ID != id {
+			continue
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "set %d %d\n", id, s.Ctime) // one small O_APPEND write, as logPid's
+	}
+}
+
+// claimedSets returns the sets claimed with ClaimSet: id to ctime.
+func claimedSets() map[int]int64 {
+	claimed := map[int]int64{}
+	data, err := os.ReadFile(os.Getenv(envPidFile))
+	if err != nil {
+		return claimed
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var id int
+		var ctime int64
+		if _, err := fmt.Sscanf(line, "set %d %d", &id, &ctime); err == nil {
+			claimed[id] = ctime
+		}
+	}
+	return claimed
 }
 
 // testPids returns the processes of this test run so far.

@@ -27,8 +27,9 @@ const envHold = "SHMCOURSE_IPCTEST_HOLD"
 // TestHoldObjectsUntilSignalled is not a test of its own: run by
 // TestSignalRemovesTheRunsObjects in a test binary of its own, it creates what a
 // test run holds when Ctrl-C comes — a segment of its own (NewSegment), a segment
-// made by a helper process that is still running, a semaphore set, a temporary
-// directory — prints their ids and its path and waits to be signalled.
+// made by a helper process that is still running, a semaphore set, a set that no
+// operation names the run's (ClaimSet), a temporary directory — prints their ids
+// and its path and waits to be signalled.
 func TestHoldObjectsUntilSignalled(t *testing.T) {
 	if os.Getenv(envHold) == "" {
 		t.Skip("run by TestSignalRemovesTheRunsObjects")
@@ -39,7 +40,11 @@ func TestHoldObjectsUntilSignalled(t *testing.T) {
 	set, err := sem.Create(0, 0o600, 0) // IPC_PRIVATE; Create makes one operation on it
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = set.Remove() })
-	fmt.Printf("HOLDING %d %s %d %d %s\n", own, helperSeg, set.ID(), helper.Pid(), t.TempDir())
+	untouched, _, errno := unix.Syscall(unix.SYS_SEMGET, unix.IPC_PRIVATE, 1, unix.IPC_CREAT|0o600)
+	require.Zero(t, errno)
+	ClaimSet(int(untouched))
+	t.Cleanup(func() { _ = sem.FromID(int(untouched)).Remove() })
+	fmt.Printf("HOLDING %d %s %d %d %d %s\n", own, helperSeg, set.ID(), untouched, helper.Pid(), t.TempDir())
 	time.Sleep(2 * Timeout) // the signal ends the process long before this
 }
 
@@ -81,24 +86,27 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: tc.group}
 			p := start(t, cmd, "a test run holding objects")
 			fields := strings.Fields(p.Expect(t, "HOLDING", Timeout))
-			require.Len(t, fields, 6, p.Stdout())
-			ids := atoiAll(t, fields[1:5])
-			tempDir := fields[5]
+			require.Len(t, fields, 7, p.Stdout())
+			ids := atoiAll(t, fields[1:6])
+			tempDir := fields[6]
 			require.DirExists(t, tempDir)
-			shm1, shm2, set, helperPid := ids[0], ids[1], ids[2], ids[3]
+			shm1, shm2, set, untouched, helperPid := ids[0], ids[1], ids[2], ids[3], ids[4]
 			if !tc.ownNamespace {
 				t.Cleanup(func() { // only if the run failed to
 					_, _ = unix.SysvShmCtl(shm1, unix.IPC_RMID, nil)
 					_, _ = unix.SysvShmCtl(shm2, unix.IPC_RMID, nil)
 					_ = sem.FromID(set).Remove()
+					_ = sem.FromID(untouched).Remove()
 				})
 				for _, id := range []int{shm1, shm2} {
 					_, exists, err := procsysv.FindShm(id)
 					require.NoError(t, err)
 					require.True(t, exists, "segment %d exists before the signal", id)
 				}
-				_, err := sem.FromID(set).Stat()
-				require.NoError(t, err, "semaphore set %d exists before the signal", set)
+				for _, id := range []int{set, untouched} {
+					_, err := sem.FromID(id).Stat()
+					require.NoError(t, err, "semaphore set %d exists before the signal", id)
+				}
 			}
 
 			if tc.group {
@@ -109,7 +117,7 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 			r := p.Wait(t)
 
 			assert.Equal(t, tc.exit, r.ExitCode)
-			assert.Equal(t, fmt.Sprintf("ipctest: %s: stopped the tests and removed the 3 System V object(s) they had created\n", tc.sig), r.Stderr)
+			assert.Equal(t, fmt.Sprintf("ipctest: %s: stopped the tests and removed the 4 System V object(s) they had created\n", tc.sig), r.Stderr)
 			assert.Equal(t, strings.Join(fields, " ")+"\n", r.Stdout, "nothing else on stdout")
 			// Stopped, and reaped by the run before it exited.
 			assert.Equal(t, syscall.ESRCH, syscall.Kill(helperPid, 0), "the helper process was stopped")
@@ -122,8 +130,10 @@ func TestSignalRemovesTheRunsObjects(t *testing.T) {
 				require.NoError(t, err)
 				assert.False(t, exists, "segment %d was removed", id)
 			}
-			_, err := sem.FromID(set).Stat()
-			assert.ErrorIs(t, err, unix.EINVAL, "semaphore set %d was removed", set)
+			for _, id := range []int{set, untouched} {
+				_, err := sem.FromID(id).Stat()
+				assert.ErrorIs(t, err, unix.EINVAL, "semaphore set %d was removed", id)
+			}
 		})
 	}
 }

@@ -39,12 +39,12 @@ func TestAnOrdinaryUsersRun(t *testing.T) {
 	}{
 		{"in namespaces of its own", false, "TestWhereTheTestsRun", 0, 0, ""},
 		{"terminated", false, "TestHoldObjectsUntilSignalled", syscall.SIGTERM, 143,
-			"ipctest: terminated: stopped the tests and removed the 3 System V object(s) they had created\n"},
+			"ipctest: terminated: stopped the tests and removed the 4 System V object(s) they had created\n"},
 		{"hangup", false, "TestHoldObjectsUntilSignalled", syscall.SIGHUP, 129,
-			"ipctest: hangup: stopped the tests and removed the 3 System V object(s) they had created\n"},
+			"ipctest: hangup: stopped the tests and removed the 4 System V object(s) they had created\n"},
 		{"where user namespaces are refused", true, "TestHelperSeesSegment", 0, 0, refused},
 		{"terminated where user namespaces are refused", true, "TestHoldObjectsUntilSignalled", syscall.SIGTERM, 143,
-			refused + "ipctest: terminated: stopped the tests and removed the 3 System V object(s) they had created\n"},
+			refused + "ipctest: terminated: stopped the tests and removed the 4 System V object(s) they had created\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.sig != 0 {
