@@ -113,6 +113,46 @@ func TestLeakedFindsNewSegment(t *testing.T) {
 	assert.Empty(t, leaks, "remove must delete the leaked segment")
 }
 
+// A semaphore set that no process has operated on names no maker: it counts as
+// the run's if the run claimed it (ClaimSet), or made it under a key UnusedKey gave
+// the run, and not otherwise.
+func TestLeakedCountsUntouchedSetsOnlyByClaim(t *testing.T) {
+	runsKey, _ := UnusedKey(t)
+	for _, tc := range []struct {
+		name  string
+		key   int
+		claim bool
+		ours  bool
+	}{
+		{"private, unclaimed", unix.IPC_PRIVATE, false, false},
+		{"private, claimed", unix.IPC_PRIVATE, true, true},
+		{"under the run's key", int(runsKey), false, true},
+		{"under a key of its own", int(runsKey) ^ 0x00800000, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := snapshot()
+			require.NoError(t, err)
+			id, _, errno := unix.Syscall(unix.SYS_SEMGET, uintptr(tc.key), 1, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+			require.Zero(t, errno, "semget")
+			t.Cleanup(func() { _, _, _ = unix.Syscall(unix.SYS_SEMCTL, id, 0, unix.IPC_RMID) })
+			if tc.claim {
+				ClaimSet(int(id))
+			}
+			leaks, err := leaked(before)
+			require.NoError(t, err)
+			var ids []int
+			for _, o := range leaks {
+				ids = append(ids, o.id)
+			}
+			if tc.ours {
+				assert.Equal(t, []int{int(id)}, ids)
+			} else {
+				assert.Empty(t, ids)
+			}
+		})
+	}
+}
+
 func TestUnusedKey(t *testing.T) {
 	key, path := UnusedKey(t)
 	assert.NotZero(t, key)

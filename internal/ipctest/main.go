@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
 
@@ -127,16 +128,17 @@ type object struct {
 	desc string
 	pids []int // shm: the creator; sem: the last pid to operate on each semaphore
 	t    int64 // when it recorded those pids, at the latest: shm ctime, sem otime
-	// ctime of a set: with the id, what ClaimSet recorded
+	// a set's ctime and key: what ClaimSet and UnusedKey record
 	ctime int64
+	key   ftok.Key
 }
 
 // ours reports whether a process of this test run created the object (a segment)
 // or was the last to operate on one of its semaphores (a set; the course's sem.Create
 // always makes one operation). Objects that other programs create while the tests
 // run are not ours: the leak check neither counts nor removes them.
-func (o object) ours(pids runPids, claimed map[int]int64) bool {
-	if ctime, ok := claimed[o.id]; ok && o.kind == "sem" && ctime == o.ctime {
+func (o object) ours(pids runPids, c claims) bool {
+	if c.claimed(o) {
 		return true
 	}
 	for _, pid := range o.pids {
@@ -193,12 +195,12 @@ func snapshot() (map[string]object, error) {
 	all := map[string]object{}
 	for _, s := range shms {
 		o := object{"shm", s.ID, fmt.Sprintf("segment id %d key %v size %d created by pid %d, %d attached (ipcrm -m %d)",
-			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID), []int{s.CPID}, s.Ctime, 0}
+			s.ID, s.Key, s.Size, s.CPID, s.Nattch, s.ID), []int{s.CPID}, s.Ctime, 0, s.Key}
 		all[fmt.Sprintf("shm %d %d", s.ID, s.CPID)] = o
 	}
 	for _, s := range sems {
 		o := object{"sem", s.ID, fmt.Sprintf("semaphore set id %d key %v with %d semaphores (ipcrm -s %d)",
-			s.ID, s.Key, s.NSems, s.ID), lastPids(s.ID, s.NSems), s.Otime, s.Ctime}
+			s.ID, s.Key, s.NSems, s.ID), lastPids(s.ID, s.NSems), s.Otime, s.Ctime, s.Key}
 		all[fmt.Sprintf("sem %d %d", s.ID, s.Ctime)] = o
 	}
 	return all, nil
@@ -224,7 +226,7 @@ func leaked(before map[string]object) ([]object, error) {
 	if err != nil {
 		return nil, err
 	}
-	ours, claimed := testPids(), claimedSets()
+	ours, claimed := testPids(), readClaims()
 	var keys []string
 	for k, o := range now {
 		if _, old := before[k]; !old && o.ours(ours, claimed) {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
 
@@ -61,7 +62,8 @@ func logPid() {
 // the cleanup after a signal in a shared namespace, know a set as the run's by the
 // last process to operate on it; a set that a test makes and leaves untouched on
 // purpose (as one whose creator died before its first semop) names none, so the
-// test claims it right after semget(2). The record is the id and the set's ctime,
+// test claims it right after semget(2). (A set made under a key from UnusedKey
+// needs no claim.) The record is the id and the set's ctime,
 // so that a set another program gets under the same id later is not the run's.
 func ClaimSet(id int) {
 	path := os.Getenv(envPidFile)
@@ -82,21 +84,62 @@ func ClaimSet(id int) {
 	}
 }
 
-// claimedSets returns the sets claimed with ClaimSet: id to ctime.
-func claimedSets() map[int]int64 {
-	claimed := map[int]int64{}
+// logKey records a key that UnusedKey gave the run: a set made under it counts as
+// the run's before any operation names its maker, so that a process of the run
+// stopped between semget and its first semop (or ClaimSet) leaves none behind.
+func logKey(key ftok.Key) {
+	if f, err := os.OpenFile(os.Getenv(envPidFile), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintf(f, "key %d\n", uint32(key))
+		f.Close()
+	}
+}
+
+// claims are what the run claimed: sets by id (ClaimSet: id to ctime) and keys
+// (UnusedKey).
+type claims struct {
+	sets map[int]int64
+	keys map[ftok.Key]bool
+}
+
+// readClaims returns the run's claims so far.
+func readClaims() claims {
+	c := claims{sets: map[int]int64{}, keys: map[ftok.Key]bool{}}
 	data, err := os.ReadFile(os.Getenv(envPidFile))
 	if err != nil {
-		return claimed
+		return c
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		var id int
 		var ctime int64
+		var key uint32
 		if _, err := fmt.Sscanf(line, "set %d %d", &id, &ctime); err == nil {
-			claimed[id] = ctime
+			c.sets[id] = ctime
+		} else if _, err := fmt.Sscanf(line, "key %d", &key); err == nil {
+			c.keys[ftok.Key(int32(key))] = true
 		}
 	}
-	return claimed
+	return c
+}
+
+// claimed reports whether set o (a semaphore set) is the run's by a claim: its id
+// and ctime, or its key while no operation has named a process (every semaphore's
+// last pid 0).
+func (c claims) claimed(o object) bool {
+	if o.kind != "sem" {
+		return false
+	}
+	if ctime, ok := c.sets[o.id]; ok && ctime == o.ctime {
+		return true
+	}
+	if !c.keys[o.key] || o.key == 0 {
+		return false
+	}
+	for _, pid := range o.pids {
+		if pid != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // testPids returns the processes of this test run so far.
