@@ -313,8 +313,9 @@ func (s *supervisor) wait(child int) int {
 			}
 		case <-parentGone:
 			parentGone = nil
-			if stoppedBy == 0 {
-				stoppedBy = syscall.SIGHUP // as a terminal that closes
+			// As a terminal that closes: unless the run ignores SIGHUP (nohup).
+			if stoppedBy == 0 && s.stopSignals[syscall.SIGHUP] {
+				stoppedBy = syscall.SIGHUP
 				sweep(stoppedBy)
 			}
 		case ws := <-testsEnded:
@@ -448,6 +449,11 @@ func (s *supervisor) finish(stoppedBy syscall.Signal, status syscall.WaitStatus,
 		return s.report(stoppedBy, objects)
 	}
 	code := status.ExitStatus()
+	if status.Signaled() || code > 1 {
+		// A panic, -test.timeout or a kill: the tests' cleanups did not run, and
+		// their t.TempDir directories are still in the run's.
+		s.removeTempDir(true)
+	}
 	if len(objects) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d System V object(s) behind, found after they had ended:\n", len(objects))
 		for _, o := range objects {

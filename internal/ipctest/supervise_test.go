@@ -8,13 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,6 +48,8 @@ func TestEndAsTold(t *testing.T) {
 	case "":
 		t.Skip("run by TestSupervisorAfterTheTests")
 	case "pass":
+	case "pass after a second":
+		time.Sleep(time.Second)
 	case "fail":
 		t.Fatal("failing as told")
 	case "leave a process":
@@ -62,6 +67,7 @@ func TestEndAsTold(t *testing.T) {
 		}
 	case "time out":
 		NewSegment(t, 16, 0o600)
+		_ = t.TempDir() // left to the supervisor: the panic skips its removal
 		time.Sleep(Timeout)
 	}
 }
@@ -95,8 +101,11 @@ func TestSupervisorAfterTheTests(t *testing.T) {
 			// package's leak check finds (NoLeaks is not for parallel tests).
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestEndAsTold$"}, tc.args...)...)
-			cmd.Env = append(withoutHelper(), envEnd+"="+tc.end, envNamespace+"=off")
+			tmp := t.TempDir()
+			cmd.Env = append(withoutHelper(), envEnd+"="+tc.end, envNamespace+"=off", "TMPDIR="+tmp)
 			r := start(t, cmd, "a test run that ends: "+tc.end).Wait(t)
+			runDirs, _ := filepath.Glob(filepath.Join(tmp, "shm-course-test-*"))
+			assert.Empty(t, runDirs, "the run's temporary directory is removed")
 			assert.Equal(t, tc.exit, r.ExitCode, "stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 			assert.Regexp(t, regexp.MustCompile(tc.stderr), r.Stderr)
 			if tc.stderr == `` {
@@ -107,6 +116,48 @@ func TestSupervisorAfterTheTests(t *testing.T) {
 				assert.Equal(t, m[1], m[2], "the process that made the segment was the one stopped")
 			}
 			assert.NotContains(t, strings.ToLower(r.Stdout+r.Stderr), "ipctest: interrupt")
+		})
+	}
+}
+
+// A run whose parent goes away is stopped as by SIGHUP, as when the terminal
+// closes; but not a run that ignores SIGHUP (nohup), which runs to its end. Here
+// a shell starts the run in the background and exits once the run has started its
+// next process. (A run whose parent has gone before it starts cannot tell: its
+// parent is then whoever adopted it.)
+func TestParentGoneUnderNohup(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		trap   string
+		stdout string // a regular expression for what the run prints
+	}{
+		{"SIGHUP ignored", `trap "" HUP;`, `(?m)^PASS$`},
+		{"SIGHUP not ignored", ``, `^$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tmp := t.TempDir()
+			out := filepath.Join(tmp, "out")
+			// The run gets "pass after a second" and writes to a file; the shell
+			// waits for nothing.
+			cmd := exec.Command("/bin/sh", "-c", tc.trap+` "$0" -test.run='^TestEndAsTold$' >"$1" 2>&1 &
+until cat /proc/$!/task/*/children 2>/dev/null | grep -q .; do sleep 0.01; done; sleep 0.2; echo $!`, os.Args[0], out)
+			cmd.Env = append(withoutHelper(), envEnd+"=pass after a second", envNamespace+"=off", "TMPDIR="+tmp)
+			r := start(t, cmd, "a shell that starts a test run and exits").Wait(t)
+			require.Equal(t, 0, r.ExitCode, r.Stderr)
+			pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+			require.NoError(t, err)
+			for Alive(pid) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			if tc.trap == "" {
+				assert.Equal(t, "ipctest: hangup: stopped the tests and removed the 0 System V object(s) they had created\n", string(b))
+				return
+			}
+			assert.Regexp(t, tc.stdout, string(b))
+			assert.NotContains(t, string(b), "hangup")
 		})
 	}
 }
