@@ -118,6 +118,9 @@ func TestSignalWhileStartingTheChildren(t *testing.T) {
 // full CPU in a namespace that ipcs cannot see.) Here the shell gets SIGKILL.
 func TestUnderStraceEndsWithTheTests(t *testing.T) {
 	t.Parallel()
+	if !ipctest.StraceEndsWithTheTests() {
+		t.Skip("no setpriv with --pdeathsig (util-linux 2.33 or later): strace cannot be tied to the tests")
+	}
 	_, key := testKey(t)
 	p := ipctest.StartProgramWithSlowSyscall(t, "execve", slowCall, longStream("semring", key)...)
 	p.Expect(t, "started the producer, pid", 20*time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/learn-sysv/shm-course/internal/ftok"
 	"github.com/learn-sysv/shm-course/internal/lesson"
 	"github.com/learn-sysv/shm-course/internal/procsysv"
 )
@@ -115,9 +116,14 @@ func TestLeakedFindsNewSegment(t *testing.T) {
 
 // A semaphore set that no process has operated on names no maker: it counts as
 // the run's if the run claimed it (ClaimSet), or made it under a key UnusedKey gave
-// the run, and not otherwise.
+// the run while the key's test ran, and not otherwise.
 func TestLeakedCountsUntouchedSetsOnlyByClaim(t *testing.T) {
 	runsKey, _ := UnusedKey(t)
+	// A key that was the run's, for a test that ended long ago: its file, and so
+	// the key, may be anyone's since.
+	pastKey := ftok.Key(int32(uint32(runsKey) ^ 0x00400000))
+	logLine(fmt.Sprintf("key %d 100", uint32(pastKey)))
+	logLine(fmt.Sprintf("keyend %d 200", uint32(pastKey)))
 	for _, tc := range []struct {
 		name  string
 		key   int
@@ -128,6 +134,7 @@ func TestLeakedCountsUntouchedSetsOnlyByClaim(t *testing.T) {
 		{"private, claimed", unix.IPC_PRIVATE, true, true},
 		{"under the run's key", int(runsKey), false, true},
 		{"under a key of its own", int(runsKey) ^ 0x00800000, false, false},
+		{"under a key the run had before", int(pastKey), false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, err := snapshot()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -19,8 +20,9 @@ const (
 	envHelper  = "SHMCOURSE_TEST_HELPER"  // run the named helper
 	envProgram = "SHMCOURSE_TEST_PROGRAM" // run the package's program (the lesson's main)
 	envPidFile = "SHMCOURSE_TEST_PIDS"    // file where every process of the test run logs its pid
-	// envTieToParent makes the program get SIGTERM when its parent dies (a program
-	// under strace, whose parent is strace: see StartProgramWithSlowSyscall).
+	// envTieToParent, set to the pid of the program's parent, makes the program
+	// get SIGTERM when that parent dies (a program under strace, whose parent is
+	// strace: see StartProgramWithSlowSyscall).
 	envTieToParent = "SHMCOURSE_TEST_TIE"
 )
 
@@ -69,19 +71,19 @@ func Main(m *testing.M, program func(args []string) int) {
 	os.Exit(runTests(m))
 }
 
-// tieToParent asks, where envTieToParent says so, for SIGTERM when this process's
-// parent ends (PR_SET_PDEATHSIG, prctl(2)). The variable goes, so that the
-// processes this one starts do not tie themselves to it.
+// tieToParent asks, where envTieToParent names this process's parent, for SIGTERM
+// when that parent ends (PR_SET_PDEATHSIG, prctl(2)). The variable goes, so that
+// the processes this one starts do not tie themselves to it.
 func tieToParent() {
-	if os.Getenv(envTieToParent) == "" {
+	parent, err := strconv.Atoi(os.Getenv(envTieToParent))
+	if err != nil {
 		return
 	}
 	os.Unsetenv(envTieToParent)
-	parent := os.Getppid()
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGTERM), 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "ipctest: prctl(PR_SET_PDEATHSIG): %v\n", err)
 	}
-	if os.Getppid() != parent { // the parent died before the call: too late for it
+	if os.Getppid() != parent { // it died before the call: too late to be told
 		_ = unix.Kill(os.Getpid(), unix.SIGTERM)
 	}
 }
@@ -212,9 +214,10 @@ func lastPids(id, nsems int) []int {
 	var pids []int
 	for num := 0; num < nsems; num++ {
 		pid, _, errno := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), uintptr(num), getpid, 0, 0, 0)
-		if errno == 0 {
-			pids = append(pids, int(pid))
+		if errno != 0 {
+			pid = ^uintptr(0) // unknown (another user's set: EACCES), not "none"
 		}
+		pids = append(pids, int(pid))
 	}
 	return pids
 }

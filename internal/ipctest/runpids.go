@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -84,46 +86,67 @@ func ClaimSet(id int) {
 	}
 }
 
-// logKey records a key that UnusedKey gave the run: a set made under it counts as
-// the run's before any operation names its maker, so that a process of the run
-// stopped between semget and its first semop (or ClaimSet) leaves none behind.
-func logKey(key ftok.Key) {
+// logKey records a key that UnusedKey gave the run, from now until the test's end:
+// a set made under it meanwhile counts as the run's before any operation names its
+// maker, so that a process of the run stopped between semget and its first semop
+// (or ClaimSet) leaves none behind. The time bounds matter: the key's file goes
+// with the test, and the file system may give its inode to the next file made,
+// anyone's, whose ftok is then the same key.
+func logKey(t testing.TB, key ftok.Key) {
+	logLine(fmt.Sprintf("key %d %d", uint32(key), time.Now().Unix()))
+	t.Cleanup(func() { logLine(fmt.Sprintf("keyend %d %d", uint32(key), time.Now().Unix())) })
+}
+
+// logLine appends one line to the run's pid file (one small O_APPEND write: lines
+// never interleave).
+func logLine(line string) {
 	if f, err := os.OpenFile(os.Getenv(envPidFile), os.O_WRONLY|os.O_APPEND, 0); err == nil {
-		fmt.Fprintf(f, "key %d\n", uint32(key))
+		fmt.Fprintln(f, line)
 		f.Close()
 	}
 }
 
 // claims are what the run claimed: sets by id (ClaimSet: id to ctime) and keys
-// (UnusedKey).
+// (UnusedKey: the seconds during which the key was the run's).
 type claims struct {
 	sets map[int]int64
-	keys map[ftok.Key]bool
+	keys map[ftok.Key][]keySpan
 }
+
+type keySpan struct{ from, to int64 } // to: 0 while the key is the run's
 
 // readClaims returns the run's claims so far.
 func readClaims() claims {
-	c := claims{sets: map[int]int64{}, keys: map[ftok.Key]bool{}}
+	c := claims{sets: map[int]int64{}, keys: map[ftok.Key][]keySpan{}}
 	data, err := os.ReadFile(os.Getenv(envPidFile))
 	if err != nil {
 		return c
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		var id int
-		var ctime int64
+		var ctime, when int64
 		var key uint32
 		if _, err := fmt.Sscanf(line, "set %d %d", &id, &ctime); err == nil {
 			c.sets[id] = ctime
-		} else if _, err := fmt.Sscanf(line, "key %d", &key); err == nil {
-			c.keys[ftok.Key(int32(key))] = true
+		} else if _, err := fmt.Sscanf(line, "key %d %d", &key, &when); err == nil {
+			k := ftok.Key(int32(key))
+			c.keys[k] = append(c.keys[k], keySpan{from: when})
+		} else if _, err := fmt.Sscanf(line, "keyend %d %d", &key, &when); err == nil {
+			k := ftok.Key(int32(key))
+			for i := range c.keys[k] {
+				if c.keys[k][i].to == 0 {
+					c.keys[k][i].to = when
+					break
+				}
+			}
 		}
 	}
 	return c
 }
 
 // claimed reports whether set o (a semaphore set) is the run's by a claim: its id
-// and ctime, or its key while no operation has named a process (every semaphore's
-// last pid 0).
+// and ctime, or its key, made (ctime) while the key was the run's, while no
+// operation has named a process (every semaphore's last pid 0).
 func (c claims) claimed(o object) bool {
 	if o.kind != "sem" {
 		return false
@@ -131,7 +154,7 @@ func (c claims) claimed(o object) bool {
 	if ctime, ok := c.sets[o.id]; ok && ctime == o.ctime {
 		return true
 	}
-	if !c.keys[o.key] || o.key == 0 {
+	if o.key == 0 || len(o.pids) == 0 {
 		return false
 	}
 	for _, pid := range o.pids {
@@ -139,7 +162,12 @@ func (c claims) claimed(o object) bool {
 			return false
 		}
 	}
-	return true
+	for _, span := range c.keys[o.key] {
+		if o.ctime >= span.from && (span.to == 0 || o.ctime <= span.to) {
+			return true
+		}
+	}
+	return false
 }
 
 // testPids returns the processes of this test run so far.

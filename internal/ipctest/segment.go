@@ -42,8 +42,8 @@ func Attach(t testing.TB, id int, flags int) []byte {
 
 // UnusedKey returns a key, made with ftok from a file in the test's temporary
 // directory, that no segment or semaphore set uses now, and the file's path. The
-// key is recorded as the run's: a semaphore set made under it that no process has
-// operated on yet counts as the run's (see ClaimSet).
+// key is recorded as the run's until the test ends: a semaphore set made under it
+// meanwhile that no process has operated on yet counts as the run's (see ClaimSet).
 func UnusedKey(t testing.TB) (ftok.Key, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "key")
@@ -56,7 +56,7 @@ func UnusedKey(t testing.TB) (ftok.Key, string) {
 			t.Fatal(err)
 		}
 		if !keyInUse(t, key) {
-			logKey(key)
+			logKey(t, key)
 			return key, path
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,6 +73,20 @@ type SlowProc struct {
 	tmp  string // the program's TMPDIR
 	left string // the file where the shell writes what the namespace held at the end
 }
+
+// StraceEndsWithTheTests reports whether strace, and the program under it, end with
+// the tests that started them (StartProgramWithSlowSyscall): where setpriv with
+// --pdeathsig (util-linux 2.33 and later) is installed.
+func StraceEndsWithTheTests() bool { return pdeathsigSetpriv() != "" }
+
+// pdeathsigSetpriv is the path of a setpriv that knows --pdeathsig, or "".
+var pdeathsigSetpriv = sync.OnceValue(func() string {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil || exec.Command(setpriv, "--pdeathsig", "KILL", "/bin/true").Run() != nil {
+		return ""
+	}
+	return setpriv
+})
 
 // StartProgramWithSlowSyscall starts the package's program with args under strace,
 // which holds up every call of the system call name, in the program and in every
@@ -141,17 +156,18 @@ exit $rc
 	}
 	straceArgs := []string{strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
 		"-e", fmt.Sprintf("inject=%s:%s=%d", name, when, delay.Microseconds()),
-		"/bin/sh", "-c", `exec 2>&3 3>&-; exec "$@"`, "sh", os.Args[0]}
+		"/bin/sh", "-c", `exec 2>&3 3>&-; ` + envTieToParent + `=$PPID exec "$@"`, "sh", os.Args[0]}
 	// The shell is tied to the tests (it gets SIGTERM when they die, kill -9 of the
 	// test run included). strace blocks the fatal signals (strace(1), -I) and would
 	// trace on alone: setpriv ties it to the shell with SIGKILL, and the program,
 	// whose parent strace is, ties itself to strace (envTieToParent) with SIGTERM,
 	// on which it cleans up. (strace 6.2's --kill-on-exit would SIGKILL it instead.)
-	if setpriv, err := exec.LookPath("setpriv"); err == nil {
+	setpriv := pdeathsigSetpriv()
+	if setpriv != "" {
 		straceArgs = append([]string{setpriv, "--pdeathsig", "KILL"}, straceArgs...)
 	}
 	cmd := exec.Command("/bin/sh", append(append([]string{"-c", script, "sh", own, left}, straceArgs...), args...)...)
-	cmd.Env = append(withoutHelper(), envProgram+"=1", envTieToParent+"=1", "TMPDIR="+tmp)
+	cmd.Env = append(withoutHelper(), envProgram+"=1", "TMPDIR="+tmp)
 	cmd.SysProcAttr = attr
 	p := start(t, cmd, fmt.Sprintf("program under strace, %s held up %v: %s", name, delay, strings.Join(args, " ")))
 	return &SlowProc{Proc: p, nr: call.nr, tmp: tmp, left: left}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // An ordinary user's test run in a namespace of its own (see isolate.go). Only a
@@ -117,7 +118,7 @@ func superviseInUserNamespace() (status int, ok bool) {
 }
 
 // waitForSupervisor passes signals on to the supervisor until it has ended, and
-// returns its exit status.
+// returns its exit status; if a signal killed it, this process dies of the same.
 func waitForSupervisor(pid int, signals chan os.Signal) int {
 	parentGone := watchParent()
 	ended := make(chan syscall.WaitStatus, 1)
@@ -142,6 +143,11 @@ func waitForSupervisor(pid int, signals chan os.Signal) int {
 			_ = syscall.Kill(pid, syscall.SIGHUP)
 		case ws := <-ended:
 			if ws.Signaled() {
+				// Killed (kill -9, a crash): die of the same signal, so that go
+				// test says "signal: killed" as it would of the supervisor.
+				signal.Reset(ws.Signal())
+				_ = syscall.Kill(os.Getpid(), ws.Signal())
+				time.Sleep(100 * time.Millisecond) // for a signal that does not kill
 				return 128 + int(ws.Signal())
 			}
 			return ws.ExitStatus()
