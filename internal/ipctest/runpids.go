@@ -65,24 +65,17 @@ func logPid() {
 // last process to operate on it; a set that a test makes and leaves untouched on
 // purpose (as one whose creator died before its first semop) names none, so the
 // test claims it right after semget(2). (A set made under a key from UnusedKey
-// needs no claim.) The record is the id and the set's ctime,
-// so that a set another program gets under the same id later is not the run's.
+// needs no claim.) The record is the id and the set's ctime, so that a set another
+// program gets under the same id later is not the run's.
 func ClaimSet(id int) {
-	path := os.Getenv(envPidFile)
 	sets, err := procsysv.ReadSem()
-	if path == "" || err != nil {
+	if err != nil {
 		return
 	}
 	for _, s := range sets {
-		if s.ID != id {
-			continue
+		if s.ID == id {
+			logLine(fmt.Sprintf("set %d %d", id, s.Ctime))
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		fmt.Fprintf(f, "set %d %d\n", id, s.Ctime) // one small O_APPEND write, as logPid's
 	}
 }
 
